@@ -1,0 +1,394 @@
+"""Lower a checked program into the IR document of docs/ir.md.
+
+The lowering is a pure, linear walk over the checked AST: every name is
+resolved once against a per-flow table, every expression becomes a JSON tree,
+and the callees of `call` steps are bundled so the IR is self-contained. It
+assumes the checker found no errors; an unresolvable construct is a bug and
+raises `LoweringError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chatflow.compiler.ir import IR_VERSION
+from chatflow.dsl import ast
+
+if TYPE_CHECKING:
+    from chatflow.compiler.check import CheckedProgram
+
+
+# Base fields of each action (LANGUAGE.md §4); `call` adds the callee's outputs.
+ACTION_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
+    ast.ShellAction: (("ok", "bool"), ("exit_code", "int"), ("stdout", "str"), ("stderr", "str")),
+    ast.PythonAction: (("ok", "bool"), ("value", "json")),
+    ast.AgentAction: (("ok", "bool"), ("text", "str"), ("tokens", "int")),
+    ast.ApproveAction: (("approved", "bool"), ("by", "str"), ("comment", "str")),
+    ast.CallAction: (("ok", "bool"),),
+    ast.SetAction: (),
+    ast.FailAction: (),
+}
+GROUP_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "phase": (("ok", "bool"),),
+    "parallel": (("ok", "bool"),),
+    "repeat": (("ok", "bool"), ("iterations", "int")),
+}
+CTX_FIELDS = frozenset({"instance_id", "feature_id", "automation", "attempt", "depth"})
+QUOTA_KEYS = {"tokens": "tokens", "steps": "steps", "cpu": "cpu_ms", "wall": "wall_ms"}
+
+
+class LoweringError(Exception):
+    """A construct the checker should have rejected reached the lowering (a bug)."""
+
+
+class _Graph(Protocol):
+    order: list[str]
+    deps: Mapping[str, tuple[str, ...]]
+    parent: Mapping[str, str | None]
+    members: Mapping[str, tuple[str, ...]]
+
+
+def type_str(t: ast.TypeRef) -> str:
+    """The normalised spelling of a type: `str`, `list[int]`, `map[json]?`."""
+    s = t.name
+    if t.args:
+        s += "[" + ",".join(type_str(a) for a in t.args) + "]"
+    return s + "?" if t.optional else s
+
+
+def _span(span: Any) -> dict[str, int]:
+    return {"line": span.line, "column": span.column,
+            "end_line": span.end_line, "end_column": span.end_column}
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What bare names and `X.field` mean inside one flow (and, for `out`
+    expressions, inside one step)."""
+
+    params: frozenset[str]
+    vars: frozenset[str]
+    nodes: frozenset[str]
+    own_fields: frozenset[str] = frozenset()
+
+
+class _ExprLowerer:
+    """Expression → JSON tree for one flow."""
+
+    def __init__(self, scope: _Scope) -> None:
+        self.scope = scope
+
+    def expr(self, e: ast.Expr) -> dict[str, Any]:
+        if isinstance(e, ast.Literal):
+            return {"lit": e.value}
+        if isinstance(e, ast.DurationLit):
+            return {"dur": e.millis}
+        if isinstance(e, ast.Template):
+            return self.template(e)
+        if isinstance(e, ast.Name):
+            return self.name(e.name)
+        if isinstance(e, ast.Attribute):
+            base = e.value
+            if isinstance(base, ast.Name):
+                ref = self.reference(base.name, e.attr)
+                if ref is not None:
+                    return ref
+            return {"op": "attr", "args": [self.expr(base)], "name": e.attr}
+        if isinstance(e, ast.Index):
+            return {"op": "index", "args": [self.expr(e.value), self.expr(e.index)]}
+        if isinstance(e, ast.Call):
+            return {"op": "call", "fn": e.func.name, "args": [self.expr(a) for a in e.args]}
+        if isinstance(e, ast.Unary):
+            operand = self.expr(e.operand)
+            if e.op == "not":
+                return {"op": "not", "args": [operand]}
+            # Fold `-3` into a literal so a `.flow` file and its YAML twin
+            # (where `-3` is a plain scalar) give the same IR.
+            value = operand.get("lit")
+            if len(operand) == 1 and isinstance(value, int | float) \
+                    and not isinstance(value, bool):
+                return {"lit": -value}
+            if len(operand) == 1 and "dur" in operand:
+                return {"dur": -operand["dur"]}
+            return {"op": "neg", "args": [operand]}
+        if isinstance(e, ast.Binary):
+            return {"op": e.op, "args": [self.expr(e.left), self.expr(e.right)]}
+        if isinstance(e, ast.ListExpr):
+            return {"op": "list", "args": [self.expr(i) for i in e.items]}
+        if isinstance(e, ast.MapExpr):
+            return {"op": "map", "keys": [en.key.name for en in e.entries],
+                    "args": [self.expr(en.value) for en in e.entries]}
+        raise LoweringError(f"cannot lower expression {type(e).__name__}")
+
+    def template(self, e: ast.Expr) -> dict[str, Any]:
+        """A string position that allows interpolation: always a `fmt` node
+        (a non-string expression there is one interpolated part)."""
+        if isinstance(e, ast.Literal) and isinstance(e.value, str):
+            return {"op": "fmt", "args": [{"lit": e.value}] if e.value else []}
+        if not isinstance(e, ast.Template):
+            return {"op": "fmt", "args": [self.expr(e)]}
+        args: list[dict[str, Any]] = []
+        for part in e.parts:
+            if isinstance(part, str):
+                if part:
+                    args.append({"lit": part})
+            else:
+                args.append(self.expr(part))
+        return {"op": "fmt", "args": args}
+
+    def name(self, n: str) -> dict[str, Any]:
+        s = self.scope
+        # A step's own fields shadow flow names inside its `out` expressions.
+        if n in s.own_fields:
+            return {"self": n}
+        if n in s.params:
+            return {"param": n}
+        if n in s.vars:
+            return {"var": n}
+        raise LoweringError(f"unresolved name `{n}`")
+
+    def reference(self, base: str, attr: str) -> dict[str, Any] | None:
+        s = self.scope
+        if base in s.own_fields or base in s.params or base in s.vars:
+            return None  # member access on a value
+        if base in s.nodes:
+            return {"step": base, "field": attr}
+        if base == "ctx" and attr in CTX_FIELDS:
+            return {"ctx": attr}
+        raise LoweringError(f"unresolved name `{base}`")
+
+
+class _FlowLowerer:
+    def __init__(self, checked: CheckedProgram, key: str, source_info: bool) -> None:
+        self.checked = checked
+        self.key = key
+        self.unit = checked.program.units[key]
+        self.graph: _Graph = checked.graphs[key]
+        self.source_info = source_info
+        self.callees: list[str] = []
+        flow = self.unit.flow
+        items = ast.iter_items(flow.items)
+        self.nodes: dict[str, ast.Step | ast.Group] = {
+            i.name.name: i for i in items if isinstance(i, ast.Step | ast.Group)}
+        self.scope = _Scope(
+            params=frozenset(p.name.name for p in flow.params),
+            vars=frozenset(i.name.name for i in items if isinstance(i, ast.Var)),
+            nodes=frozenset(self.nodes),
+        )
+        self.ex = _ExprLowerer(self.scope)
+        self.items = items
+
+    # ------------------------------------------------------------------ flow
+
+    def lower(self) -> dict[str, Any]:
+        flow = self.unit.flow
+        ex = self.ex
+        bound = {i.name.name: i for i in self.items if isinstance(i, ast.OutputItem)}
+        outputs = []
+        for o in flow.outputs:
+            item = bound.get(o.name.name)
+            if item is None:
+                raise LoweringError(f"output `{o.name.name}` is not bound")
+            outputs.append({"name": o.name.name, "type": type_str(o.type),
+                            "value": ex.expr(item.value)})
+        params: list[dict[str, Any]] = []
+        for p in flow.params:
+            param: dict[str, Any] = {"name": p.name.name, "type": type_str(p.type)}
+            if p.default is not None:
+                param["default"] = ex.expr(p.default)
+            params.append(param)
+        doc: dict[str, Any] = {
+            "name": flow.name.name,
+            "params": params,
+            "outputs": outputs,
+            "settings": self.settings(),
+            "vars": [{"name": v.name.name, "type": type_str(v.type), "value": ex.expr(v.value)}
+                     for v in self.items if isinstance(v, ast.Var)],
+            "nodes": [self.node(n) for n in self.graph.order],
+        }
+        if self.source_info:
+            doc["source"] = source_of(self.checked, self.unit.module)
+        return doc
+
+    def settings(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for item in self.items:
+            if isinstance(item, ast.Setting):
+                out[item.name.name] = _const(item.value)
+            elif isinstance(item, ast.Quota):
+                quota = out.setdefault("quota", {})
+                for entry in item.entries:
+                    key = QUOTA_KEYS.get(entry.key.name)
+                    if key is None:
+                        raise LoweringError(f"unknown quota key `{entry.key.name}`")
+                    quota[key] = _const(entry.value)
+        return out
+
+    # ------------------------------------------------------------------ nodes
+
+    def node(self, name: str) -> dict[str, Any]:
+        item = self.nodes.get(name)
+        if item is None:
+            raise LoweringError(f"graph node `{name}` has no item")
+        g = self.graph
+        out: dict[str, Any] = {
+            "id": name,
+            "parent": g.parent.get(name),
+            "deps": list(g.deps.get(name, ())),
+            "when": None if item.when is None else self.ex.expr(item.when),
+            "optional": self.optional(name),
+            "fields": self.fields(item),
+        }
+        if isinstance(item, ast.Step):
+            out["kind"] = "step"
+            out["action"] = self.action(item.action)
+            out["options"] = self.options(item)
+        else:
+            out["kind"] = item.kind
+            out["members"] = list(g.members.get(name, ()))
+            if item.kind in ("parallel", "repeat"):
+                out["max"] = None if item.max is None else _const(item.max)
+            if item.kind == "repeat":
+                if item.until is None:
+                    raise LoweringError(f"repeat `{name}` has no `until`")
+                out["until"] = self.ex.expr(item.until)
+        if self.source_info:
+            out["span"] = _span(item.span)
+        return out
+
+    def optional(self, name: str) -> bool:
+        g = self.graph
+        cur: str | None = name
+        while cur is not None:
+            if self.nodes[cur].when is not None:
+                return True
+            cur = g.parent.get(cur)
+        return False
+
+    def fields(self, item: ast.Step | ast.Group) -> dict[str, str]:
+        """Declared field types (without the `?` an optional node adds)."""
+        if isinstance(item, ast.Group):
+            return dict(GROUP_FIELDS[item.kind])
+        base = ACTION_FIELDS.get(type(item.action))
+        if base is None:
+            raise LoweringError(f"cannot lower action {type(item.action).__name__}")
+        fields = dict(base)
+        if isinstance(item.action, ast.CallAction):
+            callee = self.checked.program.units[self.callee_key(item.action)].flow
+            for o in callee.outputs:
+                fields[o.name.name] = type_str(o.type)
+        for opt in item.options:
+            if isinstance(opt, ast.OutField):
+                fields[opt.name.name] = type_str(opt.type)
+        return fields
+
+    def callee_key(self, action: ast.CallAction) -> str:
+        key = self.unit.callables.get(action.flow.name)
+        if key is None:
+            raise LoweringError(f"unresolved flow `{action.flow.name}`")
+        return key
+
+    def action(self, a: ast.Action) -> dict[str, Any]:
+        ex = self.ex
+        if isinstance(a, ast.ShellAction):
+            return {"type": "shell", "command": ex.template(a.command)}
+        if isinstance(a, ast.PythonAction):
+            return {"type": "python", "target": a.target.value}
+        if isinstance(a, ast.AgentAction):
+            return {"type": "agent", "agent": a.agent.value}
+        if isinstance(a, ast.ApproveAction):
+            return {"type": "approve", "message": ex.template(a.message)}
+        if isinstance(a, ast.CallAction):
+            key = self.callee_key(a)
+            self.callees.append(key)
+            return {"type": "call", "flow": key,
+                    "args": {arg.name.name: ex.expr(arg.value) for arg in a.args}}
+        if isinstance(a, ast.SetAction):
+            return {"type": "set", "var": a.target.name, "value": ex.expr(a.value)}
+        if isinstance(a, ast.FailAction):
+            return {"type": "fail", "message": ex.template(a.message)}
+        raise LoweringError(f"cannot lower action {type(a).__name__}")
+
+    def options(self, step: ast.Step) -> dict[str, Any]:
+        ex = self.ex
+        out: dict[str, Any] = {}
+        outs: list[dict[str, Any]] = []
+        own = frozenset(self.fields(step))
+        out_ex = _ExprLowerer(_Scope(self.scope.params, self.scope.vars, self.scope.nodes, own))
+        for opt in step.options:
+            if isinstance(opt, ast.OutField):
+                outs.append({"name": opt.name.name, "type": type_str(opt.type),
+                             "value": out_ex.expr(opt.value)})
+            elif isinstance(opt, ast.RetryOption):
+                out["retry"] = {
+                    "times": _const(opt.times),
+                    "backoff_ms": 0 if opt.backoff is None else _const(opt.backoff),
+                }
+            else:
+                name, value = opt.name.name, opt.value
+                if name == "continue_on_error":
+                    out[name] = True
+                elif value is None:
+                    raise LoweringError(f"option `{name}` has no value")
+                elif name == "timeout":
+                    out["timeout_ms"] = _const(value)
+                elif name == "risk":
+                    out["risk"] = _const(value)
+                elif name in ("prompt", "cwd"):
+                    out[name] = ex.template(value)
+                elif name in ("with", "env"):
+                    if not isinstance(value, ast.MapExpr):
+                        raise LoweringError(f"option `{name}` is not a map")
+                    out[name] = {en.key.name: ex.expr(en.value) for en in value.entries}
+                else:
+                    raise LoweringError(f"unknown option `{name}`")
+        if outs:
+            out["out"] = outs
+        return out
+
+
+def _const(e: ast.Expr) -> Any:
+    """The value of a constant setting/option operand (durations in ms)."""
+    if isinstance(e, ast.Literal):
+        return e.value
+    if isinstance(e, ast.DurationLit):
+        return e.millis
+    if isinstance(e, ast.Unary) and e.op == "-":
+        inner = _const(e.operand)
+        if isinstance(inner, int | float) and not isinstance(inner, bool):
+            return -inner
+    raise LoweringError(f"expected a constant, got {type(e).__name__}")
+
+
+def source_of(checked: CheckedProgram, module: ast.Module) -> dict[str, str]:
+    """`{file, sha256}` of a module's source: the text the loader read when it
+    kept it, else the file's bytes."""
+    texts = getattr(checked.program, "sources", None)
+    data: bytes | None = None
+    if isinstance(texts, Mapping) and isinstance(texts.get(module.path), str):
+        data = texts[module.path].encode("utf-8")
+    else:
+        try:
+            data = Path(module.path).read_bytes()
+        except OSError:
+            data = b""
+    return {"file": PurePath(module.path).as_posix(),
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def lower(checked: CheckedProgram, entry: str, source_info: bool = True) -> dict[str, Any]:
+    """The IR document for `entry` (a unit key) and every flow it calls."""
+    flows: dict[str, Any] = {}
+    pending = [entry]
+    while pending:
+        key = pending.pop()
+        if key in flows:
+            continue
+        fl = _FlowLowerer(checked, key, source_info)
+        flows[key] = fl.lower()
+        pending.extend(k for k in fl.callees if k not in flows)
+    return {"ir_version": IR_VERSION, "entry": entry, "flows": flows}
