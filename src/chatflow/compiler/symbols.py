@@ -1,0 +1,188 @@
+"""The per-flow symbol table: params, vars, steps and groups (one namespace),
+the fields each step and group yields (LANGUAGE.md §4) and which of them are
+optional because the node may not run. Also each flow's call signature."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chatflow.compiler.types import BOOL, ERROR, INT, JSON, STR, Type, from_ref
+from chatflow.diagnostics import Diagnostic, Related, Span, error
+from chatflow.dsl import ast
+
+# the fields each action yields (`call` adds the callee's outputs to `ok`)
+ACTION_FIELDS: dict[str, dict[str, Type]] = {
+    "shell": {"ok": BOOL, "exit_code": INT, "stdout": STR, "stderr": STR},
+    "python": {"ok": BOOL, "value": JSON},
+    "agent": {"ok": BOOL, "text": STR, "tokens": INT},
+    "approve": {"approved": BOOL, "by": STR, "comment": STR},
+    "call": {"ok": BOOL},
+    "set": {},
+    "fail": {},
+}
+GROUP_FIELDS: dict[str, Type] = {"ok": BOOL}
+REPEAT_FIELDS: dict[str, Type] = {"ok": BOOL, "iterations": INT}
+CTX_FIELDS: dict[str, Type] = {
+    "instance_id": STR, "feature_id": STR, "automation": INT, "attempt": INT, "depth": INT,
+}
+
+_ACTION_KIND: dict[type, str] = {
+    ast.ShellAction: "shell", ast.PythonAction: "python", ast.AgentAction: "agent",
+    ast.ApproveAction: "approve", ast.CallAction: "call", ast.SetAction: "set",
+    ast.FailAction: "fail", ast.UnknownAction: "unknown",
+}
+
+
+def action_kind(action: ast.Action) -> str:
+    """`shell`, `python`, ... or `unknown`."""
+    return _ACTION_KIND[type(action)]
+
+
+@dataclass
+class Signature:
+    """What a caller sees of a flow: its params (type, has a default) and outputs."""
+
+    key: str
+    name: str
+    params: dict[str, tuple[Type, bool]]
+    outputs: dict[str, Type]
+
+
+def signature_of(key: str, flow: ast.Flow) -> tuple[Signature, list[Diagnostic]]:
+    """The flow's signature; unknown type names give E0212 (typed `error`)."""
+    diags: list[Diagnostic] = []
+    params: dict[str, tuple[Type, bool]] = {}
+    for p in flow.params:
+        t, d = from_ref(p.type)
+        diags += d
+        params.setdefault(p.name.name, (t, p.default is not None))
+    outputs: dict[str, Type] = {}
+    for o in flow.outputs:
+        t, d = from_ref(o.type)
+        diags += d
+        outputs.setdefault(o.name.name, t)
+    return Signature(key, flow.name.name, params, outputs), diags
+
+
+@dataclass
+class Symbol:
+    name: str
+    kind: str                    # "param" | "var" | "step" | "group"
+    span: Span                   # the name as written
+    node: ast.Param | ast.Var | ast.Step | ast.Group
+    type: Type | None = None     # params and vars
+
+
+@dataclass
+class FlowSymbols:
+    names: dict[str, Symbol]
+    params: dict[str, Type]
+    vars: dict[str, Type]
+    outputs: dict[str, Type]
+    fields: dict[str, dict[str, Type]]      # step/group -> field -> declared type
+    optional: dict[str, bool]               # step/group -> may not run
+    out_fields: dict[str, dict[str, ast.OutField]] = field(default_factory=dict)
+    open_fields: set[str] = field(default_factory=set)  # call of an unknown flow
+    callees: dict[str, Signature] = field(default_factory=dict)  # call step -> callee
+
+    def lookup(self, name: str) -> Symbol | None:
+        return self.names.get(name)
+
+    def field_type(self, node: str, name: str) -> Type | None:
+        """The type of `node.name` as read by another item (`T?` when the
+        node may not run); `error` for calls of unknown flows; None if unknown."""
+        fields = self.fields.get(node)
+        if fields is None:
+            return None
+        t = fields.get(name)
+        if t is None:
+            return ERROR if node in self.open_fields else None
+        return t.as_optional() if self.optional.get(node) else t
+
+    def field_names(self, node: str) -> list[str]:
+        return list(self.fields.get(node, {}))
+
+
+def build_symbols(
+    flow: ast.Flow, callee: Callable[[str], Signature | None],
+) -> tuple[FlowSymbols, list[Diagnostic]]:
+    """The flow's symbols. `callee(name)` gives the signature of a flow this
+    flow may call, or None. Reports E0202 (duplicate name) and E0212."""
+    diags: list[Diagnostic] = []
+    syms = FlowSymbols({}, {}, {}, {}, {}, {})
+
+    def declare(sym: Symbol) -> bool:
+        first = syms.names.get(sym.name)
+        if first is not None:
+            diags.append(error(
+                "E0202", f"`{sym.name}` is defined more than once", sym.span,
+                "steps, groups, vars and params share one namespace per flow",
+                (Related(first.span, "first defined here"),)))
+            return False
+        syms.names[sym.name] = sym
+        return True
+
+    for p in flow.params:
+        t, d = from_ref(p.type)
+        diags += d
+        if declare(Symbol(p.name.name, "param", p.name.span, p, t)):
+            syms.params[p.name.name] = t
+    seen_out: dict[str, Span] = {}
+    for o in flow.outputs:
+        t, d = from_ref(o.type)
+        diags += d
+        if o.name.name in seen_out:
+            diags.append(error(
+                "E0202", f"output `{o.name.name}` is declared more than once", o.name.span,
+                None, (Related(seen_out[o.name.name], "first declared here"),)))
+            continue
+        seen_out[o.name.name] = o.name.span
+        syms.outputs[o.name.name] = t
+
+    def walk(items: tuple[ast.Item, ...], guarded: bool) -> None:
+        for item in items:
+            if isinstance(item, ast.Var):
+                t, d = from_ref(item.type)
+                diags.extend(d)
+                if declare(Symbol(item.name.name, "var", item.name.span, item, t)):
+                    syms.vars[item.name.name] = t
+            elif isinstance(item, ast.Step):
+                if declare(Symbol(item.name.name, "step", item.name.span, item)):
+                    _step_fields(item, guarded or item.when is not None)
+            elif isinstance(item, ast.Group):
+                opt = guarded or item.when is not None
+                if declare(Symbol(item.name.name, "group", item.name.span, item)):
+                    name = item.name.name
+                    syms.fields[name] = dict(
+                        REPEAT_FIELDS if item.kind == "repeat" else GROUP_FIELDS)
+                    syms.optional[name] = opt
+                walk(item.items, opt)
+
+    def _step_fields(step: ast.Step, opt: bool) -> None:
+        name = step.name.name
+        kind = action_kind(step.action)
+        fields = dict(ACTION_FIELDS.get(kind, {}))
+        if isinstance(step.action, ast.CallAction):
+            sig = callee(step.action.flow.name)
+            if sig is None:
+                syms.open_fields.add(name)
+            else:
+                syms.callees[name] = sig
+                for k, t in sig.outputs.items():
+                    fields.setdefault(k, t)
+        elif kind == "unknown":
+            syms.open_fields.add(name)
+        outs: dict[str, ast.OutField] = {}
+        for opt_item in step.options:
+            if isinstance(opt_item, ast.OutField) and opt_item.name.name not in outs:
+                t, d = from_ref(opt_item.type)
+                diags.extend(d)
+                outs[opt_item.name.name] = opt_item
+                fields[opt_item.name.name] = t
+        syms.fields[name] = fields
+        syms.optional[name] = opt
+        syms.out_fields[name] = outs
+
+    walk(flow.items, False)
+    return syms, diags
