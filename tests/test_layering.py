@@ -1,0 +1,163 @@
+"""Data flows one way: dsl → compiler → runtime → cli. These tests fail when a
+module imports from a later stage, when lark leaks out of `chatflow.dsl`, or when
+light entry points (`chatflow --version`, the dsl) drag in heavy modules."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PKG = SRC / "chatflow"
+
+# Stage of each top-level part of the package; a module may import only from
+# its own stage or earlier ones. `diagnostic_format` renders compiler output and
+# may read the checker's rule registry, and the runtime may use it.
+STAGE_NAMES = ["common", "dsl", "compiler", "format", "runtime", "cli"]
+STAGES = {
+    "chatflow.diagnostics": "common",
+    "chatflow.dsl": "dsl",
+    "chatflow.compiler": "compiler",
+    "chatflow.diagnostic_format": "format",
+    "chatflow.runtime": "runtime",
+    "chatflow.cli": "cli",
+    "chatflow.cli_runtime": "cli",
+    "chatflow.__main__": "cli",
+}
+
+
+def _stage(module: str) -> str | None:
+    best: tuple[int, str] | None = None
+    for prefix, stage in STAGES.items():
+        if (module == prefix or module.startswith(prefix + ".")) and (
+            best is None or len(prefix) > best[0]
+        ):
+            best = (len(prefix), stage)
+    return best[1] if best else None
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(SRC).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    """Every module name imported anywhere in the file (lazy imports included)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                if node.level > 1:
+                    base = base[: -(node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            found.append((mod, node.lineno))
+            # `from chatflow import compiler` imports the subpackage itself.
+            found.extend((f"{mod}.{alias.name}", node.lineno) for alias in node.names)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name | ast.Attribute)
+            and getattr(node.func, "id", getattr(node.func, "attr", "")) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.append((node.args[0].value, node.lineno))
+    return found
+
+
+def _python_files() -> list[Path]:
+    return sorted(PKG.rglob("*.py"))
+
+
+def test_there_is_something_to_check() -> None:
+    files = {_module_name(p) for p in _python_files()}
+    assert "chatflow.diagnostics" in files
+    assert "chatflow.cli" in files
+
+
+@pytest.mark.parametrize("path", _python_files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_no_import_from_a_later_stage(path: Path) -> None:
+    own = _stage(_module_name(path))
+    if own is None:  # chatflow/__init__.py: the package facade
+        return
+    rank = STAGE_NAMES.index(own)
+    bad = []
+    for mod, line in _imports(path):
+        other = _stage(mod)
+        if other is not None and STAGE_NAMES.index(other) > rank:
+            bad.append(f"{path.relative_to(SRC)}:{line} ({own}) imports {mod} ({other})")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("path", _python_files(), ids=lambda p: str(p.relative_to(SRC)))
+def test_lark_stays_inside_dsl(path: Path) -> None:
+    if _module_name(path).startswith("chatflow.dsl"):
+        return
+    bad = [f"{path.relative_to(SRC)}:{line} imports {mod}"
+           for mod, line in _imports(path) if mod == "lark" or mod.startswith("lark.")]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_checker_itself_detects_a_violation(tmp_path: Path) -> None:
+    """Guard against a checker that silently finds no imports."""
+    imports = dict(_imports(PKG / "cli.py"))
+    assert "typer" in imports
+    assert _stage("chatflow.compiler.api") == "compiler"
+    assert _stage("chatflow.dsl.parser") == "dsl"
+    assert _stage("chatflow.cli_runtime") == "cli"
+
+
+def _loaded_after(code: str) -> list[str]:
+    probe = code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    loaded: list[str] = json.loads(lines[-1])
+    return loaded
+
+
+def _heavy(loaded: list[str], names: tuple[str, ...]) -> list[str]:
+    return [m for m in loaded if m.split(".")[0] in names]
+
+
+def test_version_needs_no_heavy_imports() -> None:
+    loaded = _loaded_after(
+        "import io, contextlib\nfrom chatflow.__main__ import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    main(['--version'])"
+    )
+    assert not _heavy(loaded, ("typer", "click", "rich", "lark", "yaml", "networkx",
+                               "jsonschema"))
+    assert not [m for m in loaded if m.startswith(("chatflow.compiler", "chatflow.runtime"))]
+
+
+def test_cli_module_top_level_is_light() -> None:
+    loaded = _loaded_after("import chatflow.cli")
+    assert not _heavy(loaded, ("rich", "lark", "networkx", "jsonschema"))
+    assert not [m for m in loaded if m.startswith("chatflow.runtime")]
+
+
+def test_dsl_does_not_load_later_stages() -> None:
+    if not (PKG / "dsl" / "parser.py").exists():
+        pytest.skip("chatflow.dsl.parser not written yet")
+    loaded = _loaded_after("import chatflow.dsl.parser")
+    later = [m for m in loaded
+             if m.startswith(("chatflow.compiler", "chatflow.runtime", "chatflow.cli"))]
+    assert not later
+    assert not _heavy(loaded, ("networkx", "jsonschema", "typer", "rich"))
