@@ -1,8 +1,8 @@
-"""Lowering of hand-built ASTs (independent of the parser and checker).
+"""Lowering of hand-built ASTs (independent of the parser and loader).
 
-A tiny stand-in for the loader/graph/checker contracts (docs/internals.md)
-feeds `lower` directly, so every expression shape and node kind is pinned
-here even when the front-ends change.
+A tiny stand-in for the loader/checker contracts (docs/internals.md), with
+the real graph and symbol table, feeds `lower` directly, so every expression
+shape and node kind is pinned here even when the front-ends change.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from chatflow.compiler.graph import FlowGraph, build_graph
 from chatflow.compiler.ir import dumps, load_ir
 from chatflow.compiler.lower import LoweringError, lower
+from chatflow.compiler.symbols import FlowSymbols, Signature, build_symbols, signature_of
 from chatflow.diagnostics import Span
 from chatflow.dsl import ast
 
@@ -59,7 +61,7 @@ def step(n: str, action: ast.Action, *options: ast.StepOption, after: tuple[str,
 
 
 def group(kind: str, n: str, *items: ast.Item, after: tuple[str, ...] | None = None,
-          when: ast.Expr | None = None, max: ast.Expr | None = None,  # noqa: A002
+          when: ast.Expr | None = None, max: ast.Expr | None = None,
           until: ast.Expr | None = None) -> ast.Group:
     return ast.Group(kind, I(n), None if after is None else tuple(I(a) for a in after), when,
                      max, until, items, SP)
@@ -98,45 +100,10 @@ class Program:
 
 
 @dataclass
-class Graph:
-    order: list[str] = field(default_factory=list)
-    deps: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    parent: dict[str, str | None] = field(default_factory=dict)
-    members: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-@dataclass
 class Checked:
     program: Program
-    graphs: dict[str, Graph]
-    symbols: dict[str, Any] = field(default_factory=dict)
-
-
-def mini_graph(f: ast.Flow) -> Graph:
-    """Implicit sequencing as docs/ir.md states it."""
-    g = Graph()
-
-    def walk(items: tuple[ast.Item, ...], parent: str | None, linear: bool) -> list[str]:
-        prev: str | None = None
-        names: list[str] = []
-        for item in items:
-            if not isinstance(item, ast.Step | ast.Group):
-                continue
-            n = item.name.name
-            names.append(n)
-            g.order.append(n)
-            g.parent[n] = parent
-            if item.after is not None:
-                g.deps[n] = tuple(a.name for a in item.after)
-            else:
-                g.deps[n] = (prev,) if linear and prev is not None else ()
-            prev = n
-            if isinstance(item, ast.Group):
-                g.members[n] = tuple(walk(item.items, n, item.kind != "parallel"))
-        return names
-
-    walk(f.items, None, True)
-    return g
+    graphs: dict[str, FlowGraph]
+    symbols: dict[str, FlowSymbols]
 
 
 def program(*units: tuple[str, str, ast.Flow, dict[str, str]], texts: bool = True) -> Checked:
@@ -147,12 +114,23 @@ def program(*units: tuple[str, str, ast.Flow, dict[str, str]], texts: bool = Tru
         us[key] = Unit(key, mod, f, callables)
         if texts:
             sources[path] = f"source of {path}\n"
-    return Checked(Program(units[0][1], us, [units[0][0]], sources),
-                   {k: mini_graph(u.flow) for k, u in us.items()})
+    graphs: dict[str, FlowGraph] = {}
+    symbols: dict[str, FlowSymbols] = {}
+    for key, unit in us.items():
+        graphs[key], diags = build_graph(unit.flow)
+        assert not diags, diags
+
+        def callee(n: str, unit: Unit = unit) -> Signature | None:
+            k = unit.callables.get(n)
+            return None if k is None else signature_of(k, us[k].flow)[0]
+
+        symbols[key], diags = build_symbols(unit.flow, callee)
+        assert not diags, diags
+    return Checked(Program(units[0][1], us, [units[0][0]], sources), graphs, symbols)
 
 
 def lower_one(f: ast.Flow, source_info: bool = False) -> dict[str, Any]:
-    doc = lower(program((f.name.name, "t.flow", f, {})), f.name.name,  # type: ignore[arg-type]
+    doc = lower(program((f.name.name, "t.flow", f, {})), f.name.name,
                 source_info=source_info)
     load_ir(doc)  # every IR these tests build is schema-valid
     return doc
@@ -205,7 +183,8 @@ def test_expression_shapes(expr: ast.Expr, expected: Any) -> None:
 @pytest.mark.parametrize("op", ["??", "or", "and", "==", "!=", "<", "<=", ">", ">=", "in",
                                 "+", "-", "*", "/", "%"])
 def test_binary_operators(op: str) -> None:
-    assert lower_expr(binop(op, name("v"), lit(1))) == {"op": op, "args": [{"var": "v"}, {"lit": 1}]}
+    expected = {"op": op, "args": [{"var": "v"}, {"lit": 1}]}
+    assert lower_expr(binop(op, name("v"), lit(1))) == expected
 
 
 @pytest.mark.parametrize("field_", ["instance_id", "feature_id", "automation", "attempt", "depth"])
@@ -273,7 +252,7 @@ def bugfix_flow() -> ast.Flow:
         group("repeat", "loop",
               step("attempt", ast.AgentAction(lit("fixer"), SP), opt("prompt", name("issue"))),
               step("test", shell("pytest")),
-              max=name("max_attempts") if False else lit(3),
+              max=lit(3),
               until=attr(name("test"), "ok")),
         ast.OutputItem(I("fixed"), attr(name("loop"), "ok"), SP),
         params=(ast.Param(I("issue"), T("str"), None, SP),
@@ -288,7 +267,7 @@ def feature_program(texts: bool = True) -> Checked:
 
 
 def test_feature_flow_document() -> None:
-    doc = lower(feature_program(), "feature", source_info=False)  # type: ignore[arg-type]
+    doc = lower(feature_program(), "feature", source_info=False)
     load_ir(doc)
     assert doc["ir_version"] == 1 and doc["entry"] == "feature"
     assert sorted(doc["flows"]) == ["feature", "std:bugfix"]
@@ -333,7 +312,7 @@ def test_feature_flow_document() -> None:
 
 
 def test_repeat_node_and_bundled_callee() -> None:
-    doc = lower(feature_program(), "feature", source_info=False)  # type: ignore[arg-type]
+    doc = lower(feature_program(), "feature", source_info=False)
     b = doc["flows"]["std:bugfix"]
     loop = b["nodes"][0]
     assert loop == {"id": "loop", "kind": "repeat", "parent": None, "deps": [], "when": None,
@@ -346,7 +325,7 @@ def test_repeat_node_and_bundled_callee() -> None:
 
 
 def test_source_info() -> None:
-    doc = lower(feature_program(), "feature")  # type: ignore[arg-type]
+    doc = lower(feature_program(), "feature")
     load_ir(doc)
     src = doc["flows"]["feature"]["source"]
     assert src["file"] == "examples/feature.flow"
@@ -360,7 +339,7 @@ def test_only_entry_and_its_callees_are_bundled() -> None:
     unused = flow("unused", step("a", shell("true")))
     checked = program(("main", "m.flow", flow("main", step("a", shell("true"))), {}),
                       ("unused", "m.flow", unused, {}))
-    doc = lower(checked, "main", source_info=False)  # type: ignore[arg-type]
+    doc = lower(checked, "main", source_info=False)
     assert list(doc["flows"]) == ["main"]
 
 
@@ -372,7 +351,7 @@ def test_recursion_and_mutual_calls() -> None:
                       ("lib/q.flow:pong", "lib/q.flow", pong,
                        {"ping": "p.flow:ping", "pong": "lib/q.flow:pong"}),
                       ("p.flow:ping", "p.flow", ping, {"pong": "lib/q.flow:pong"}))
-    doc = lower(checked, "ping", source_info=False)  # type: ignore[arg-type]
+    doc = lower(checked, "ping", source_info=False)
     load_ir(doc)
     assert sorted(doc["flows"]) == ["lib/q.flow:pong", "p.flow:ping", "ping"]
     assert doc["flows"]["lib/q.flow:pong"]["nodes"][1]["action"]["flow"] == "lib/q.flow:pong"
@@ -436,8 +415,8 @@ def test_out_fields_shadow_flow_names_and_read_earlier_outs() -> None:
 
 
 def test_deterministic_bytes() -> None:
-    a = dumps(lower(feature_program(), "feature"))  # type: ignore[arg-type]
-    b = dumps(lower(feature_program(), "feature"))  # type: ignore[arg-type]
+    a = dumps(lower(feature_program(), "feature"))
+    b = dumps(lower(feature_program(), "feature"))
     assert a == b and a.endswith("}\n")
 
 
@@ -452,7 +431,7 @@ def test_lowering_is_linear_and_fast() -> None:
     f = flow("big", *items, params=(ast.Param(I("p"), T("str"), None, SP),))
     checked = program(("big", "big.flow", f, {}))
     t0 = time.perf_counter()
-    doc = lower(checked, "big")  # type: ignore[arg-type]
+    doc = lower(checked, "big")
     elapsed = time.perf_counter() - t0
     assert len(doc["flows"]["big"]["nodes"]) == 10_000
     assert elapsed < 2.0, elapsed

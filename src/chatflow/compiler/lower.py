@@ -13,30 +13,11 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from chatflow.compiler.ir import IR_VERSION
 from chatflow.dsl import ast
 
-if TYPE_CHECKING:
-    from chatflow.compiler.check import CheckedProgram
-
-
-# Base fields of each action (LANGUAGE.md §4); `call` adds the callee's outputs.
-ACTION_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
-    ast.ShellAction: (("ok", "bool"), ("exit_code", "int"), ("stdout", "str"), ("stderr", "str")),
-    ast.PythonAction: (("ok", "bool"), ("value", "json")),
-    ast.AgentAction: (("ok", "bool"), ("text", "str"), ("tokens", "int")),
-    ast.ApproveAction: (("approved", "bool"), ("by", "str"), ("comment", "str")),
-    ast.CallAction: (("ok", "bool"),),
-    ast.SetAction: (),
-    ast.FailAction: (),
-}
-GROUP_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "phase": (("ok", "bool"),),
-    "parallel": (("ok", "bool"),),
-    "repeat": (("ok", "bool"), ("iterations", "int")),
-}
 CTX_FIELDS = frozenset({"instance_id", "feature_id", "automation", "attempt", "depth"})
 QUOTA_KEYS = {"tokens": "tokens", "steps": "steps", "cpu": "cpu_ms", "wall": "wall_ms"}
 
@@ -45,11 +26,49 @@ class LoweringError(Exception):
     """A construct the checker should have rejected reached the lowering (a bug)."""
 
 
+# The parts of the checker's contract (docs/internals.md) the lowering reads,
+# as protocols: `check.CheckedProgram` satisfies them, and so do test stand-ins.
+
+
+class _Unit(Protocol):
+    @property
+    def module(self) -> ast.Module: ...
+    @property
+    def flow(self) -> ast.Flow: ...
+    @property
+    def callables(self) -> Mapping[str, str]: ...
+
+
+class _Program(Protocol):
+    @property
+    def units(self) -> Mapping[str, _Unit]: ...
+
+
+class _Symbols(Protocol):
+    @property
+    def fields(self) -> Mapping[str, Mapping[str, object]]: ...  # node -> field -> Type
+    @property
+    def optional(self) -> Mapping[str, bool]: ...
+
+
 class _Graph(Protocol):
-    order: list[str]
-    deps: Mapping[str, tuple[str, ...]]
-    parent: Mapping[str, str | None]
-    members: Mapping[str, tuple[str, ...]]
+    @property
+    def order(self) -> list[str]: ...
+    @property
+    def deps(self) -> Mapping[str, tuple[str, ...]]: ...
+    @property
+    def parent(self) -> Mapping[str, str | None]: ...
+    @property
+    def members(self) -> Mapping[str, tuple[str, ...]]: ...
+
+
+class CheckedProgram(Protocol):
+    @property
+    def program(self) -> _Program: ...
+    @property
+    def graphs(self) -> Mapping[str, _Graph]: ...
+    @property
+    def symbols(self) -> Mapping[str, _Symbols]: ...
 
 
 def type_str(t: ast.TypeRef) -> str:
@@ -168,6 +187,7 @@ class _FlowLowerer:
         self.key = key
         self.unit = checked.program.units[key]
         self.graph: _Graph = checked.graphs[key]
+        self.symbols: _Symbols = checked.symbols[key]
         self.source_info = source_info
         self.callees: list[str] = []
         flow = self.unit.flow
@@ -240,8 +260,8 @@ class _FlowLowerer:
             "parent": g.parent.get(name),
             "deps": list(g.deps.get(name, ())),
             "when": None if item.when is None else self.ex.expr(item.when),
-            "optional": self.optional(name),
-            "fields": self.fields(item),
+            "optional": bool(self.symbols.optional.get(name, False)),
+            "fields": self.fields(name),
         }
         if isinstance(item, ast.Step):
             out["kind"] = "step"
@@ -260,31 +280,13 @@ class _FlowLowerer:
             out["span"] = _span(item.span)
         return out
 
-    def optional(self, name: str) -> bool:
-        g = self.graph
-        cur: str | None = name
-        while cur is not None:
-            if self.nodes[cur].when is not None:
-                return True
-            cur = g.parent.get(cur)
-        return False
-
-    def fields(self, item: ast.Step | ast.Group) -> dict[str, str]:
-        """Declared field types (without the `?` an optional node adds)."""
-        if isinstance(item, ast.Group):
-            return dict(GROUP_FIELDS[item.kind])
-        base = ACTION_FIELDS.get(type(item.action))
-        if base is None:
-            raise LoweringError(f"cannot lower action {type(item.action).__name__}")
-        fields = dict(base)
-        if isinstance(item.action, ast.CallAction):
-            callee = self.checked.program.units[self.callee_key(item.action)].flow
-            for o in callee.outputs:
-                fields[o.name.name] = type_str(o.type)
-        for opt in item.options:
-            if isinstance(opt, ast.OutField):
-                fields[opt.name.name] = type_str(opt.type)
-        return fields
+    def fields(self, name: str) -> dict[str, str]:
+        """Declared field types (without the `?` an optional node adds), from
+        the checker's symbol table."""
+        fields = self.symbols.fields.get(name)
+        if fields is None:
+            raise LoweringError(f"no fields for `{name}`")
+        return {k: str(t) for k, t in fields.items()}
 
     def callee_key(self, action: ast.CallAction) -> str:
         key = self.unit.callables.get(action.flow.name)
@@ -317,7 +319,7 @@ class _FlowLowerer:
         ex = self.ex
         out: dict[str, Any] = {}
         outs: list[dict[str, Any]] = []
-        own = frozenset(self.fields(step))
+        own = frozenset(self.symbols.fields.get(step.name.name, ()))
         out_ex = _ExprLowerer(_Scope(self.scope.params, self.scope.vars, self.scope.nodes, own))
         for opt in step.options:
             if isinstance(opt, ast.OutField):
