@@ -1,0 +1,188 @@
+"""Run one child process for a step: its own process group, output streamed
+to files, timeout and cancellation that kill the whole group, CPU time.
+
+The child writes straight into `<out_dir>/stdout` and `<out_dir>/stderr`
+(so the files keep everything even if the engine dies); the result carries
+at most `keep_bytes` of each, with a note when it was cut.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["GRACE_S", "KEEP_BYTES", "ProcessOutcome", "kill_group", "run_process"]
+
+KEEP_BYTES = 1 << 20
+"""How much of stdout / stderr a result keeps in memory; the files keep all."""
+
+GRACE_S = 1.0
+"""Time between SIGTERM and SIGKILL when a step's process group is killed."""
+
+_POLL_S = 0.05
+
+
+@dataclass
+class ProcessOutcome:
+    exit_code: int | None          # None when the process could not start
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    cancelled: bool = False
+    cpu_s: float = 0.0
+    start_error: str | None = None  # why it could not start
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    out_dir: Path,
+    stdin_data: bytes | None = None,
+    timeout_s: float | None = None,
+    cancel: threading.Event | None = None,
+    keep_bytes: int = KEEP_BYTES,
+    grace_s: float = GRACE_S,
+) -> ProcessOutcome:
+    """Run `argv` to completion, timeout or cancellation.
+
+    A signalled exit is reported as 128 + signal number, as shells do."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_path, err_path = out_dir / "stdout", out_dir / "stderr"
+    if not cwd.is_dir():
+        return ProcessOutcome(None, "", "", start_error=f"working directory {cwd} does not exist")
+    with open(out_path, "wb") as out_f, open(err_path, "wb") as err_f:
+        try:
+            proc = subprocess.Popen(
+                list(argv), cwd=cwd, env=env,
+                stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+                stdout=out_f, stderr=err_f, start_new_session=True, close_fds=True,
+            )
+        except OSError as exc:
+            return ProcessOutcome(None, "", "", start_error=f"cannot start {argv[0]}: {exc}")
+    reaper = _Reaper(proc.pid)
+    reaper.start()
+    if stdin_data is not None:
+        _feed_stdin(proc, stdin_data)
+    timed_out = cancelled = False
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while not reaper.done.wait(_POLL_S):
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            timed_out = True
+            break
+    if timed_out or cancelled:
+        kill_group(proc.pid, reaper.done, grace_s)
+        reaper.done.wait()
+    # The reaper called wait4 itself; tell Popen so it never waits again.
+    proc.returncode = reaper.exit_code if reaper.exit_code is not None else -1
+    return ProcessOutcome(
+        exit_code=reaper.exit_code,
+        stdout=_read_kept(out_path, keep_bytes),
+        stderr=_read_kept(err_path, keep_bytes),
+        timed_out=timed_out,
+        cancelled=cancelled,
+        cpu_s=reaper.cpu_s,
+    )
+
+
+def kill_group(pgid: int, leader_done: threading.Event, grace_s: float = GRACE_S) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left after `grace_s`."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if leader_done.is_set() and not _group_alive(pgid):
+            return
+        time.sleep(0.02)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process is left in the group. Zombies count
+    as gone: in a container nobody may reap the orphans, and they hold nothing."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
+
+
+class _Reaper(threading.Thread):
+    """Waits for the child with wait4, which also gives its CPU time
+    (including the grandchildren it waited for)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(name=f"chatflow-reap-{pid}", daemon=True)
+        self.pid = pid
+        self.done = threading.Event()
+        self.exit_code: int | None = None
+        self.cpu_s = 0.0
+
+    def run(self) -> None:
+        try:
+            _, status, usage = os.wait4(self.pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            self.exit_code = 128 - code if code < 0 else code
+            self.cpu_s = usage.ru_utime + usage.ru_stime
+        except ChildProcessError:
+            self.exit_code = None
+        finally:
+            self.done.set()
+
+
+def _feed_stdin(proc: subprocess.Popen[bytes], data: bytes) -> None:
+    """Write stdin from a thread so a child that never reads cannot block us."""
+    stdin = proc.stdin
+    assert stdin is not None
+
+    def feed() -> None:
+        try:
+            stdin.write(data)
+        except (BrokenPipeError, OSError):
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    threading.Thread(target=feed, name=f"chatflow-stdin-{proc.pid}", daemon=True).start()
+
+
+def _read_kept(path: Path, keep_bytes: int) -> str:
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            data = f.read(keep_bytes)
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    if size > keep_bytes:
+        text += (f"\n[chatflow: output cut at {keep_bytes} of {size} bytes; "
+                 f"all of it is in {path}]\n")
+    return text
