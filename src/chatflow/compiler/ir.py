@@ -108,30 +108,47 @@ def _check_schema(doc: dict[str, Any]) -> None:
     errors = list(_validator().iter_errors(doc))
     if not errors:
         return
-    # The deepest error is the most specific one; ties are broken by path so
-    # the message is deterministic.
+    # Report one error, the most specific: deepest path first, ties broken by
+    # path text so the message is deterministic.
+    errors = [_most_specific(e) for e in errors]
     err = max(errors, key=lambda e: (len(e.absolute_path), [str(p) for p in e.absolute_path]))
-    err = _most_specific(err)
     raise _fail(list(err.absolute_path), _describe(err))
 
 
+_SHAPE_VALIDATORS = frozenset({"required", "type", "const", "enum"})
+
+
+def _mismatch(err: Any, depth: int) -> bool:
+    """Does `err` say the value is of another shape altogether (wrong type,
+    missing key, wrong discriminator) rather than a wrong detail?"""
+    extra = len(err.absolute_path) - depth
+    return err.validator in _SHAPE_VALIDATORS and extra <= (0 if err.validator != "const"
+                                                            and err.validator != "enum" else 1)
+
+
 def _most_specific(err: Any) -> Any:
-    """For `oneOf` failures, descend into the branch that got furthest."""
-    while err.context:
-        deeper = max(err.context,
-                     key=lambda e: (len(e.absolute_path), -len(list(e.context or ()))))
-        if len(deeper.absolute_path) < len(err.absolute_path):
-            break
-        err = deeper
-        if err.validator == "additionalProperties" or err.validator == "required":
-            break
+    """For `oneOf`/`anyOf` failures, descend into the branch the value was
+    evidently meant to match: the one whose shape fits, with the fewest errors."""
+    while err.validator in ("oneOf", "anyOf") and err.context:
+        depth = len(err.absolute_path)
+        branches: dict[Any, list[Any]] = {}
+        for sub in err.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        fitting = [b for b in branches.values() if not any(_mismatch(e, depth) for e in b)]
+        if not fitting:
+            return err
+        best = min(fitting, key=len)
+        err = max(best, key=lambda e: len(e.absolute_path))
     return err
 
 
 def _describe(err: Any) -> str:
-    if err.validator == "oneOf" and isinstance(err.instance, dict):
-        return f"not a valid {err.schema_path[-2] if len(err.schema_path) > 1 else 'value'}: " \
-               f"keys {sorted(err.instance)} match no allowed shape"
+    if err.validator in ("oneOf", "anyOf"):
+        shown = json.dumps(err.instance, ensure_ascii=False)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        what = err.schema.get("title", "value")
+        return f"{shown} is not a valid {what} (it matches none of the allowed shapes)"
     return str(err.message)
 
 
@@ -147,6 +164,11 @@ def _check_references(doc: dict[str, Any]) -> None:
             if node["id"] in ids:
                 raise _fail([*base, "nodes", i, "id"], f"duplicate node id `{node['id']}`")
             ids[node["id"]] = i
+        for i, node in enumerate(nodes):
+            parent = node["parent"]
+            if parent is not None and parent not in ids:
+                raise _fail([*base, "nodes", i, "parent"],
+                            f"parent `{parent}` is not a node of `{key}`")
         var_names = {v["name"] for v in flow["vars"]}
         for i, node in enumerate(nodes):
             here: list[str | int] = [*base, "nodes", i]
@@ -157,8 +179,6 @@ def _check_references(doc: dict[str, Any]) -> None:
                     raise _fail([*here, "deps", j], f"node `{dep}` depends on itself")
             parent = node["parent"]
             if parent is not None:
-                if parent not in ids:
-                    raise _fail([*here, "parent"], f"parent `{parent}` is not a node of `{key}`")
                 group = nodes[ids[parent]]
                 if node["id"] not in group.get("members", ()):
                     raise _fail([*here, "parent"],

@@ -1,0 +1,242 @@
+"""The compiler's Python API: what `chatflow compile / lint / graph / schema` call.
+
+Each function runs the phases (load → check → lower) and returns plain
+results: diagnostics, the product (IR, AST dump, graph text) or None when
+there were errors, and the source texts the diagnostics point into (for
+carets). Usage problems — a missing file, an ambiguous or unknown flow — raise
+`ChatflowError(exit_code=2)`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields, is_dataclass
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chatflow.diagnostics import ChatflowError, Diagnostic, Span, has_errors, sort_diagnostics
+
+if TYPE_CHECKING:
+    from chatflow.compiler.check import CheckedProgram
+    from chatflow.compiler.loader import Program
+
+SOURCE_SUFFIXES = (".flow", ".yaml", ".yml")
+EXIT_USAGE = 2
+
+
+@dataclass
+class CompileResult:
+    diagnostics: list[Diagnostic]
+    ir: dict[str, Any] | None            # None when there are errors
+    sources: dict[str, str] = field(default_factory=dict)  # file path -> text
+
+
+@dataclass
+class LintResult:
+    diagnostics: list[Diagnostic]
+    sources: dict[str, str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)  # every file that was linted
+
+
+@dataclass
+class AstResult:
+    diagnostics: list[Diagnostic]
+    ast: dict[str, Any] | None           # None when the file could not be parsed
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class GraphResult:
+    diagnostics: list[Diagnostic]
+    text: str | None                     # None when there are errors
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def _is_identifier(s: str) -> bool:
+    return s.isidentifier() and s.isascii()
+
+
+def split_target(arg: str) -> tuple[str, str | None]:
+    """`FILE:FLOW` → (FILE, FLOW). Splits on the last `:` only when what
+    follows is an identifier and what precedes is an existing file (so a file
+    whose name contains `:` still works)."""
+    if os.path.isfile(arg):
+        return arg, None
+    head, sep, tail = arg.rpartition(":")
+    if sep and head and _is_identifier(tail) and os.path.isfile(head):
+        return head, tail
+    return arg, None
+
+
+def select_flow(program: Program, requested: str | None) -> str:
+    """The unit key of the flow to compile (LANGUAGE.md §5): the one named
+    after `:`, else the one named like the file's stem, else the only one."""
+    keys = list(program.root_flows)
+    names = {program.units[k].flow.name.name: k for k in keys}
+    listing = ", ".join(names) if names else "none"
+    if requested is not None:
+        if requested in names:
+            return names[requested]
+        raise ChatflowError(
+            f"no flow `{requested}` in {program.root} (flows: {listing})", EXIT_USAGE)
+    stem = Path(program.root).stem
+    if stem in names:
+        return names[stem]
+    if len(keys) == 1:
+        return keys[0]
+    if not keys:
+        raise ChatflowError(f"{program.root} defines no flow", EXIT_USAGE)
+    raise ChatflowError(
+        f"{program.root} defines several flows and none is named `{stem}`; pick one with "
+        f"`{program.root}:FLOW` (flows: {listing})", EXIT_USAGE)
+
+
+def _read(path: str) -> str:
+    if not os.path.exists(path):
+        raise ChatflowError(f"no such file: `{path}`", EXIT_USAGE)
+    if os.path.isdir(path):
+        raise ChatflowError(f"`{path}` is a directory, not a flow file", EXIT_USAGE)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError:
+        raise ChatflowError(f"cannot read `{path}`: not UTF-8 text", EXIT_USAGE) from None
+    except OSError as e:
+        raise ChatflowError(f"cannot read `{path}`: {e.strerror or e}", EXIT_USAGE) from None
+
+
+def _sources(program: Program | None, diags: list[Diagnostic],
+             known: dict[str, str]) -> dict[str, str]:
+    """Texts of every file a diagnostic points into."""
+    out = dict(known)
+    if program is not None:
+        out.update(getattr(program, "sources", {}) or {})
+    for d in diags:
+        for span in (d.span, *(r.span for r in d.related)):
+            if span.file not in out and os.path.isfile(span.file):
+                try:
+                    out[span.file] = Path(span.file).read_text("utf-8")
+                except (OSError, UnicodeDecodeError):
+                    pass
+    return out
+
+
+def _check(path: str, text: str) -> tuple[Program, CheckedProgram, list[Diagnostic]]:
+    from chatflow.compiler.check import check_program
+    from chatflow.compiler.loader import load_program
+
+    program, diags = load_program(path, text)
+    checked, more = check_program(program)
+    return program, checked, sort_diagnostics([*diags, *more])
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def compile_path(path: str, flow: str | None = None, source_info: bool = True) -> CompileResult:
+    """Compile one flow of `path` (or `FILE:FLOW` when `flow` is None) to IR."""
+    if flow is None:
+        path, flow = split_target(path)
+    text = _read(path)
+    program, checked, diags = _check(path, text)
+    sources = _sources(program, diags, {path: text})
+    if has_errors(diags):
+        return CompileResult(diags, None, sources)
+    from chatflow.compiler.lower import lower
+
+    entry = select_flow(program, flow)
+    return CompileResult(diags, lower(checked, entry, source_info=source_info), sources)
+
+
+def find_sources(paths: list[str]) -> list[str]:
+    """Every `.flow`/`.yaml`/`.yml` file named or under a named directory
+    (recursively, sorted); a missing path is a usage error."""
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise ChatflowError(
+            "no such file or directory: " + ", ".join(f"`{p}`" for p in missing), EXIT_USAGE)
+    out: list[str] = []
+    for p in paths:
+        if os.path.isdir(p):
+            found: list[str] = []
+            for root, dirs, files in os.walk(p):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                found.extend(os.path.join(root, f) for f in files if f.endswith(SOURCE_SUFFIXES))
+            out.extend(sorted(found))
+        else:
+            out.append(p)
+    return list(dict.fromkeys(out))
+
+
+def lint_paths(paths: list[str]) -> LintResult:
+    """Check every flow of every source file under `paths`."""
+    files = find_sources(paths)
+    diags: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    for path in files:
+        text = _read(path)
+        program, _, file_diags = _check(path, text)
+        sources = _sources(program, file_diags, {**sources, path: text})
+        diags.extend(file_diags)
+    return LintResult(sort_diagnostics(diags), sources, files)
+
+
+def ast_of(path: str) -> AstResult:
+    """The parsed AST of one file as JSON-able data (`compile --emit ast`)."""
+    from chatflow.dsl.frontend import parse_source
+
+    if ":" in path:
+        path, _ = split_target(path)
+    text = _read(path)
+    module, diags = parse_source(path, text)
+    diags = sort_diagnostics(diags)
+    tree = None if module is None or has_errors(diags) else ast_to_json(module)
+    return AstResult(diags, tree, _sources(None, diags, {path: text}))
+
+
+def ast_to_json(node: Any) -> Any:
+    """Dataclass AST nodes → `{"node": ClassName, field: ...}`; spans → position dicts."""
+    if isinstance(node, Span):
+        return [node.line, node.column, node.end_line, node.end_column]
+    if is_dataclass(node) and not isinstance(node, type):
+        out: dict[str, Any] = {"node": type(node).__name__}
+        for f in fields(node):
+            out[f.name] = ast_to_json(getattr(node, f.name))
+        return out
+    if isinstance(node, tuple | list):
+        return [ast_to_json(n) for n in node]
+    if isinstance(node, Enum):
+        return node.value
+    return node
+
+
+def graph_of(path: str, flow: str | None, fmt: str) -> GraphResult:
+    """The dependency graph of one flow as Mermaid or DOT text."""
+    from chatflow.compiler.graph_render import render
+
+    result = compile_path(path, flow, source_info=False)
+    if result.ir is None:
+        return GraphResult(result.diagnostics, None, result.sources)
+    return GraphResult(result.diagnostics, render(result.ir, fmt), result.sources)
+
+
+def _schema(name: str) -> dict[str, Any]:
+    text = resources.files("chatflow").joinpath("schemas", name).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def yaml_schema() -> dict[str, Any]:
+    """The JSON Schema of the YAML front-end (`chatflow schema yaml`)."""
+    return _schema("flow.schema.json")
+
+
+def ir_schema() -> dict[str, Any]:
+    """The JSON Schema of IR v1 (`chatflow schema ir`)."""
+    return _schema("ir.schema.json")
