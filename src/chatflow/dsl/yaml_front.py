@@ -1,0 +1,542 @@
+"""The YAML front-end: LANGUAGE.md §7 text → the same AST as the `.flow` parser.
+
+`parse_yaml(text, path)` composes the YAML with positions (`yaml_nodes`),
+validates it against `schemas/flow.schema.json` (`yaml_schema`), then builds
+`ast.Module` from the positioned nodes, parsing expression, template and type
+fields with the `.flow` parser so nested spans point into the YAML file.
+
+A file holds one flow (a mapping with `flow:`) or several: a mapping with
+`flows:` (a list of such mappings) and optional top-level `imports:`. Imports
+written inside a flow mapping also become module imports.
+
+Field kinds (LANGUAGE.md §7):
+- expression fields (`when`, `until`, `max`, `output` values, `out` and `vars`
+  `value`s, `set`'s `value`): the scalar's text is parsed as an expression,
+  so `value: 0` and `value: "0"` are the same;
+- template fields (`shell`, `approve`, `fail`, `prompt`, `cwd`, and the
+  string settings): the text is a `.flow` string literal's content;
+- value fields (`with`, `env`, `call` arguments): YAML numbers, booleans and
+  null are literals, a string that is exactly `{EXPR}` is that expression,
+  any other string a template; lists and mappings give list and map
+  expressions of values;
+- `default`s are YAML scalars taken literally (a duration string for a
+  `duration` param is a duration); durations (`timeout`, `backoff`, quota
+  `cpu`/`wall`) are strings such as `10m`.
+
+Diagnostic codes:
+- E0110 YAML syntax error (PyYAML's problem, at its line and column).
+- E0111 schema violation: unknown key (with "did you mean"), wrong type,
+  missing required key, invalid name, duplicate key, non-scalar key.
+- E0112 a step with no action key or several (`shell` and `call`), or an
+  item of `steps` that is several kinds at once (`step` and `phase`).
+- E0113 structure refused: nesting deeper than 64 levels, a recursive alias,
+  or aliases expanding past 100,000 nodes.
+- E0114 a duration field that is not a duration (`timeout: 10` has no unit).
+- E0115 the file holds no flow (empty document).
+Expression, template and type syntax errors keep the `.flow` parser's codes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+
+from chatflow.diagnostics import Diagnostic, Span, error, sort_diagnostics
+from chatflow.dsl import ast
+from chatflow.dsl.yaml_nodes import LineIndex, YEntry, YMap, YNode, YScalar, YSeq, load_nodes
+from chatflow.dsl.yaml_schema import ACTION_KEYS, KIND_KEYS, validate
+
+__all__ = ["parse_yaml"]
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_DURATION = re.compile(r"([0-9][0-9_]*)(ms|s|m|h|d)\Z")
+_UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+SETTING_KEYS = ("version", "description", "automation", "max_depth", "parallelism")
+_STRING_SETTINGS = ("version", "description", "parallelism")
+GROUP_KEYS = ("phase", "parallel", "repeat")
+_TEMPLATE_OPTIONS = ("prompt", "cwd")
+_MAP_OPTIONS = ("with", "env")
+
+T = TypeVar("T")
+
+
+def parse_yaml(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
+    """Parse a YAML flow file. Returns the module (None when nothing usable
+    was read) and every diagnostic, in source order. Never raises on input."""
+    loaded = load_nodes(text, path)
+    diags = list(loaded.diagnostics)
+    root = loaded.root
+    if root is None:
+        if not diags:
+            diags.append(error("E0115", "the file holds no flow", LineIndex(path, text).span(0, 0),
+                               "start with `flow: NAME` (one flow) or `flows:` (a list)"))
+        return None, sort_diagnostics(diags)
+    if any(d.code == "E0113" for d in diags):
+        return None, sort_diagnostics(diags)
+    diags.extend(validate(root))
+    if not isinstance(root, YMap):
+        return None, sort_diagnostics(diags)
+    builder = _Builder(path, LineIndex(path, text))
+    module = builder.module(root)
+    diags.extend(builder.diagnostics)
+    return module, sort_diagnostics(diags)
+
+
+def duration_millis(text: str) -> int | None:
+    """`10m` → 600000; None when `text` is not a duration."""
+    match = _DURATION.match(text)
+    if match is None:
+        return None
+    return int(match.group(1).replace("_", "")) * _UNIT_MS[match.group(2)]
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int
+
+
+class _Builder:
+    """Positioned YAML nodes → AST. Shapes the schema rejects are skipped
+    silently (already reported); only what the schema cannot say is reported
+    here, plus the `.flow` parser's diagnostics for embedded text."""
+
+    def __init__(self, path: str, lines: LineIndex) -> None:
+        from chatflow.dsl import parser  # lark is loaded only when needed
+
+        self.path = path
+        self.lines = lines
+        self.parser = parser
+        self.diagnostics: list[Diagnostic] = []
+
+    # ------------------------------------------------------------------ module
+
+    def module(self, root: YMap) -> ast.Module:
+        imports: list[ast.Import] = []
+        flows: list[ast.Flow] = []
+        flows_node = root.get("flows")
+        if "flows" in root:
+            imports.extend(self.imports(root.get("imports")))
+            if isinstance(flows_node, YSeq):
+                for item in flows_node.items:
+                    if isinstance(item, YMap):
+                        imports.extend(self.imports(item.get("imports")))
+                        self.append(flows, self.flow(item))
+        else:
+            imports.extend(self.imports(root.get("imports")))
+            self.append(flows, self.flow(root))
+        return ast.Module(self.path, tuple(imports), tuple(flows), self.lines.whole())
+
+    @staticmethod
+    def append(out: list[T], item: T | None) -> None:
+        if item is not None:
+            out.append(item)
+
+    def imports(self, node: YNode | None) -> list[ast.Import]:
+        out: list[ast.Import] = []
+        if not isinstance(node, YSeq):
+            return out
+        for item in node.items:
+            if not isinstance(item, YMap):
+                continue
+            source = item.get("from")
+            names = self.names(item.get("names"))
+            if isinstance(source, YScalar) and isinstance(source.value, str) and names:
+                literal = ast.Literal(source.value, source.span)
+                out.append(ast.Import(names, literal, item.span))
+        return out
+
+    # ------------------------------------------------------------------ flow
+
+    def flow(self, node: YMap) -> ast.Flow | None:
+        name = self.ident(node.get("flow"))
+        params = self.params(node.get("params"))
+        outputs = self.outputs(node.get("outputs"))
+        items: list[ast.Item] = []
+        for entry in node.entries:
+            key = entry.key.text
+            if key in SETTING_KEYS:
+                self.append(items, self.setting(entry))
+            elif key == "quota":
+                self.append(items, self.quota(entry))
+            elif key == "vars":
+                items.extend(self.vars(entry.value))
+            elif key == "steps":
+                items.extend(self.items(entry.value))
+        output_entry = node.entry("output")
+        if output_entry is not None and isinstance(output_entry.value, YMap):
+            for out in output_entry.value.entries:
+                value = self.expression(out.value)
+                out_name = self.key_ident(out)
+                if value is not None and out_name is not None:
+                    items.append(ast.OutputItem(out_name, value, self.entry_span(out)))
+        if name is None:
+            return None
+        return ast.Flow(name, tuple(params), tuple(outputs), tuple(items), node.span)
+
+    def params(self, node: YNode | None) -> list[ast.Param]:
+        out: list[ast.Param] = []
+        if not isinstance(node, YMap):
+            return out
+        for entry in node.entries:
+            name = self.key_ident(entry)
+            spec = entry.value
+            default: ast.Expr | None = None
+            if isinstance(spec, YMap):
+                type_ref = self.type_ref(spec.get("type"))
+                default_node = spec.get("default")
+                if default_node is not None and type_ref is not None:
+                    default = self.default(default_node, type_ref)
+            else:
+                type_ref = self.type_ref(spec)
+            if name is not None and type_ref is not None:
+                out.append(ast.Param(name, type_ref, default, self.entry_span(entry)))
+        return out
+
+    def outputs(self, node: YNode | None) -> list[ast.OutputDecl]:
+        out: list[ast.OutputDecl] = []
+        if not isinstance(node, YMap):
+            return out
+        for entry in node.entries:
+            name = self.key_ident(entry)
+            type_ref = self.type_ref(entry.value)
+            if name is not None and type_ref is not None:
+                out.append(ast.OutputDecl(name, type_ref, self.entry_span(entry)))
+        return out
+
+    def setting(self, entry: YEntry) -> ast.Setting | None:
+        node = entry.value
+        value: ast.Expr | None = None
+        if not isinstance(node, YScalar):
+            return None
+        if entry.key.text in _STRING_SETTINGS:
+            if isinstance(node.value, str):
+                value = self.template(node)
+        elif _is_int(node.value):
+            value = ast.Literal(node.value, node.span)
+        if value is None:
+            return None
+        return ast.Setting(self.key_ident_unchecked(entry), value, self.entry_span(entry))
+
+    def quota(self, entry: YEntry) -> ast.Quota | None:
+        if not isinstance(entry.value, YMap):
+            return None
+        entries: list[ast.QuotaEntry] = []
+        for item in entry.value.entries:
+            node = item.value
+            value: ast.Expr | None = None
+            if isinstance(node, YScalar):
+                if item.key.text in ("cpu", "wall"):
+                    value = self.duration(node)
+                elif _is_int(node.value):
+                    value = ast.Literal(node.value, node.span)
+            if value is not None:
+                entries.append(ast.QuotaEntry(self.key_ident_unchecked(item), value,
+                                              self.entry_span(item)))
+        return ast.Quota(tuple(entries), self.entry_span(entry))
+
+    def vars(self, node: YNode) -> list[ast.Var]:
+        out: list[ast.Var] = []
+        if not isinstance(node, YMap):
+            return out
+        for entry in node.entries:
+            name = self.key_ident(entry)
+            spec = entry.value
+            if not isinstance(spec, YMap):
+                continue
+            type_ref = self.type_ref(spec.get("type"))
+            value = self.expression(spec.get("value"))
+            if name is not None and type_ref is not None and value is not None:
+                out.append(ast.Var(name, type_ref, value, self.entry_span(entry)))
+        return out
+
+    # ------------------------------------------------------------------ steps and groups
+
+    def items(self, node: YNode | None) -> list[ast.Item]:
+        out: list[ast.Item] = []
+        if not isinstance(node, YSeq):
+            return out
+        for item in node.items:
+            if isinstance(item, YMap):
+                self.append(out, self.item(item))
+        return out
+
+    def item(self, node: YMap) -> ast.Step | ast.Group | None:
+        kinds = [e for e in node.entries if e.key.text in KIND_KEYS]
+        if len(kinds) > 1:
+            first, second = kinds[0].key.text, kinds[1].key.text
+            self.diagnostics.append(error(
+                "E0112", f"this item is both a `{first}` and a `{second}`", kinds[1].key.span,
+                hint="an item of `steps` is one step (`step:`) or one group "
+                     "(`phase:`, `parallel:` or `repeat:`)"))
+            return None
+        kind = kinds[0].key.text if kinds else "step"
+        if kind == "step":
+            return self.step(node)
+        return self.group(kind, node)
+
+    def step(self, node: YMap) -> ast.Step | None:
+        name = self.ident(node.get("step"))
+        after = self.after(node.get("after"))
+        when = self.optional_expression(node, "when")
+        actions = [e for e in node.entries if e.key.text in ACTION_KEYS]
+        label = f"step `{name.name}`" if name is not None else "this step"
+        if not actions:
+            step_entry = node.entry("step")
+            span = step_entry.key.span if step_entry is not None else node.span
+            self.diagnostics.append(error(
+                "E0112", f"{label} has no action", span,
+                hint="add one of " + ", ".join(f"`{k}:`" for k in ACTION_KEYS)))
+            return None
+        if len(actions) > 1:
+            keys = " and ".join(f"`{a.key.text}`" for a in actions)
+            self.diagnostics.append(error(
+                "E0112", f"{label} has several actions: {keys}", actions[1].key.span,
+                hint="a step runs exactly one action; split it into several steps"))
+            return None
+        action = self.action(actions[0], node)
+        options = self.options(node, is_call=actions[0].key.text == "call")
+        if name is None or action is None or options is None:
+            return None
+        return ast.Step(name, after, when, action, options, node.span)
+
+    def action(self, entry: YEntry, step: YMap) -> ast.Action | None:
+        kind = entry.key.text
+        node = entry.value
+        span = self.entry_span(entry)
+        if kind in ("shell", "approve", "fail"):
+            message = self.template(node)
+            if message is None:
+                return None
+            if kind == "shell":
+                return ast.ShellAction(message, span)
+            if kind == "approve":
+                return ast.ApproveAction(message, span)
+            return ast.FailAction(message, span)
+        if kind in ("python", "agent"):
+            if not isinstance(node, YScalar) or not isinstance(node.value, str):
+                return None
+            literal = ast.Literal(node.value, node.span)
+            return ast.PythonAction(literal, span) if kind == "python" else \
+                ast.AgentAction(literal, span)
+        if kind == "call":
+            flow = self.ident(node)
+            args: list[ast.Argument] = []
+            with_entry = step.entry("with")
+            if with_entry is not None and isinstance(with_entry.value, YMap):
+                for arg in with_entry.value.entries:
+                    arg_name = self.key_ident(arg)
+                    value = self.value(arg.value)
+                    if arg_name is not None and value is not None:
+                        args.append(ast.Argument(arg_name, value, self.entry_span(arg)))
+            return ast.CallAction(flow, tuple(args), span) if flow is not None else None
+        # set
+        target = self.ident(node)
+        value_entry = step.entry("value")
+        value = self.expression(value_entry.value) if value_entry is not None else None
+        if target is None or value is None:
+            return None
+        return ast.SetAction(target, value, span)
+
+    def options(self, step: YMap, is_call: bool) -> tuple[ast.StepOption, ...] | None:
+        out: list[ast.StepOption] = []
+        ok = True
+        for entry in step.entries:
+            key = entry.key.text
+            if key == "with" and is_call:
+                continue
+            option = self.option(entry)
+            if option is None:
+                ok = False
+            out.extend(option or ())
+        return tuple(out) if ok else None
+
+    def option(self, entry: YEntry) -> list[ast.StepOption] | None:
+        """The options one YAML key gives; [] for keys that are not options;
+        None when the option is broken (already reported)."""
+        key = entry.key.text
+        node = entry.value
+        span = self.entry_span(entry)
+        name = self.key_ident_unchecked(entry)
+        value: ast.Expr | None
+        if key == "timeout":
+            value = self.duration(node)
+        elif key == "risk":
+            value = ast.Literal(node.value, node.span) if isinstance(node, YScalar) and \
+                _is_int(node.value) else None
+        elif key == "continue_on_error":
+            if not isinstance(node, YScalar) or not isinstance(node.value, bool):
+                return None
+            return [ast.Option(name, None, span)] if node.value else []
+        elif key in _TEMPLATE_OPTIONS:
+            value = self.template(node)
+        elif key in _MAP_OPTIONS:
+            value = self.value_map(node) if isinstance(node, YMap) else None
+        elif key == "retry":
+            retry = self.retry(node, span)
+            return [retry] if retry is not None else None
+        elif key == "out":
+            return self.out_fields(node)
+        else:
+            return []
+        return [ast.Option(name, value, span)] if value is not None else None
+
+    def retry(self, node: YNode, span: Span) -> ast.RetryOption | None:
+        if isinstance(node, YScalar) and _is_int(node.value):
+            return ast.RetryOption(ast.Literal(node.value, node.span), None, span)
+        if not isinstance(node, YMap):
+            return None
+        times = node.get("times")
+        if not isinstance(times, YScalar) or not _is_int(times.value):
+            return None
+        backoff_node = node.get("backoff")
+        backoff = self.duration(backoff_node) if backoff_node is not None else None
+        if backoff_node is not None and backoff is None:
+            return None
+        return ast.RetryOption(ast.Literal(times.value, times.span), backoff, span)
+
+    def out_fields(self, node: YNode) -> list[ast.StepOption] | None:
+        if not isinstance(node, YMap):
+            return None
+        out: list[ast.StepOption] = []
+        for entry in node.entries:
+            name = self.key_ident(entry)
+            spec = entry.value
+            if not isinstance(spec, YMap):
+                return None
+            type_ref = self.type_ref(spec.get("type"))
+            value = self.expression(spec.get("value"))
+            if name is None or type_ref is None or value is None:
+                return None
+            out.append(ast.OutField(name, type_ref, value, self.entry_span(entry)))
+        return out
+
+    def group(self, kind: str, node: YMap) -> ast.Group | None:
+        name = self.ident(node.get(kind))
+        after = self.after(node.get("after"))
+        when = self.optional_expression(node, "when")
+        max_value = self.optional_expression(node, "max")
+        until = self.optional_expression(node, "until")
+        items = self.items(node.get("steps"))
+        if name is None:
+            return None
+        return ast.Group(kind, name, after, when, max_value, until, tuple(items), node.span)
+
+    def after(self, node: YNode | None) -> tuple[ast.Ident, ...] | None:
+        if node is None:
+            return None
+        return self.names(node)
+
+    def names(self, node: YNode | None) -> tuple[ast.Ident, ...]:
+        if isinstance(node, YScalar):
+            one = self.ident(node)
+            return (one,) if one is not None else ()
+        if isinstance(node, YSeq):
+            return tuple(i for i in (self.ident(n) for n in node.items) if i is not None)
+        return ()
+
+    # ------------------------------------------------------------------ field kinds
+
+    def optional_expression(self, node: YMap, key: str) -> ast.Expr | None:
+        value = node.get(key)
+        return self.expression(value) if value is not None else None
+
+    def expression(self, node: YNode | None) -> ast.Expr | None:
+        """An expression field: the scalar's text in the `.flow` syntax."""
+        if not isinstance(node, YScalar) or node.value is None:
+            return None
+        return self.collect(self.parser.parse_expression(node.text, node.origin))
+
+    def template(self, node: YNode | None) -> ast.StrExpr | None:
+        """A template field: the scalar's text as a `.flow` string's content."""
+        if not isinstance(node, YScalar) or node.value is None:
+            return None
+        return self.collect(self.parser.parse_template(node.text, node.origin))
+
+    def type_ref(self, node: YNode | None) -> ast.TypeRef | None:
+        if not isinstance(node, YScalar) or not isinstance(node.value, str):
+            return None
+        return self.collect(self.parser.parse_type(node.text, node.origin))
+
+    def value(self, node: YNode) -> ast.Expr | None:
+        """A value field: literal scalars, `{EXPR}`, templates, lists, maps."""
+        if isinstance(node, YSeq):
+            items = [self.value(item) for item in node.items]
+            if any(i is None for i in items):
+                return None
+            return ast.ListExpr(tuple(i for i in items if i is not None), node.span)
+        if isinstance(node, YMap):
+            return self.value_map(node)
+        if not isinstance(node.value, str):
+            return ast.Literal(node.value, node.span)
+        template = self.template(node)
+        if isinstance(template, ast.Template):
+            parts = [p for p in template.parts if p != ""]
+            if len(parts) == 1 and not isinstance(parts[0], str):
+                return parts[0]
+        return template
+
+    def value_map(self, node: YMap) -> ast.MapExpr | None:
+        entries: list[ast.MapEntry] = []
+        for entry in node.entries:
+            value = self.value(entry.value)
+            if value is None:
+                return None
+            key = ast.Ident(entry.key.text, entry.key.span)
+            entries.append(ast.MapEntry(key, value, self.entry_span(entry)))
+        return ast.MapExpr(tuple(entries), node.span)
+
+    def default(self, node: YNode, type_ref: ast.TypeRef) -> ast.Expr | None:
+        """A param default: YAML data taken literally, no interpolation."""
+        if isinstance(node, YSeq):
+            items = [self.default(item, type_ref) for item in node.items]
+            if any(i is None for i in items):
+                return None
+            return ast.ListExpr(tuple(i for i in items if i is not None), node.span)
+        if isinstance(node, YMap):
+            entries: list[ast.MapEntry] = []
+            for entry in node.entries:
+                value = self.default(entry.value, type_ref)
+                if value is None:
+                    return None
+                key = ast.Ident(entry.key.text, entry.key.span)
+                entries.append(ast.MapEntry(key, value, self.entry_span(entry)))
+            return ast.MapExpr(tuple(entries), node.span)
+        if type_ref.name == "duration" and isinstance(node.value, str):
+            millis = duration_millis(node.value)
+            if millis is not None:
+                return ast.DurationLit(millis, node.value, node.span)
+        return ast.Literal(node.value, node.span)
+
+    def duration(self, node: YNode | None) -> ast.DurationLit | None:
+        if not isinstance(node, YScalar) or not isinstance(node.value, str):
+            return None  # the schema reported it (E0114)
+        millis = duration_millis(node.value)
+        if millis is None:
+            return None
+        return ast.DurationLit(millis, node.value, node.span)
+
+    # ------------------------------------------------------------------ names and spans
+
+    def ident(self, node: YNode | None) -> ast.Ident | None:
+        if isinstance(node, YScalar) and isinstance(node.value, str) and _NAME.match(node.value):
+            return ast.Ident(node.value, node.span)
+        return None
+
+    def key_ident(self, entry: YEntry) -> ast.Ident | None:
+        if _NAME.match(entry.key.text):
+            return ast.Ident(entry.key.text, entry.key.span)
+        return None
+
+    @staticmethod
+    def key_ident_unchecked(entry: YEntry) -> ast.Ident:
+        return ast.Ident(entry.key.text, entry.key.span)
+
+    @staticmethod
+    def entry_span(entry: YEntry) -> Span:
+        end = entry.value.span if entry.value.span.end >= entry.key.span.end else entry.key.span
+        return entry.key.span.to(end)
+
+    def collect(self, result: tuple[T | None, list[Diagnostic]]) -> T | None:
+        node, diags = result
+        self.diagnostics.extend(diags)
+        return node
