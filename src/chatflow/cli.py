@@ -175,12 +175,10 @@ def _ast_text(path: str) -> tuple[list[Diagnostic], dict[str, str], str | None]:
     from chatflow.compiler import api
 
     result = api.ast_of(path)
-    diags = list(getattr(result, "diagnostics", []))
-    sources = dict(getattr(result, "sources", {}))
-    tree = getattr(result, "ast", None)
-    if tree is None:
-        return diags, sources, None
-    return diags, sources, json.dumps(tree, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    if result.ast is None:
+        return result.diagnostics, result.sources, None
+    text = json.dumps(result.ast, indent=2, ensure_ascii=False) + "\n"
+    return result.diagnostics, result.sources, text
 
 
 @app.command("lint")
@@ -222,15 +220,10 @@ def graph_cmd(
 
     path, flow = api.split_target(target)
     result = api.graph_of(path, flow, fmt.value)
-    if isinstance(result, str):
-        _echo(result)
-        return
-    diags = list(getattr(result, "diagnostics", []))
-    print_diagnostics(diags, dict(getattr(result, "sources", {})))
-    text = getattr(result, "text", None)
-    if has_errors(diags) or text is None:
+    print_diagnostics(result.diagnostics, result.sources)
+    if has_errors(result.diagnostics) or result.text is None:
         raise typer.Exit(EXIT_ERRORS)
-    _echo(text)
+    _echo(result.text)
 
 
 @app.command("schema")
