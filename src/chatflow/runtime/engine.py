@@ -1,0 +1,1161 @@
+"""The durable workflow engine core: runs IR flows against a state store.
+
+Works on IR dicts only (no compiling here). One `Engine` wraps one
+`StateStore`. Every state transition is one `Change` committed under the
+store's per-instance lock; a step is committed `running` (owner + lease)
+before its side effects start, and long steps run *outside* the lock (claim
+under the lock, run, commit under the lock), so `status` is never blocked.
+
+Execution semantics follow LANGUAGE.md §6; docs/runtime.md describes the
+events, the crash-recovery rules and the seams for issue 4 (parallel
+strategies, sub-flows, quotas).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from chatflow.diagnostics import ChatflowError
+from chatflow.runtime.evaluator import EvalError, evaluate, render
+from chatflow.runtime.records import (
+    CANCELLED,
+    FAILED,
+    PENDING,
+    READY,
+    RUNNING,
+    SKIPPED,
+    STEP_FINISHED,
+    SUCCEEDED,
+    WAITING_APPROVAL,
+    StepInfo,
+    WorkflowHistoryEvent,
+    WorkflowInstanceState,
+    WorkflowStartResult,
+    WorkflowState,
+    WorkflowStatusInfo,
+)
+from chatflow.runtime.scheduler import FlowGraph, Schedule
+from chatflow.runtime.store.records import (
+    Change,
+    IRRef,
+    NewEvent,
+    StateRecord,
+    StatusRecord,
+    StepRecord,
+    ir_sha256,
+    utc_now,
+)
+from chatflow.runtime.values import check_type, describe
+
+DEFAULT_MAX_DEPTH = 8
+DEFAULT_LEASE_S = 3600.0
+POLL_S = 0.05
+
+EventSink = Callable[[str, str | None, Mapping[str, Any]], None]
+"""Progress callback: (event type, step, data). Called after each commit."""
+
+_HOST = socket.gethostname()
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# ---------------------------------------------------------------------------- runtime view
+
+
+class _Runtime:
+    """The engine's in-memory view of one instance (kept between calls and
+    reloaded only when the store's revision moved)."""
+
+    def __init__(self, status: StatusRecord, state: StateRecord, ir: dict[str, Any],
+                 graph: FlowGraph) -> None:
+        self.status = status
+        self.state = state
+        self.ir = ir
+        self.flow_key = str(state.extra.get("flow_key") or ir["entry"])
+        self.flow: dict[str, Any] = ir["flows"][self.flow_key]
+        self.graph = graph
+        self.steps: dict[str, StepRecord] = dict(state.steps)
+        self.vars: dict[str, Any] = dict(state.variables)
+        self.outputs: dict[str, Any] = dict(state.outputs)
+        self.extra: dict[str, Any] = dict(state.extra)
+        self.sched = Schedule(graph, {n: r.status for n, r in self.steps.items()})
+        self.running: set[str] = {n for n, r in self.steps.items()
+                                  if r.status == RUNNING and n in graph.step_set}
+        self.waiting: set[str] = {
+            n for n, r in self.steps.items() if r.status == WAITING_APPROVAL
+        }
+        # pending change
+        self.status_changes: dict[str, Any] = {}
+        self.dirty_steps: dict[str, StepRecord] = {}
+        self.var_changes: dict[str, Any] = {}
+        self.output_changes: dict[str, Any] = {}
+        self.extra_changes: dict[str, Any] = {}
+        self.children: list[str] = []
+        self.events: list[NewEvent] = []
+
+    @property
+    def instance_id(self) -> str:
+        return self.status.instance_id
+
+    @property
+    def automation(self) -> int:
+        return 100 if self.status.automation is None else int(self.status.automation)
+
+    @property
+    def inst_status(self) -> str:
+        return str(self.status_changes.get("status", self.status.status))
+
+    def step(self, nid: str) -> StepRecord:
+        rec = self.steps.get(nid)
+        return rec if rec is not None else StepRecord(name=nid)
+
+    def put(self, rec: StepRecord) -> None:
+        self.steps[rec.name] = rec
+        self.dirty_steps[rec.name] = rec
+        if rec.status == RUNNING and rec.name in self.graph.step_set:
+            self.running.add(rec.name)
+        else:
+            self.running.discard(rec.name)
+        if rec.status == WAITING_APPROVAL:
+            self.waiting.add(rec.name)
+        else:
+            self.waiting.discard(rec.name)
+
+    def event(self, etype: str, step: str | None = None, **data: Any) -> None:
+        self.events.append(NewEvent(etype, step, data, utc_now()))
+
+    def has_changes(self) -> bool:
+        return bool(self.status_changes or self.dirty_steps or self.var_changes
+                    or self.output_changes or self.extra_changes or self.children
+                    or self.events)
+
+    def take_change(self) -> Change:
+        ch = Change(
+            status=dict(self.status_changes),
+            steps=tuple(self.dirty_steps.values()),
+            variables=dict(self.var_changes),
+            outputs=dict(self.output_changes),
+            extra=dict(self.extra_changes),
+            children=tuple(self.children),
+            events=tuple(self.events),
+        )
+        self.status_changes.clear()
+        self.dirty_steps.clear()
+        self.var_changes.clear()
+        self.output_changes.clear()
+        self.extra_changes.clear()
+        self.children.clear()
+        self.events = []
+        return ch
+
+
+class _Scope:
+    """The evaluator's view of an instance (lazy: nothing is copied)."""
+
+    def __init__(self, rt: _Runtime, attempt: int = 1,
+                 self_fields: Mapping[str, Any] | None = None) -> None:
+        self.rt = rt
+        self.attempt = attempt
+        self.self_fields = self_fields or {}
+
+    def param(self, name: str) -> Any:
+        inputs = self.rt.state.inputs
+        if name not in inputs:
+            raise EvalError(f"unknown parameter `{name}`")
+        return inputs[name]
+
+    def var(self, name: str) -> Any:
+        if name not in self.rt.vars:
+            raise EvalError(f"unknown variable `{name}`")
+        return self.rt.vars[name]
+
+    def ctx(self, name: str) -> Any:
+        st = self.rt.status
+        values = {
+            "instance_id": st.instance_id,
+            "feature_id": st.feature_id,
+            "automation": self.rt.automation,
+            "attempt": self.attempt,
+            "depth": st.depth,
+        }
+        if name not in values:
+            raise EvalError(f"unknown context value `ctx.{name}`")
+        return values[name]
+
+    def step_field(self, step: str, field: str) -> Any:
+        rec = self.rt.steps.get(step)
+        if rec is None:
+            return None
+        return rec.outputs.get(field)
+
+    def self_field(self, name: str) -> Any:
+        if name not in self.self_fields:
+            raise EvalError(f"unknown field of this step `{name}`")
+        return self.self_fields[name]
+
+
+@dataclass
+class Claim:
+    """A step this engine committed as `running` and now executes unlocked."""
+
+    instance_id: str
+    step: str
+    action: dict[str, Any]
+    options: dict[str, Any]
+    attempt: int
+    owner: str
+    rendered: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ActionOutcome:
+    """What running an action gave: success, its fields, an error message."""
+
+    ok: bool
+    fields: dict[str, Any]
+    error: str | None = None
+    tokens: int = 0
+    cpu_s: float = 0.0
+    pause: bool = False  # a call step whose child waits for a person
+    depth_exceeded: bool = False
+
+
+ActionRunner = Callable[["Engine", Claim, str], ActionOutcome]
+"""Runs one claimed step (no lock held). Third argument: the step's task dir."""
+
+
+# ---------------------------------------------------------------------------- the engine
+
+
+class Engine:
+    """Drives instances stored in one `StateStore`. Thread-safe: every
+    transition happens under the store's per-instance lock plus a process-local
+    lock per instance (file locks do not exclude threads of one process)."""
+
+    def __init__(self, store: Any, *, action_runner: ActionRunner | None = None,
+                 workdir: str | None = None, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+        self.store = store
+        self.max_depth = max_depth
+        self.workdir = workdir or os.getcwd()
+        self._runner = action_runner
+        self._cache: dict[str, _Runtime] = {}
+        self._graphs: dict[str, FlowGraph] = {}
+        self._irs: dict[str, dict[str, Any]] = {}
+        self._tlocks: dict[str, threading.RLock] = {}
+        self._meta = threading.Lock()
+        self._token = uuid.uuid4().hex[:12]
+        self._active: set[tuple[str, str]] = set()
+        self._cancel_events: dict[str, threading.Event] = {}
+        self.owner = f"{_HOST}:{os.getpid()}:{self._token}"
+
+    # ------------------------------------------------------------------ locking / loading
+
+    def _tlock(self, instance_id: str) -> threading.RLock:
+        with self._meta:
+            lk = self._tlocks.get(instance_id)
+            if lk is None:
+                lk = self._tlocks[instance_id] = threading.RLock()
+            return lk
+
+    class _Locked:
+        def __init__(self, engine: Engine, instance_id: str) -> None:
+            self.engine = engine
+            self.instance_id = instance_id
+            self.tl = engine._tlock(instance_id)
+            self.cm: Any = None
+
+        def __enter__(self) -> _Runtime:
+            self.tl.acquire()
+            try:
+                self.cm = self.engine.store.lock(self.instance_id)
+                self.cm.__enter__()
+                return self.engine._load(self.instance_id)
+            except BaseException:
+                if self.cm is not None:
+                    self.cm.__exit__(None, None, None)
+                self.tl.release()
+                raise
+
+        def __exit__(self, *exc: object) -> None:
+            try:
+                self.cm.__exit__(*exc)
+            finally:
+                self.tl.release()
+
+    def locked(self, instance_id: str) -> _Locked:
+        return Engine._Locked(self, instance_id)
+
+    def _ir_for(self, state: StateRecord) -> dict[str, Any]:
+        ref = state.ir_ref
+        if ref is None:
+            raise ChatflowError(f"instance {state.instance_id} has no pinned IR")
+        ir = self._irs.get(ref.sha256)
+        if ir is None:
+            ir = self.store.load_ir(ref)
+            self._irs[ref.sha256] = ir
+        return ir
+
+    def _graph_for(self, ir: dict[str, Any], sha: str, flow_key: str) -> FlowGraph:
+        key = f"{sha}:{flow_key}"
+        g = self._graphs.get(key)
+        if g is None:
+            g = self._graphs[key] = FlowGraph.from_ir(ir["flows"][flow_key])
+        return g
+
+    def _load(self, instance_id: str) -> _Runtime:
+        status = self.store.load_status(instance_id)
+        rt = self._cache.get(instance_id)
+        if rt is not None and rt.status.rev == status.rev:
+            return rt
+        state = self.store.load_state(instance_id)
+        ir = self._ir_for(state)
+        assert state.ir_ref is not None
+        flow_key = str(state.extra.get("flow_key") or ir["entry"])
+        rt = _Runtime(status, state, ir, self._graph_for(ir, state.ir_ref.sha256, flow_key))
+        self._cache[instance_id] = rt
+        return rt
+
+    def _commit(self, rt: _Runtime) -> None:
+        if not rt.has_changes():
+            return
+        ch = rt.take_change()
+        try:
+            rt.status = self.store.commit(rt.instance_id, ch, rt.status.rev)
+        except BaseException:
+            self._cache.pop(rt.instance_id, None)
+            raise
+        for ev in ch.events:
+            self._emit(ev.type, ev.step, ev.data)
+
+    _sink: EventSink | None = None
+
+    def _emit(self, etype: str, step: str | None, data: Mapping[str, Any]) -> None:
+        sink = self._sink
+        if sink is not None:
+            try:
+                sink(etype, step, data)
+            except Exception:  # a display bug must never break a run
+                pass
+
+    # ------------------------------------------------------------------ start
+
+    def start(self, ir: dict[str, Any], *, flow_key: str | None = None,
+              inputs: Mapping[str, Any] | None = None, feature_id: str | None = None,
+              automation: int | None = None, parent_instance_id: str | None = None,
+              depth: int = 0, instance_id: str | None = None) -> WorkflowStartResult:
+        key = flow_key or str(ir["entry"])
+        if key not in ir["flows"]:
+            raise ChatflowError(f"flow `{key}` is not in the IR", exit_code=2)
+        flow = ir["flows"][key]
+        settings = flow.get("settings") or {}
+        level = automation if automation is not None else settings.get("automation", 100)
+        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 100:
+            raise ChatflowError(f"automation must be an integer 0..100, got {level!r}",
+                                exit_code=2)
+        values = bind_inputs(flow, dict(inputs or {}))
+        iid = instance_id or new_instance_id(str(flow.get("name", key)))
+        now = utc_now()
+        sha = ir_sha256(ir)
+        status = StatusRecord(
+            instance_id=iid, flow=str(flow.get("name", key)),
+            flow_version=str(settings.get("version", "")), status=RUNNING,
+            feature_id=feature_id, parent_instance_id=parent_instance_id, depth=depth,
+            automation=level, created_at=now, updated_at=now,
+        )
+        state = StateRecord(instance_id=iid, inputs=values, variables={},
+                            ir_ref=IRRef(status.flow, "", sha), extra={"flow_key": key})
+        # vars are evaluated with the params in scope
+        tmp = _Runtime(status, state, ir, self._graph_for(ir, sha, key))
+        variables: dict[str, Any] = {}
+        for v in flow.get("vars", []):
+            try:
+                val = evaluate(v["value"], _Scope(tmp))
+            except EvalError as exc:
+                raise ChatflowError(f"var `{v['name']}`: {exc}", exit_code=2) from None
+            variables[v["name"]] = val
+            tmp.vars[v["name"]] = val
+        state = replace(state, variables=variables)
+        ref = self.store.pin_ir(ir, str(flow.get("name", key)), str(settings.get("version", "0")))
+        state = replace(state, ir_ref=ref)
+        self._irs[ref.sha256] = ir
+        events = [NewEvent("instance_started", None, {
+            "flow": status.flow, "flow_key": key, "inputs": values,
+            "automation": level, "feature_id": feature_id,
+            "parent_instance_id": parent_instance_id, "depth": depth,
+        }, now)]
+        self.store.create_instance(status, state, events)
+        return WorkflowStartResult(iid, status.flow, RUNNING, feature_id, level,
+                                   parent_instance_id, depth)
+
+    # ------------------------------------------------------------------ driving
+
+    def drive(self, instance_id: str, *, max_steps: int | None = None,
+              wait_for_others: bool = True, sink: EventSink | None = None
+              ) -> WorkflowInstanceState:
+        """Run ready steps until the instance finishes, blocks on a person, or
+        `max_steps` steps ran. With `wait_for_others`, steps another process is
+        running are waited for (polling) instead of returning."""
+        if sink is not None:
+            self._sink = sink
+        ran: list[str] = []
+        try:
+            while True:
+                budget = None if max_steps is None else max_steps - len(ran)
+                if budget is not None and budget <= 0:
+                    break
+                with self.locked(instance_id) as rt:
+                    if rt.inst_status in (SUCCEEDED, FAILED, CANCELLED):
+                        break
+                    self._recover(rt)
+                    claim = self._advance(rt, budget, ran)
+                    self._update_instance_status(rt)
+                    self._commit(rt)
+                    others = sorted(rt.running)
+                    inst_status = rt.inst_status
+                if claim is not None:
+                    self._execute(claim)
+                    ran.append(claim.step)
+                    continue
+                if inst_status in (SUCCEEDED, FAILED, CANCELLED):
+                    break
+                if others and wait_for_others:
+                    time.sleep(POLL_S)
+                    continue
+                break
+        finally:
+            if sink is not None:
+                self._sink = None
+        return self.instance_state(instance_id, ran)
+
+    def instance_state(self, instance_id: str, ran: list[str]) -> WorkflowInstanceState:
+        with self.locked(instance_id) as rt:
+            return WorkflowInstanceState(
+                instance_id, rt.inst_status, rt.sched.progress(), ran,
+                sorted(rt.waiting, key=rt.graph.index.__getitem__),
+                sorted(rt.running, key=rt.graph.index.__getitem__))
+
+    # ------------------------------------------------------------------ resolution
+
+    def _advance(self, rt: _Runtime, budget: int | None, ran: list[str]) -> Claim | None:
+        """Resolve eligible nodes (cancel / skip / start groups / gate / run
+        inline actions) until a step must run outside the lock, nothing is
+        eligible, or `budget` inline steps ran. Commits after each inline step
+        so every completed step is durable before the next starts."""
+        sched = rt.sched
+        executed = 0
+        while rt.inst_status not in (SUCCEEDED, FAILED, CANCELLED):
+            grp = sched.pop_group_done()
+            if grp is not None:
+                self._finish_group(rt, grp)
+                continue
+            if sched.done:
+                self._finish_instance(rt)
+                return None
+            nid = sched.next_eligible()
+            if nid is None:
+                return None
+            node = rt.graph.nodes[nid]
+            blocker = sched.blocking_dep(nid)
+            if blocker is not None:
+                self._finish_node(rt, nid, CANCELLED,
+                                  error=f"dependency `{blocker}` did not succeed")
+                continue
+            when = node.get("when")
+            if when is not None:
+                try:
+                    ok = evaluate(when, _Scope(rt))
+                except EvalError as exc:
+                    self._finish_node(rt, nid, FAILED, error=self._where(rt, nid, "when", exc))
+                    continue
+                if ok is not True:
+                    self._finish_node(rt, nid, SKIPPED, when=ok)
+                    continue
+            if rt.graph.is_group(nid):
+                self._start_group(rt, nid)
+                continue
+            if budget is not None and executed >= budget:
+                return None
+            claim = self._resolve_step(rt, nid)
+            if claim is not None:
+                return claim
+            if rt.step(nid).status in STEP_FINISHED:
+                executed += 1
+                ran.append(nid)
+                self._update_instance_status(rt)
+                self._commit(rt)
+        return None
+
+    def _where(self, rt: _Runtime, nid: str, what: str, exc: Exception) -> str:
+        span = rt.graph.nodes[nid].get("span") or {}
+        src = (rt.flow.get("source") or {}).get("file")
+        loc = ""
+        if span.get("line"):
+            loc = f" ({src}:{span['line']})" if src else f" (line {span['line']})"
+        return f"step `{nid}`{loc}: {what}: {exc}"
+
+    def _gate(self, rt: _Runtime, nid: str) -> str | None:
+        """Why `nid` must wait for a person before it runs, or None."""
+        rec = rt.step(nid)
+        if rec.extra.get("approved_to_run"):
+            return None
+        node = rt.graph.nodes[nid]
+        level = rt.automation
+        if level == 100:
+            return None
+        if node["action"]["type"] == "approve":
+            return "approve"
+        risk = int((node.get("options") or {}).get("risk", 0))
+        if risk >= level:
+            return "risk"
+        return None
+
+    def _resolve_step(self, rt: _Runtime, nid: str) -> Claim | None:
+        node = rt.graph.nodes[nid]
+        action = node["action"]
+        atype = action["type"]
+        rec = rt.step(nid)
+        gate = self._gate(rt, nid)
+        if gate is not None:
+            self._wait(rt, nid, gate)
+            return None
+        if atype == "approve":  # level 100: approved without a person
+            try:
+                msg = render(action["message"], _Scope(rt))
+            except EvalError as exc:
+                msg = str(exc)
+            rt.event("step_started", nid, attempt=1)
+            self._complete(rt, nid, SUCCEEDED, {"approved": True, "by": "automation",
+                                               "comment": ""}, attempts=1, message=msg)
+            return None
+        if atype == "set":
+            rt.event("step_started", nid, attempt=rec.attempts + 1)
+            try:
+                value = evaluate(action["value"], _Scope(rt, rec.attempts + 1))
+                var_type = next((v.get("type") for v in rt.flow.get("vars", [])
+                                 if v["name"] == action["var"]), None)
+                if var_type and not check_type(value, var_type):
+                    raise EvalError(f"expected {var_type}, got {describe(value)}",
+                                    f"set {action['var']}")
+            except EvalError as exc:
+                self._complete(rt, nid, FAILED, {}, attempts=rec.attempts + 1,
+                               error=self._where(rt, nid, "set", exc))
+                return None
+            rt.vars[action["var"]] = value
+            rt.var_changes[action["var"]] = value
+            self._complete(rt, nid, SUCCEEDED, {}, attempts=rec.attempts + 1)
+            return None
+        if atype == "fail":
+            rt.event("step_started", nid, attempt=rec.attempts + 1)
+            try:
+                msg = render(action["message"], _Scope(rt))
+            except EvalError as exc:
+                msg = str(exc)
+            self._complete(rt, nid, FAILED, {}, attempts=rec.attempts + 1, error=msg)
+            if not (node.get("options") or {}).get("continue_on_error"):
+                self._fail_instance(rt, f"step `{nid}` failed: {msg}")
+            return None
+        # an action with side effects: claim it
+        attempt = rec.attempts + 1
+        claim = Claim(rt.instance_id, nid, action, dict(node.get("options") or {}),
+                      attempt, self.owner)
+        err = self._render_claim(rt, claim)
+        if err is not None:
+            rt.event("step_started", nid, attempt=attempt)
+            self._complete(rt, nid, FAILED, {}, attempts=attempt, error=err)
+            return None
+        timeout = claim.options.get("timeout_ms")
+        lease = _now() + (timeout / 1000.0 + 60.0 if timeout else DEFAULT_LEASE_S)
+        extra = dict(rec.extra)
+        extra.pop("gate", None)
+        extra.pop("in_doubt", None)
+        if atype == "call" and "child_instance_id" not in extra:
+            extra["child_instance_id"] = new_instance_id(
+                str(rt.ir["flows"][action["flow"]].get("name", action["flow"])))
+            claim.rendered["child_instance_id"] = extra["child_instance_id"]
+            rt.children.append(extra["child_instance_id"])
+        elif atype == "call":
+            claim.rendered["child_instance_id"] = extra["child_instance_id"]
+        rt.put(replace(rec, status=RUNNING, attempts=attempt, owner=self.owner,
+                       lease_until=lease, started_at=rec.started_at or utc_now(),
+                       extra=extra))
+        rt.sched.set_status(nid, RUNNING)
+        rt.event("step_started", nid, attempt=attempt, owner=self.owner,
+                 **_event_view(claim.rendered))
+        self._active.add((rt.instance_id, nid))
+        return claim
+
+    def _render_claim(self, rt: _Runtime, claim: Claim) -> str | None:
+        """Interpolate everything the action needs (under the lock, so the
+        values are the committed ones). Returns an error message or None."""
+        scope = _Scope(rt, claim.attempt)
+        a = claim.action
+        o = claim.options
+        r = claim.rendered
+        nid = claim.step
+        try:
+            if a["type"] == "shell":
+                r["command"] = render(a["command"], scope, shell=True)
+            elif a["type"] == "python":
+                r["target"] = a["target"]
+            elif a["type"] == "agent":
+                r["agent"] = a["agent"]
+            elif a["type"] == "call":
+                r["flow"] = a["flow"]
+                r["args"] = {k: evaluate(v, scope) for k, v in (a.get("args") or {}).items()}
+            if "prompt" in o:
+                r["prompt"] = render(o["prompt"], scope)
+            if "with" in o:
+                r["with"] = {k: evaluate(v, scope) for k, v in o["with"].items()}
+            if "env" in o:
+                r["env"] = {k: render(v, scope) if isinstance(v, dict) and v.get("op") == "fmt"
+                            else _env_text(evaluate(v, scope)) for k, v in o["env"].items()}
+            if "cwd" in o:
+                r["cwd"] = render(o["cwd"], scope)
+        except EvalError as exc:
+            return self._where(rt, nid, a["type"], exc)
+        r["timeout_ms"] = o.get("timeout_ms")
+        r["attempt"] = claim.attempt
+        r["depth"] = rt.status.depth
+        r["feature_id"] = rt.status.feature_id
+        r["automation"] = rt.automation
+        return None
+
+    def _wait(self, rt: _Runtime, nid: str, gate: str, **data: Any) -> None:
+        rec = rt.step(nid)
+        extra = {**rec.extra, "gate": gate}
+        message = None
+        node = rt.graph.nodes[nid]
+        if gate == "approve":
+            try:
+                message = render(node["action"]["message"], _Scope(rt))
+            except EvalError as exc:
+                message = str(exc)
+            extra["message"] = message
+        rt.put(replace(rec, status=WAITING_APPROVAL, owner=None, lease_until=None, extra=extra))
+        rt.sched.set_status(nid, WAITING_APPROVAL)
+        info: dict[str, Any] = {"gate": gate, **data}
+        if message is not None:
+            info["message"] = message
+        if gate == "risk":
+            info["risk"] = int((node.get("options") or {}).get("risk", 0))
+            info["automation"] = rt.automation
+        rt.event("step_waiting_approval", nid, **info)
+
+    # ------------------------------------------------------------------ finishing
+
+    def _complete(self, rt: _Runtime, nid: str, status: str, fields: dict[str, Any], *,
+                  attempts: int | None = None, error: str | None = None,
+                  **data: Any) -> None:
+        """A step finished (after running, or by a decision)."""
+        rec = rt.step(nid)
+        node = rt.graph.nodes[nid]
+        outs = dict(fields)
+        if status in (SUCCEEDED, FAILED) and node.get("kind") == "step":
+            for o in (node.get("options") or {}).get("out", []):
+                try:
+                    val = evaluate(o["value"], _Scope(rt, rec.attempts or 1, outs))
+                    if not check_type(val, o["type"]):
+                        raise EvalError(f"expected {o['type']}, got {describe(val)}",
+                                        f"out {o['name']}")
+                    outs[o["name"]] = val
+                except EvalError as exc:
+                    outs[o["name"]] = None
+                    if status == SUCCEEDED:
+                        status = FAILED
+                        outs["ok"] = False if "ok" in outs else outs.get("ok")
+                        error = self._where(rt, nid, f"out {o['name']}", exc)
+        extra = {k: v for k, v in rec.extra.items() if k not in ("gate", "in_doubt")}
+        new = replace(rec, status=status, outputs=outs, finished_at=utc_now(), owner=None,
+                      lease_until=None, error=error, extra=extra,
+                      attempts=rec.attempts if attempts is None else attempts)
+        rt.put(new)
+        rt.sched.finish(nid, status)
+        ev: dict[str, Any] = {"status": status, "attempts": new.attempts, "outputs": outs}
+        if error:
+            ev["error"] = error
+        ev.update(data)
+        rt.event("step_completed", nid, **ev)
+
+    def _finish_node(self, rt: _Runtime, nid: str, status: str, *,
+                     error: str | None = None, when: Any = None) -> None:
+        """Cancel / skip / fail a node that never ran (a group takes its
+        members with it)."""
+        rec = rt.step(nid)
+        rt.put(replace(rec, status=status, outputs={}, error=error,
+                       finished_at=utc_now(), owner=None, lease_until=None))
+        changed = rt.sched.finish(nid, status)
+        data: dict[str, Any] = {"status": status}
+        if error:
+            data["error"] = error
+        if status == SKIPPED:
+            data["when"] = when
+        etype = "group_completed" if rt.graph.is_group(nid) else "step_completed"
+        rt.event(etype, nid, **data)
+        for m in changed:
+            rt.put(replace(rt.step(m), status=status, outputs={}, finished_at=utc_now(),
+                           owner=None, lease_until=None))
+            etype = "group_completed" if rt.graph.is_group(m) else "step_completed"
+            rt.event(etype, m, status=status, reason=f"group `{nid}` {status}")
+
+    def _start_group(self, rt: _Runtime, gid: str) -> None:
+        rec = rt.step(gid)
+        node = rt.graph.nodes[gid]
+        iteration = 1
+        if node.get("kind") == "repeat":
+            iteration = int(rec.extra.get("iteration", 0)) + 1
+        rt.put(replace(rec, status=RUNNING, started_at=utc_now(),
+                       extra={**rec.extra, "iteration": iteration}))
+        rt.sched.start_group(gid)
+        rt.event("group_started", gid, kind=node.get("kind"), iteration=iteration)
+
+    def _finish_group(self, rt: _Runtime, gid: str) -> None:
+        node = rt.graph.nodes[gid]
+        rec = rt.step(gid)
+        failed = rt.sched.member_failed(gid)
+        if node.get("kind") == "repeat":
+            iteration = int(rec.extra.get("iteration", 1))
+            held = False
+            if not failed:
+                try:
+                    held = evaluate(node["until"], _Scope(rt)) is True
+                except EvalError as exc:
+                    self._group_done(rt, gid, FAILED, {"ok": False, "iterations": iteration},
+                                     error=self._where(rt, gid, "until", exc))
+                    return
+            limit = int(node.get("max") or 1)
+            if held or failed or iteration >= limit:
+                status = SUCCEEDED if held else FAILED
+                err = None
+                if not held and not failed:
+                    err = f"repeat `{gid}` ran {iteration} times without `until` holding"
+                self._group_done(rt, gid, status, {"ok": held, "iterations": iteration},
+                                 error=err)
+                return
+            # next iteration: archive this round's results, reset the body
+            snapshot = {m: rt.step(m).to_json() for m in rt.graph.subtree(gid)}
+            for m in rt.sched.reset_iteration(gid):
+                old = rt.step(m)
+                rt.put(StepRecord(name=m, iterations=(*old.iterations, snapshot[m]),
+                                  outputs=old.outputs))
+            rt.put(replace(rec, outputs={"ok": False, "iterations": iteration},
+                           extra={**rec.extra, "iteration": iteration + 1}))
+            rt.event("iteration_completed", gid, iteration=iteration)
+            return
+        self._group_done(rt, gid, FAILED if failed else SUCCEEDED, {"ok": not failed})
+
+    def _group_done(self, rt: _Runtime, gid: str, status: str, fields: dict[str, Any],
+                    error: str | None = None) -> None:
+        rec = rt.step(gid)
+        rt.put(replace(rec, status=status, outputs=fields, finished_at=utc_now(), error=error))
+        rt.sched.finish(gid, status)
+        data: dict[str, Any] = {"status": status, "outputs": fields}
+        if error:
+            data["error"] = error
+        rt.event("group_completed", gid, **data)
+
+    def _finish_instance(self, rt: _Runtime) -> None:
+        failed_node = None
+        for nid in rt.graph.top_level:
+            s = rt.sched.status[nid]
+            if s == CANCELLED or (s == FAILED and nid not in rt.graph.continue_on_error):
+                failed_node = nid
+                break
+        outputs: dict[str, Any] = {}
+        error = None
+        for o in rt.flow.get("outputs", []):
+            try:
+                val = evaluate(o["value"], _Scope(rt))
+                if not check_type(val, o["type"]):
+                    raise EvalError(f"expected {o['type']}, got {describe(val)}",
+                                    f"output {o['name']}")
+                outputs[o["name"]] = val
+            except EvalError as exc:
+                outputs[o["name"]] = None
+                if error is None and failed_node is None:
+                    error = f"output `{o['name']}`: {exc}"
+        status = FAILED if (failed_node is not None or error is not None) else SUCCEEDED
+        if failed_node is not None:
+            rec = rt.step(failed_node)
+            error = rec.error or f"step `{failed_node}` {rt.sched.status[failed_node]}"
+        rt.outputs.update(outputs)
+        rt.output_changes.update(outputs)
+        rt.status_changes.update(status=status, progress=rt.sched.progress(),
+                                 current_steps=[], error=error)
+        data: dict[str, Any] = {"status": status, "outputs": outputs}
+        if error:
+            data["error"] = error
+        rt.event("instance_completed", None, **data)
+
+    def _fail_instance(self, rt: _Runtime, error: str, status: str = FAILED) -> None:
+        """Stop the instance now: every unfinished node is cancelled."""
+        for nid in rt.graph.order:
+            s = rt.sched.status[nid]
+            if s in STEP_FINISHED or nid in rt.running:
+                continue
+            rt.sched.finish(nid, CANCELLED)
+            rt.put(replace(rt.step(nid), status=CANCELLED, finished_at=utc_now(),
+                           owner=None, lease_until=None))
+            etype = "group_completed" if rt.graph.is_group(nid) else "step_completed"
+            rt.event(etype, nid, status=CANCELLED, reason=error)
+        rt.status_changes.update(status=status, error=error, progress=rt.sched.progress(),
+                                 current_steps=sorted(rt.running))
+        rt.event("instance_completed", None, status=status, error=error, outputs={})
+
+    def _update_instance_status(self, rt: _Runtime) -> None:
+        cur = rt.inst_status
+        if cur in (SUCCEEDED, FAILED, CANCELLED):
+            return
+        new = RUNNING
+        if rt.waiting and not rt.running and rt.sched.next_eligible() is None \
+                and not rt.sched.groups_done:
+            new = WAITING_APPROVAL
+        current = sorted(rt.running | rt.waiting, key=rt.graph.index.__getitem__)
+        changes: dict[str, Any] = {}
+        if new != rt.status.status:
+            changes["status"] = new
+        if list(rt.status.current_steps) != current:
+            changes["current_steps"] = current
+        prog = rt.sched.progress()
+        if prog != rt.status.progress:
+            changes["progress"] = prog
+        if changes and (rt.has_changes() or "status" in changes
+                        or "current_steps" in changes):
+            rt.status_changes.update(changes)
+
+    # ------------------------------------------------------------------ crash recovery
+
+    def _recover(self, rt: _Runtime) -> None:
+        """Running steps whose owner is gone: re-run if they have retries
+        left (or the level is 100), else hold them "in doubt"."""
+        if not rt.running:
+            return
+        now = _now()
+        for nid in sorted(rt.running):
+            rec = rt.step(nid)
+            if not self._orphaned(rt.instance_id, rec, now):
+                continue
+            retry = (rt.graph.nodes[nid].get("options") or {}).get("retry")
+            times = int(retry["times"]) if retry else 0
+            if (retry and rec.attempts <= times) or rt.automation == 100:
+                extra = {k: v for k, v in rec.extra.items() if k != "gate"}
+                rt.put(replace(rec, status=PENDING, owner=None, lease_until=None, extra=extra))
+                rt.sched.set_status(nid, PENDING)
+                rt.sched.requeue(nid)
+                rt.event("step_interrupted", nid, attempt=rec.attempts, action="rerun",
+                         owner=rec.owner)
+            else:
+                rt.put(replace(rec, status=WAITING_APPROVAL, owner=None, lease_until=None,
+                               extra={**rec.extra, "gate": "in_doubt", "in_doubt": True}))
+                rt.sched.set_status(nid, WAITING_APPROVAL)
+                rt.event("step_interrupted", nid, attempt=rec.attempts, action="in_doubt",
+                         owner=rec.owner)
+                rt.event("step_waiting_approval", nid, gate="in_doubt", in_doubt=True)
+
+    def _orphaned(self, instance_id: str, rec: StepRecord, now: float) -> bool:
+        owner = rec.owner or ""
+        parts = owner.split(":")
+        if len(parts) == 3 and parts[0] == _HOST:
+            try:
+                pid = int(parts[1])
+            except ValueError:
+                return True
+            if pid == os.getpid():
+                return (instance_id, rec.name) not in self._active
+            return not _pid_alive(pid)
+        return rec.lease_expired(now)
+
+    # ------------------------------------------------------------------ executing
+
+    def _execute(self, claim: Claim) -> None:
+        """Run a claimed step (no lock held), with its retries, then commit."""
+        try:
+            while True:
+                task_dir = self._task_dir(claim)
+                try:
+                    outcome = self._run_action(claim, task_dir)
+                except Exception as exc:  # an adapter bug: the step fails, the run goes on
+                    outcome = ActionOutcome(False, {"ok": False},
+                                            f"{type(exc).__name__}: {exc}")
+                with self.locked(claim.instance_id) as rt:
+                    rec = rt.step(claim.step)
+                    if rec.status != RUNNING or rec.owner != claim.owner:
+                        # someone decided otherwise meanwhile (cancel, recovery)
+                        rt.event("step_result_discarded", claim.step, attempt=claim.attempt,
+                                 ok=outcome.ok)
+                        self._commit(rt)
+                        return
+                    if outcome.pause:
+                        self._wait(rt, claim.step, "child",
+                                   child_instance_id=claim.rendered.get("child_instance_id"))
+                        self._update_instance_status(rt)
+                        self._commit(rt)
+                        return
+                    retry = claim.options.get("retry")
+                    if not outcome.ok and retry and claim.attempt <= int(retry["times"]) \
+                            and rt.inst_status not in (CANCELLED, FAILED):
+                        delay = int(retry.get("backoff_ms", 0)) * (2 ** (claim.attempt - 1))
+                        rt.event("step_retrying", claim.step, attempt=claim.attempt,
+                                 error=outcome.error, delay_ms=delay)
+                        claim.attempt += 1
+                        err = self._render_claim(rt, claim)
+                        rt.put(replace(rec, attempts=claim.attempt,
+                                       lease_until=_now() + DEFAULT_LEASE_S))
+                        rt.event("step_started", claim.step, attempt=claim.attempt,
+                                 owner=claim.owner, **_event_view(claim.rendered))
+                        self._commit(rt)
+                        if err is None:
+                            time.sleep(delay / 1000.0)
+                            continue
+                        outcome = ActionOutcome(False, {"ok": False}, err)
+                    status = SUCCEEDED if outcome.ok else FAILED
+                    self._complete(rt, claim.step, status, outcome.fields,
+                                   attempts=claim.attempt, error=outcome.error,
+                                   spent=self._account(rt, outcome))
+                    if outcome.depth_exceeded:
+                        rt.event("max_depth_exceeded", claim.step, error=outcome.error)
+                    self._update_instance_status(rt)
+                    self._commit(rt)
+                    return
+        finally:
+            self._active.discard((claim.instance_id, claim.step))
+
+    def _account(self, rt: _Runtime, outcome: ActionOutcome) -> dict[str, int]:
+        """Quota bookkeeping (issue 4 enforces limits): what this instance
+        spent, kept in the state's `extra.spent` and in the history."""
+        spent = dict(rt.extra.get("spent") or {})
+        spent["steps"] = int(spent.get("steps", 0)) + 1
+        spent["tokens"] = int(spent.get("tokens", 0)) + int(outcome.tokens)
+        spent["cpu_ms"] = int(spent.get("cpu_ms", 0)) + int(outcome.cpu_s * 1000)
+        rt.extra["spent"] = spent
+        rt.extra_changes["spent"] = spent
+        return {"tokens": int(outcome.tokens), "cpu_ms": int(outcome.cpu_s * 1000), "steps": 1}
+
+    def _task_dir(self, claim: Claim) -> str:
+        path = self.store.artifact_dir(claim.instance_id, claim.step)
+        if path is None:
+            import tempfile
+
+            return tempfile.mkdtemp(prefix=f"chatflow-{claim.step}-")
+        return str(path)
+
+    def _run_action(self, claim: Claim, task_dir: str) -> ActionOutcome:
+        if self._runner is not None:
+            return self._runner(self, claim, task_dir)
+        from chatflow.runtime.step_actions import run_claim
+
+        return run_claim(self, claim, task_dir)
+
+    def cancel_event(self, instance_id: str) -> threading.Event:
+        """Set when this process cancels the instance (kills running steps)."""
+        with self._meta:
+            ev = self._cancel_events.get(instance_id)
+            if ev is None:
+                ev = self._cancel_events[instance_id] = threading.Event()
+            return ev
+
+    def run_call(self, claim: Claim) -> ActionOutcome:
+        """A `call` step: start (or, after a crash, resume) the child
+        instance and drive it in this thread."""
+        child_id = str(claim.rendered["child_instance_id"])
+        with self.locked(claim.instance_id) as rt:
+            ir = rt.ir
+            depth = rt.status.depth + 1
+            limit = int((rt.flow.get("settings") or {}).get("max_depth", self.max_depth))
+            feature_id = rt.status.feature_id
+            level = rt.automation
+        if depth > limit:
+            err = (f"max_depth {limit} exceeded: calling `{claim.rendered['flow']}` would "
+                   f"start an instance at depth {depth}")
+            return ActionOutcome(False, {"ok": False}, err, depth_exceeded=True)
+        if not self.store.exists(child_id):
+            try:
+                self.start(ir, flow_key=str(claim.rendered["flow"]),
+                           inputs=dict(claim.rendered.get("args") or {}),
+                           feature_id=feature_id, automation=level,
+                           parent_instance_id=claim.instance_id, depth=depth,
+                           instance_id=child_id)
+            except ChatflowError as exc:
+                return ActionOutcome(False, {"ok": False}, f"cannot start sub-flow: {exc}")
+        result = self.drive(child_id)
+        if result.status == WAITING_APPROVAL:
+            return ActionOutcome(False, {"ok": False}, None, pause=True)
+        with self.locked(child_id) as crt:
+            outputs = dict(crt.outputs)
+            error = crt.status_changes.get("error", crt.status.error)
+        ok = result.status == SUCCEEDED
+        fields = {"ok": ok, **outputs, "instance_id": child_id}
+        return ActionOutcome(ok, fields, None if ok else
+                             f"sub-flow {child_id} {result.status}: {error or ''}".rstrip(": "))
+
+    # ------------------------------------------------------------------ decisions
+
+    def decide(self, instance_id: str, step: str, *, approved: bool, by: str,
+               comment: str = "") -> WorkflowStatusInfo:
+        with self.locked(instance_id) as rt:
+            if step not in rt.graph.nodes:
+                raise ChatflowError(f"instance {instance_id} has no step `{step}`",
+                                    exit_code=2)
+            rec = rt.step(step)
+            if rec.status != WAITING_APPROVAL:
+                raise ChatflowError(
+                    f"step `{step}` of {instance_id} is not waiting for approval "
+                    f"(it is {rec.status})", exit_code=2)
+            gate = rec.extra.get("gate", "risk")
+            decision = {"approved": approved, "by": by, "comment": comment}
+            rt.event("step_approved" if approved else "step_rejected", step, gate=gate,
+                     by=by, comment=comment)
+            if gate == "approve":
+                self._complete(rt, step, SUCCEEDED if approved else FAILED,
+                               {"approved": approved, "by": by, "comment": comment},
+                               attempts=1,
+                               error=None if approved else f"rejected by {by}")
+            elif approved:
+                extra = {**rec.extra, "approved_to_run": True, "approval": decision}
+                extra.pop("gate", None)
+                rt.put(replace(rec, status=PENDING, extra=extra))
+                rt.sched.set_status(step, PENDING)
+                rt.sched.requeue(step)
+            else:
+                self._complete(rt, step, FAILED, {"ok": False},
+                               error=f"rejected by {by}" + (f": {comment}" if comment else ""))
+            if rt.status.status == WAITING_APPROVAL:
+                rt.status_changes["status"] = RUNNING
+            self._advance(rt, 0, [])
+            self._update_instance_status(rt)
+            self._commit(rt)
+            return self._status_info(rt)
+
+    def cancel(self, instance_id: str) -> WorkflowStatusInfo:
+        with self.locked(instance_id) as rt:
+            if rt.inst_status not in (SUCCEEDED, FAILED, CANCELLED):
+                self._fail_instance(rt, "cancelled", status=CANCELLED)
+                self._commit(rt)
+            children = list(rt.state.children)
+            info = self._status_info(rt)
+        self.cancel_event(instance_id).set()
+        for child in children:
+            if self.store.exists(child):
+                self.cancel(child)
+        return info
+
+    # ------------------------------------------------------------------ reading
+
+    def status_info(self, instance_id: str) -> WorkflowStatusInfo:
+        with self.locked(instance_id) as rt:
+            return self._status_info(rt)
+
+    def _status_info(self, rt: _Runtime) -> WorkflowStatusInfo:
+        steps: dict[str, StepInfo] = {}
+        for nid in rt.graph.order:
+            rec = rt.step(nid)
+            kind = rt.graph.kind(nid)
+            steps[nid] = StepInfo(rec.status, rec.attempts, dict(rec.outputs), kind,
+                                  bool(rec.extra.get("in_doubt")), rec.error)
+        st = rt.status
+        declared = [o["name"] for o in rt.flow.get("outputs", [])]
+        outputs = {k: rt.outputs[k] for k in declared if k in rt.outputs}
+        return WorkflowStatusInfo(
+            st.instance_id, st.flow, rt.inst_status, rt.sched.progress(), st.feature_id,
+            outputs, steps,
+            sorted(rt.running | rt.waiting, key=rt.graph.index.__getitem__),
+            rt.automation, st.parent_instance_id, st.depth,
+            rt.status_changes.get("error", st.error), st.created_at, st.updated_at)
+
+    def workflow_state(self, instance_id: str) -> WorkflowState:
+        with self.locked(instance_id) as rt:
+            return WorkflowState(
+                rt.instance_id, dict(rt.state.inputs), dict(rt.vars),
+                {n: r.to_json() for n, r in rt.steps.items()}, dict(rt.outputs),
+                rt.status.parent_instance_id, list(rt.state.children), rt.status.depth)
+
+    def history(self, instance_id: str) -> Iterator[WorkflowHistoryEvent]:
+        for ev in self.store.iter_history(instance_id):
+            yield WorkflowHistoryEvent(ev.seq, ev.type, ev.ts, ev.step, dict(ev.data))
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _event_view(rendered: Mapping[str, Any]) -> dict[str, Any]:
+    """What of a claim goes into the `step_started` event."""
+    keys = ("command", "target", "agent", "flow", "child_instance_id", "cwd")
+    return {k: rendered[k] for k in keys if k in rendered}
+
+
+def _env_text(value: Any) -> str:
+    from chatflow.runtime.values import to_text
+
+    return to_text(value)
+
+
+def new_instance_id(flow_name: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in flow_name)[:40] or "flow"
+    return f"{safe}-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def bind_inputs(flow: Mapping[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """Check the given inputs against the flow's params; fill defaults."""
+    params = flow.get("params", [])
+    names = {p["name"] for p in params}
+    unknown = sorted(set(inputs) - names)
+    if unknown:
+        known = ", ".join(sorted(names)) or "none"
+        raise ChatflowError(f"unknown input(s) {', '.join(unknown)} (the flow's params: {known})",
+                            exit_code=2)
+    out: dict[str, Any] = {}
+    empty = _EmptyScope()
+    for p in params:
+        name = p["name"]
+        if name in inputs:
+            val = inputs[name]
+        elif "default" in p:
+            try:
+                val = evaluate(p["default"], empty)
+            except EvalError as exc:
+                raise ChatflowError(f"default of `{name}`: {exc}", exit_code=2) from None
+        else:
+            raise ChatflowError(f"missing required input `{name}` ({p['type']})", exit_code=2)
+        if isinstance(val, int) and not isinstance(val, bool) and p["type"].startswith("float"):
+            val = float(val)
+        if not check_type(val, p["type"]):
+            raise ChatflowError(f"input `{name}` must be {p['type']}, got {describe(val)}",
+                                exit_code=2)
+        out[name] = val
+    return out
+
+
+class _EmptyScope:
+    def param(self, name: str) -> Any:
+        raise EvalError(f"unknown parameter `{name}`")
+
+    def var(self, name: str) -> Any:
+        raise EvalError(f"unknown variable `{name}`")
+
+    def ctx(self, name: str) -> Any:
+        raise EvalError(f"unknown context value `ctx.{name}`")
+
+    def step_field(self, step: str, field: str) -> Any:
+        return None
+
+    def self_field(self, name: str) -> Any:
+        raise EvalError(f"unknown field `{name}`")

@@ -1,0 +1,187 @@
+"""Public typed records the workflow engine returns (and their JSON shapes).
+
+These are plain dataclasses: the engine builds them from the instance state it
+keeps in the state store; the CLI prints their `to_dict()` forms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Step states (LANGUAGE.md §6).
+PENDING = "pending"
+READY = "ready"
+WAITING_APPROVAL = "waiting_approval"
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+SKIPPED = "skipped"
+CANCELLED = "cancelled"
+
+STEP_FINISHED = frozenset({SUCCEEDED, FAILED, SKIPPED, CANCELLED})
+INSTANCE_FINISHED = frozenset({SUCCEEDED, FAILED, CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowStartResult:
+    """What `start_workflow_instance` returns."""
+
+    instance_id: str
+    flow: str
+    status: str
+    feature_id: str | None
+    automation: int
+    parent_instance_id: str | None = None
+    depth: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "instance_id": self.instance_id,
+            "flow": self.flow,
+            "status": self.status,
+            "feature_id": self.feature_id,
+            "automation": self.automation,
+            "parent_instance_id": self.parent_instance_id,
+            "depth": self.depth,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StepInfo:
+    """One step's (or group's) public state."""
+
+    status: str
+    attempts: int
+    outputs: dict[str, Any]
+    kind: str = "step"
+    in_doubt: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "status": self.status,
+            "attempts": self.attempts,
+            "outputs": self.outputs,
+        }
+        if self.kind != "step":
+            d["kind"] = self.kind
+        if self.in_doubt:
+            d["in_doubt"] = True
+        if self.error:
+            d["error"] = self.error
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowStatusInfo:
+    """The status object (`chatflow status --json`)."""
+
+    instance_id: str
+    flow: str
+    status: str
+    progress: float
+    feature_id: str | None
+    outputs: dict[str, Any]
+    steps: dict[str, StepInfo]
+    current_steps: list[str] = field(default_factory=list)
+    automation: int = 100
+    parent_instance_id: str | None = None
+    depth: int = 0
+    error: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "instance_id": self.instance_id,
+            "flow": self.flow,
+            "status": self.status,
+            "progress": self.progress,
+            "feature_id": self.feature_id,
+            "outputs": self.outputs,
+            "steps": {name: s.to_dict() for name, s in self.steps.items()},
+            "current_steps": list(self.current_steps),
+            "automation": self.automation,
+            "parent_instance_id": self.parent_instance_id,
+            "depth": self.depth,
+            "error": self.error,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowState:
+    """An instance's data: inputs, variables, step results."""
+
+    instance_id: str
+    inputs: dict[str, Any]
+    variables: dict[str, Any]
+    step_results: dict[str, dict[str, Any]]
+    outputs: dict[str, Any]
+    parent_instance_id: str | None = None
+    children: list[str] = field(default_factory=list)
+    recursion_depth: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "instance_id": self.instance_id,
+            "inputs": self.inputs,
+            "variables": self.variables,
+            "step_results": self.step_results,
+            "outputs": self.outputs,
+            "parent_instance_id": self.parent_instance_id,
+            "children": list(self.children),
+            "recursion_depth": self.recursion_depth,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowInstanceState:
+    """What one `trigger_next_step` / `run_until_blocked` call did and where the
+    instance is now."""
+
+    instance_id: str
+    status: str
+    progress: float
+    ran: list[str]
+    waiting: list[str]
+    running_elsewhere: list[str] = field(default_factory=list)
+    plan: list[dict[str, Any]] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in INSTANCE_FINISHED
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "instance_id": self.instance_id,
+            "status": self.status,
+            "progress": self.progress,
+            "ran": list(self.ran),
+            "waiting": list(self.waiting),
+            "running_elsewhere": list(self.running_elsewhere),
+        }
+        if self.plan is not None:
+            d["plan"] = self.plan
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowHistoryEvent:
+    """One history event (`chatflow history --json` prints one per line)."""
+
+    seq: int
+    type: str
+    ts: str
+    step: str | None
+    data: dict[str, Any]
+
+    @property
+    def timestamp(self) -> str:
+        return self.ts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "type": self.type, "ts": self.ts, "step": self.step,
+                "data": self.data}
