@@ -1,0 +1,300 @@
+"""The `StateStore` contract every backend implements (docs/state-stores.md).
+
+An instance has three parts: a small *status* (read often), a full *state*
+(inputs, variables, step results, outputs) and an append-only *history*.
+A state transition is one `Change` committed atomically with `commit()` (or
+the `transaction()` helper built on it), guarded by optimistic concurrency
+(`expected_rev`).  `lock()` is a separate, cross-process exclusive lock the
+engine holds while it drives an instance.
+
+Complexity promises the engine relies on (n = steps already recorded):
+`commit`, `load_status`, `load_step` are O(size of the change), not O(n);
+`load_state` may copy the step map (O(n) in memory, no O(n) I/O when the
+in-process cache is warm); `iter_history` reads from disk.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from chatflow.diagnostics import ChatflowError
+from chatflow.runtime.store.records import (
+    ArtifactInfo,
+    Change,
+    HistoryEvent,
+    IRRef,
+    NewEvent,
+    Problem,
+    RepairReport,
+    StateRecord,
+    StatusRecord,
+    StepRecord,
+    check_status_changes,
+    is_valid_instance_id,
+    is_valid_step_name,
+)
+
+
+class StoreError(ChatflowError):
+    """Any state-store problem (I/O, bad URL, missing instance...)."""
+
+
+class StoreURLError(StoreError):
+    """The state URL cannot be understood."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=2)
+
+
+class InstanceNotFound(StoreError):
+    def __init__(self, instance_id: str, where: str) -> None:
+        super().__init__(f"no workflow instance {instance_id!r} in {where}")
+        self.instance_id = instance_id
+
+
+class InstanceExists(StoreError):
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(f"workflow instance {instance_id!r} already exists")
+        self.instance_id = instance_id
+
+
+class ConflictError(StoreError):
+    """`expected_rev` did not match: someone else committed in between."""
+
+    def __init__(self, instance_id: str, expected: int, actual: int) -> None:
+        super().__init__(f"instance {instance_id!r} changed concurrently: expected rev "
+                         f"{expected}, found rev {actual}; reload and retry")
+        self.instance_id = instance_id
+        self.expected = expected
+        self.actual = actual
+
+
+class LockTimeout(StoreError):
+    def __init__(self, instance_id: str, timeout: float | None) -> None:
+        super().__init__(f"timed out after {timeout}s waiting for the lock on instance "
+                         f"{instance_id!r} (another chatflow process is driving it)")
+        self.instance_id = instance_id
+
+
+class StoreCorruption(StoreError):
+    """Stored data is damaged beyond what loading can work around."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"the state store is damaged:\n{lines}\n"
+                         "run `chatflow repair` (StateStore.repair) to rebuild it "
+                         "from what survives")
+        self.problems = list(problems)
+
+
+class StoreFormatError(StoreError):
+    """The store was written by another (older or newer) format version."""
+
+
+def default_owner() -> str:
+    """A process-and-thread-unique owner name for leases and locks."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def new_instance_id(flow: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in flow)[:40] or "flow"
+    return f"{safe}-{uuid.uuid4().hex[:12]}"
+
+
+def check_instance_id(instance_id: str) -> None:
+    if not is_valid_instance_id(instance_id):
+        raise StoreError(f"invalid instance id {instance_id!r}: use letters, digits and "
+                         "'.', '_', '-', '@', '+' (not starting with a dot)")
+
+
+def check_step_name(step: str) -> None:
+    if not is_valid_step_name(step):
+        raise StoreError(f"invalid step name {step!r} for the state store")
+
+
+def check_artifact_name(name: str) -> None:
+    parts = name.split("/")
+    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts) \
+            or "\\" in name or "\0" in name:
+        raise StoreError(f"invalid artifact name {name!r}: a relative path without '..'")
+
+
+class Transaction(AbstractContextManager["Transaction"]):
+    """Collects one `Change` and commits it when the `with` block ends
+    without an exception (nothing is written otherwise).
+
+        with store.transaction(iid, expected_rev=status.rev) as tx:
+            tx.put_step(StepRecord("build", "succeeded", attempts=1))
+            tx.append("step_completed", step="build", data={"status": "succeeded"})
+            tx.set_status(progress=0.5, current_steps=[])
+        tx.result  # the new StatusRecord
+    """
+
+    def __init__(self, store: StateStore, instance_id: str, expected_rev: int | None) -> None:
+        self.store = store
+        self.instance_id = instance_id
+        self.expected_rev = expected_rev
+        self._status: dict[str, Any] = {}
+        self._steps: dict[str, StepRecord] = {}
+        self._variables: dict[str, Any] = {}
+        self._outputs: dict[str, Any] = {}
+        self._extra: dict[str, Any] = {}
+        self._children: list[str] = []
+        self._events: list[NewEvent] = []
+        self.result: StatusRecord | None = None
+
+    def set_status(self, **changes: Any) -> None:
+        check_status_changes(changes)
+        self._status.update(changes)
+
+    def put_step(self, step: StepRecord) -> None:
+        self._steps[step.name] = step
+
+    def set_variables(self, values: Mapping[str, Any]) -> None:
+        self._variables.update(values)
+
+    def set_outputs(self, values: Mapping[str, Any]) -> None:
+        self._outputs.update(values)
+
+    def set_extra(self, values: Mapping[str, Any]) -> None:
+        self._extra.update(values)
+
+    def add_child(self, child_id: str) -> None:
+        self._children.append(child_id)
+
+    def append(self, type: str, step: str | None = None,
+               data: Mapping[str, Any] | None = None, ts: str = "") -> None:
+        self._events.append(NewEvent(type, step, dict(data or {}), ts))
+
+    def change(self) -> Change:
+        return Change(dict(self._status), tuple(self._steps.values()), dict(self._variables),
+                      dict(self._outputs), dict(self._extra), tuple(self._children),
+                      tuple(self._events))
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.result = self.store.commit(self.instance_id, self.change(), self.expected_rev)
+
+
+class StateStore(ABC):
+    """One durable home for workflow instances.  Safe to share between threads.
+
+    Nothing is written to disk before the first write call (`create_instance`,
+    `commit`, `pin_ir`, `put_artifact`, `setup`), so a dry run leaves the
+    state location untouched."""
+
+    url: str
+    kind: str = "abstract"
+
+    # -- lifecycle -------------------------------------------------------
+    @abstractmethod
+    def setup(self) -> None:
+        """Create the layout / schema if missing (idempotent)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (connections, cached file handles)."""
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- instances -------------------------------------------------------
+    @abstractmethod
+    def create_instance(self, status: StatusRecord, state: StateRecord,
+                        events: Sequence[NewEvent] = ()) -> StatusRecord:
+        """Store a new instance atomically (rev 1) and index its feature.
+
+        `status.instance_id` must equal `state.instance_id`; `rev`, `seq`,
+        `created_at`, `updated_at` are assigned by the store.  Raises
+        `InstanceExists` when the id is taken."""
+
+    @abstractmethod
+    def commit(self, instance_id: str, change: Change,
+               expected_rev: int | None = None) -> StatusRecord:
+        """Apply one transition atomically: all of it is durable when this
+        returns, none of it is visible if it raises.  `expected_rev` (when not
+        None) must equal the current rev, else `ConflictError`.  Returns the
+        new status (rev + 1, `seq` = last appended event)."""
+
+    def transaction(self, instance_id: str,
+                    expected_rev: int | None = None) -> Transaction:
+        return Transaction(self, instance_id, expected_rev)
+
+    @abstractmethod
+    def load_status(self, instance_id: str) -> StatusRecord:
+        """The current status (`InstanceNotFound` if there is no such instance)."""
+
+    @abstractmethod
+    def load_state(self, instance_id: str) -> StateRecord:
+        """The current full state (its `rev` equals the status rev)."""
+
+    def load_step(self, instance_id: str, step: str) -> StepRecord | None:
+        return self.load_state(instance_id).steps.get(step)
+
+    @abstractmethod
+    def exists(self, instance_id: str) -> bool: ...
+
+    @abstractmethod
+    def list_instances(self, feature_id: str | None = None) -> list[StatusRecord]:
+        """Every instance (or those of one feature), oldest first."""
+
+    @abstractmethod
+    def iter_history(self, instance_id: str, from_seq: int = 1) -> Iterator[HistoryEvent]:
+        """Events with `seq >= from_seq`, in seq order."""
+
+    # -- locking ---------------------------------------------------------
+    @abstractmethod
+    def lock(self, instance_id: str,
+             timeout: float | None = None) -> AbstractContextManager[None]:
+        """An exclusive per-instance lock across processes and threads,
+        re-entrant within one thread.  `timeout=None` waits forever; on
+        timeout raises `LockTimeout`.  Released automatically if the holder
+        process dies."""
+
+    # -- pinned IR -------------------------------------------------------
+    @abstractmethod
+    def pin_ir(self, ir: Mapping[str, Any], flow: str, version: str) -> IRRef:
+        """Store an IR document once (content-addressed by sha256) and return
+        the reference an instance keeps in `StateRecord.ir_ref`."""
+
+    @abstractmethod
+    def load_ir(self, ref: IRRef) -> dict[str, Any]: ...
+
+    # -- artifacts -------------------------------------------------------
+    def artifact_dir(self, instance_id: str, step: str) -> Path | None:
+        """A directory where the step may write files directly (stdout,
+        stderr, artifacts), or None when the backend keeps blobs only."""
+        return None
+
+    @abstractmethod
+    def put_artifact(self, instance_id: str, step: str, name: str, data: bytes) -> ArtifactInfo:
+        ...
+
+    @abstractmethod
+    def get_artifact(self, instance_id: str, step: str, name: str) -> bytes: ...
+
+    @abstractmethod
+    def list_artifacts(self, instance_id: str, step: str | None = None) -> list[ArtifactInfo]:
+        ...
+
+    # -- integrity -------------------------------------------------------
+    @abstractmethod
+    def check(self, instance_id: str) -> list[Problem]:
+        """Everything wrong with one instance's stored data (empty if sound)."""
+
+    @abstractmethod
+    def repair(self, instance_id: str) -> RepairReport:
+        """Rebuild what can be rebuilt from what survives, keeping backups
+        of anything dropped.  Never loses a committed step."""
