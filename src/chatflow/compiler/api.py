@@ -189,11 +189,11 @@ def lint_paths(paths: list[str]) -> LintResult:
 
 def ast_of(path: str) -> AstResult:
     """The parsed AST of one file as JSON-able data (`compile --emit ast`)."""
-    from chatflow.dsl.frontend import parse_source
-
     if ":" in path:
         path, _ = split_target(path)
     text = _read(path)
+    from chatflow.dsl.frontend import parse_source
+
     module, diags = parse_source(path, text)
     diags = sort_diagnostics(diags)
     tree = None if module is None or has_errors(diags) else ast_to_json(module)
