@@ -1,0 +1,54 @@
+"""Check a loaded program: build each flow's graph and symbol table, type its
+expressions, run every rule of `rules.RULES`, and return all diagnostics,
+sorted, in one pass (never stopping at the first problem)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chatflow.compiler.graph import FlowGraph, build_graph
+from chatflow.compiler.loader import Program
+from chatflow.compiler.rules import RULES
+from chatflow.compiler.rules.base import FlowContext
+from chatflow.compiler.symbols import FlowSymbols, Signature, build_symbols, signature_of
+from chatflow.compiler.typecheck import TypedFlow, type_flow
+from chatflow.diagnostics import Diagnostic, sort_diagnostics
+
+
+@dataclass
+class CheckedProgram:
+    program: Program
+    graphs: dict[str, FlowGraph]          # by unit key
+    symbols: dict[str, FlowSymbols]       # by unit key (field types etc.)
+    typed: dict[str, TypedFlow] = field(default_factory=dict)  # expression types, reads
+    signatures: dict[str, Signature] = field(default_factory=dict)
+
+
+def check_program(program: Program) -> tuple[CheckedProgram, list[Diagnostic]]:
+    """Check every flow unit. Warnings are kept only for the root file's
+    flows: imported files are linted on their own."""
+    signatures = {key: signature_of(key, unit.flow)[0] for key, unit in program.units.items()}
+    checked = CheckedProgram(program, {}, {}, {}, signatures)
+    diags: list[Diagnostic] = []
+    for key, unit in program.units.items():
+        graph, graph_diags = build_graph(unit.flow)
+        callables = unit.callables
+
+        def callee(name: str, callables: dict[str, str] = callables) -> Signature | None:
+            k = callables.get(name)
+            return signatures.get(k) if k is not None else None
+
+        symbols, symbol_diags = build_symbols(unit.flow, callee)
+        typed = type_flow(unit.flow, symbols, graph)
+        checked.graphs[key] = graph
+        checked.symbols[key] = symbols
+        checked.typed[key] = typed
+        ctx = FlowContext(program, unit, graph, symbols, typed, signatures,
+                          graph_diags + symbol_diags)
+        for rule in RULES:
+            if rule.check is None:
+                continue
+            for d in rule.check(ctx):
+                if unit.is_root or d.is_error:
+                    diags.append(d)
+    return checked, sort_diagnostics(diags)

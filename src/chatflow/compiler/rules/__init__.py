@@ -1,0 +1,115 @@
+"""Every static rule and lint warning of the checker, one per module, run in
+the order of `RULES` (names, then types and calls, then structure, then lint).
+
+Each module defines `RULE`: its code, a kebab-case name, a one-line
+description and a severity. `REGISTRY` lists them as plain dicts (for
+docs/diagnostics.md and `chatflow` tooling)."""
+
+from __future__ import annotations
+
+from chatflow.compiler.rules import (
+    after_cycle,
+    argument_type,
+    builtin_arguments,
+    condition_not_bool,
+    constant_required,
+    default_not_constant,
+    duplicate_name,
+    duplicate_option,
+    duplicate_setting,
+    empty_group,
+    group_clause,
+    import_cycle,
+    import_not_found,
+    misplaced_setting,
+    missing_argument,
+    never_runs,
+    not_a_value,
+    option_not_for_action,
+    optional_member_access,
+    optional_value,
+    output_bound_twice,
+    python_target,
+    read_before_run,
+    risk_pauses,
+    set_target,
+    shadowing,
+    type_mismatch,
+    unbound_output,
+    unknown_action,
+    unknown_after,
+    unknown_argument,
+    unknown_field,
+    unknown_flow,
+    unknown_function,
+    unknown_name,
+    unknown_option,
+    unknown_output,
+    unknown_setting,
+    unknown_type,
+    unrelated_comparison,
+    until_ignores_body,
+    unused_out_field,
+    unused_param,
+    unused_var,
+    value_out_of_range,
+)
+from chatflow.compiler.rules.base import FlowContext, Rule
+
+RULES: tuple[Rule, ...] = (
+    unknown_name.RULE,            # E0201
+    duplicate_name.RULE,          # E0202
+    unknown_after.RULE,           # E0203
+    import_not_found.RULE,        # E0204 (loader)
+    import_cycle.RULE,            # E0205 (loader)
+    unknown_flow.RULE,            # E0206
+    unknown_option.RULE,          # E0207
+    unknown_action.RULE,          # E0208
+    unknown_setting.RULE,         # E0209
+    unknown_field.RULE,           # E0210
+    unknown_function.RULE,        # E0211
+    unknown_type.RULE,            # E0212
+    duplicate_option.RULE,        # E0213
+    not_a_value.RULE,             # E0214
+    duplicate_setting.RULE,       # E0215
+    option_not_for_action.RULE,   # E0216
+    type_mismatch.RULE,           # E0301
+    optional_value.RULE,          # E0302
+    missing_argument.RULE,        # E0303
+    unknown_argument.RULE,        # E0304
+    argument_type.RULE,           # E0305
+    set_target.RULE,              # E0306
+    condition_not_bool.RULE,      # E0307
+    default_not_constant.RULE,    # E0308
+    value_out_of_range.RULE,      # E0309
+    builtin_arguments.RULE,       # E0310
+    unrelated_comparison.RULE,    # E0311
+    optional_member_access.RULE,  # E0312
+    constant_required.RULE,       # E0313
+    python_target.RULE,           # E0314
+    unbound_output.RULE,          # E0401
+    output_bound_twice.RULE,      # E0402
+    unknown_output.RULE,          # E0403
+    after_cycle.RULE,             # E0404
+    read_before_run.RULE,         # E0405
+    misplaced_setting.RULE,       # E0406
+    group_clause.RULE,            # E0407
+    unused_param.RULE,            # W0101
+    unused_var.RULE,              # W0102
+    unused_out_field.RULE,        # W0103
+    never_runs.RULE,              # W0104
+    shadowing.RULE,               # W0105
+    risk_pauses.RULE,             # W0106
+    until_ignores_body.RULE,      # W0107
+    empty_group.RULE,             # W0108
+)
+
+BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}
+
+REGISTRY: list[dict[str, str]] = [
+    {"code": r.code, "name": r.name, "description": r.description,
+     "severity": r.severity.value}
+    for r in RULES
+]
+
+__all__ = ["BY_CODE", "REGISTRY", "RULES", "FlowContext", "Rule"]

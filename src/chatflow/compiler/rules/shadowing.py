@@ -1,0 +1,38 @@
+"""W0105 shadowing: a name that hides another one — a param, var, step or group
+named like a built-in function or `ctx`; an `out` field named like a field
+the action already yields; a step's own field hiding a flow name in `out`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chatflow.compiler.rules.base import FlowContext, Rule
+from chatflow.compiler.symbols import ACTION_FIELDS, action_kind
+from chatflow.compiler.typecheck import BUILTINS
+from chatflow.diagnostics import Diagnostic, Severity, warning
+from chatflow.dsl import ast
+
+
+def check(ctx: FlowContext) -> Iterator[Diagnostic]:
+    yield from ctx.typed.reported("W0105")
+    for sym in ctx.symbols.names.values():
+        if sym.name == "ctx":
+            yield warning("W0105", f"{sym.kind} `ctx` shadows the built-in `ctx`", sym.span,
+                          "`ctx.instance_id` and friends cannot be read in this flow; rename it")
+        elif sym.name in BUILTINS:
+            yield warning("W0105", f"{sym.kind} `{sym.name}` has the name of the built-in "
+                          f"function `{sym.name}`", sym.span, "rename it to avoid confusion")
+    for step in ctx.steps():
+        kind = action_kind(step.action)
+        fields = ACTION_FIELDS.get(kind, {})
+        for opt in step.options:
+            if isinstance(opt, ast.OutField) and opt.name.name in fields:
+                yield warning("W0105", f"`out {opt.name.name}` shadows the `{opt.name.name}` "
+                              f"field of a `{kind}` step", opt.name.span,
+                              f"readers of `{step.name.name}.{opt.name.name}` get the `out` "
+                              "value; rename it")
+
+
+RULE = Rule("W0105", "shadowing",
+            "A name that hides another: a built-in function or `ctx`, a field of the step's "
+            "action, or a flow name inside an `out` expression.", Severity.WARNING, check)

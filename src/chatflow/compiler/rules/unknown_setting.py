@@ -1,0 +1,31 @@
+"""E0209 unknown-setting: a flow setting or quota key that does not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chatflow.compiler.rules.base import FlowContext, Rule
+from chatflow.compiler.spelling import did_you_mean
+from chatflow.compiler.typecheck import QUOTA_TYPES, SETTING_TYPES
+from chatflow.diagnostics import Diagnostic, Severity, error
+from chatflow.dsl import ast
+
+
+def check(ctx: FlowContext) -> Iterator[Diagnostic]:
+    for item in ctx.items:
+        if isinstance(item, ast.Setting) and item.name.name not in SETTING_TYPES:
+            n = item.name.name
+            yield error("E0209", f"unknown setting `{n}`", item.name.span,
+                        did_you_mean(n, [*SETTING_TYPES, "quota"])
+                        or "settings: " + ", ".join([*SETTING_TYPES, "quota"]))
+        elif isinstance(item, ast.Quota):
+            for entry in item.entries:
+                k = entry.key.name
+                if k not in QUOTA_TYPES:
+                    yield error("E0209", f"unknown quota `{k}`", entry.key.span,
+                                did_you_mean(k, QUOTA_TYPES)
+                                or "quotas: " + ", ".join(QUOTA_TYPES))
+
+
+RULE = Rule("E0209", "unknown-setting", "A flow setting or quota key that does not exist.",
+            Severity.ERROR, check)

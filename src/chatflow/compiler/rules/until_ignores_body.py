@@ -1,0 +1,28 @@
+"""W0107 until-ignores-body: a repeat whose `until` reads nothing from its body,
+so every iteration ends the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chatflow.compiler.rules.base import FlowContext, Rule
+from chatflow.diagnostics import Diagnostic, Severity, warning
+
+
+def check(ctx: FlowContext) -> Iterator[Diagnostic]:
+    reads_body: set[str] = set()
+    for r in ctx.typed.reads:
+        if r.place == "until" and r.owner is not None and ctx.graph.is_inside(r.target, r.owner):
+            reads_body.add(r.owner)
+    for g in ctx.groups():
+        if g.kind == "repeat" and g.until is not None and g.name.name not in reads_body \
+                and ctx.graph.nodes.get(g.name.name) is g:
+            yield warning("W0107", f"the `until` of repeat `{g.name.name}` reads nothing from "
+                          "its body", g.until.span,
+                          "every iteration ends the same way; test a field of a step in the "
+                          "body, like `test.ok`")
+
+
+RULE = Rule("W0107", "until-ignores-body",
+            "A repeat whose `until` reads no field of a step in its body.",
+            Severity.WARNING, check)

@@ -1,0 +1,65 @@
+"""E0309 value-out-of-range: a setting or option value outside what it allows
+(`automation`/`risk` 0..100, `max_depth`/group `max` >= 1, `parallelism` one
+of three words, quotas and `timeout` > 0, `retry` >= 0)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chatflow.compiler.rules.base import FlowContext, Rule
+from chatflow.compiler.spelling import did_you_mean
+from chatflow.compiler.typecheck import constant_value
+from chatflow.diagnostics import Diagnostic, Severity, error
+from chatflow.dsl import ast
+
+PARALLELISM = ("sequential", "parallel", "concurrent")
+
+
+def _range(what: str, e: ast.Expr, low: int, high: int | None) -> Iterator[Diagnostic]:
+    v = constant_value(e)
+    if not isinstance(v, int) or isinstance(v, bool):
+        return  # wrong type or not constant: reported by other rules
+    if v < low or (high is not None and v > high):
+        allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
+        shown = e.text if isinstance(e, ast.DurationLit) else str(v)
+        yield error("E0309", f"{what} must be {allowed}, found {shown}", e.span)
+
+
+def check(ctx: FlowContext) -> Iterator[Diagnostic]:
+    for item in ctx.items:
+        if isinstance(item, ast.Setting):
+            n = item.name.name
+            if n == "automation":
+                yield from _range("`automation`", item.value, 0, 100)
+            elif n == "max_depth":
+                yield from _range("`max_depth`", item.value, 1, None)
+            elif n == "parallelism":
+                v = constant_value(item.value)
+                if isinstance(v, str) and v not in PARALLELISM:
+                    yield error("E0309", "`parallelism` must be one of "
+                                + ", ".join(f"\"{p}\"" for p in PARALLELISM)
+                                + f", found \"{v}\"", item.value.span,
+                                did_you_mean(v, PARALLELISM))
+        elif isinstance(item, ast.Quota):
+            for entry in item.entries:
+                low = 1
+                yield from _range(f"quota `{entry.key.name}`", entry.value, low, None)
+        elif isinstance(item, ast.Group) and item.max is not None:
+            yield from _range(f"`max` of {item.kind} `{item.name.name}`", item.max, 1, None)
+        elif isinstance(item, ast.Step):
+            for opt in item.options:
+                if isinstance(opt, ast.RetryOption):
+                    yield from _range("`retry`", opt.times, 0, None)
+                    if opt.backoff is not None:
+                        yield from _range("`backoff`", opt.backoff, 0, None)
+                elif isinstance(opt, ast.Option) and opt.value is not None:
+                    if opt.name.name == "risk":
+                        yield from _range("`risk`", opt.value, 0, 100)
+                    elif opt.name.name == "timeout":
+                        yield from _range("`timeout`", opt.value, 1, None)
+
+
+RULE = Rule("E0309", "value-out-of-range",
+            "A setting or option value outside its range (automation and risk 0..100, "
+            "max_depth and group max >= 1, parallelism one of three words, ...).",
+            Severity.ERROR, check)

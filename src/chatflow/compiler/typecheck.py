@@ -1,0 +1,613 @@
+"""Expression typing: the type of every expression of a flow, the names and
+step fields it reads, and the problems found inside expressions (unknown
+names and fields, operator and built-in misuse, optional values used as
+required ones). The rules in `rules/` use the result; this module only types.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from chatflow.compiler.graph import FlowGraph
+from chatflow.compiler.spelling import did_you_mean
+from chatflow.compiler.symbols import CTX_FIELDS, FlowSymbols, Signature
+from chatflow.compiler.types import (
+    BOOL,
+    DURATION,
+    ERROR,
+    FLOAT,
+    INT,
+    JSON,
+    NULL,
+    STR,
+    Type,
+    assignable,
+    list_of,
+    map_of,
+    optional_only_mismatch,
+    unify,
+)
+from chatflow.diagnostics import Diagnostic, Span, error, warning
+from chatflow.dsl import ast
+
+OPTIONAL_HINT = "use `?? default` to give a value for when it is null"
+BUILTINS = ("len", "json", "str", "int", "float", "contains", "startswith", "endswith",
+            "lower", "upper", "trim", "matches")
+
+# settings and option values: the expected type (all must be constants)
+SETTING_TYPES: dict[str, Type] = {
+    "version": STR, "description": STR, "automation": INT, "max_depth": INT,
+    "parallelism": STR,
+}
+QUOTA_TYPES: dict[str, Type] = {"tokens": INT, "cpu": DURATION, "wall": DURATION, "steps": INT}
+OPTION_TYPES: dict[str, Type | None] = {
+    "timeout": DURATION, "risk": INT, "continue_on_error": None, "prompt": STR, "cwd": STR,
+    "with": None, "env": None,
+}
+CONSTANT_OPTIONS = ("timeout", "risk")
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """`target.field` read by an expression owned by `owner` (a step or
+    group; None for vars, outputs, defaults and settings)."""
+
+    owner: str | None
+    place: str
+    target: str
+    field: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A root expression and what its context expects of it.
+
+    `place` says where it is (`when`, `until`, `max`, `out`, `arg`, `set`,
+    `option`, `setting`, `quota`, `var`, `output`, `default`, `template`,
+    `with`, `env`); `expected` is None when any type goes; `what` names the
+    slot in messages ("option `timeout`"); `constant` is True where only a
+    constant is allowed."""
+
+    expr: ast.Expr
+    owner: str | None
+    place: str
+    expected: Type | None
+    what: str
+    constant: bool = False
+
+
+@dataclass
+class TypedFlow:
+    types: dict[int, Type] = field(default_factory=dict)   # id(root expr) -> type
+    sites: list[Site] = field(default_factory=list)
+    reads: list[Read] = field(default_factory=list)
+    used_names: set[str] = field(default_factory=set)     # params and vars read
+    used_fields: set[tuple[str, str]] = field(default_factory=set)
+    diags: list[Diagnostic] = field(default_factory=list)
+
+    def type_of(self, expr: ast.Expr) -> Type:
+        return self.types.get(id(expr), ERROR)
+
+    def reported(self, code: str) -> list[Diagnostic]:
+        return [d for d in self.diags if d.code == code]
+
+
+# --------------------------------------------------------------------------- constants
+
+
+def is_constant(e: ast.Expr) -> bool:
+    """Literals, durations, negated numbers, lists and maps of constants."""
+    if isinstance(e, ast.Literal | ast.DurationLit):
+        return True
+    if isinstance(e, ast.Unary) and e.op == "-":
+        return isinstance(e.operand, ast.Literal | ast.DurationLit)
+    if isinstance(e, ast.ListExpr):
+        return all(is_constant(i) for i in e.items)
+    if isinstance(e, ast.MapExpr):
+        return all(is_constant(x.value) for x in e.entries)
+    return False
+
+
+def constant_value(e: ast.Expr) -> object:
+    """The Python value of a constant number, string, bool or duration
+    (milliseconds); None when not a simple constant."""
+    if isinstance(e, ast.Literal):
+        return e.value
+    if isinstance(e, ast.DurationLit):
+        return e.millis
+    if isinstance(e, ast.Unary) and e.op == "-":
+        v = constant_value(e.operand)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return -v
+    return None
+
+
+# --------------------------------------------------------------------------- sites
+
+
+def iter_sites(flow: ast.Flow, syms: FlowSymbols) -> Iterator[Site]:
+    """Every root expression of the flow, with what its place expects."""
+    for p in flow.params:
+        if p.default is not None:
+            yield Site(p.default, None, "default", syms.params.get(p.name.name),
+                       f"the default of `{p.name.name}`", True)
+    yield from _item_sites(flow.items, syms, None)
+
+
+def _item_sites(items: tuple[ast.Item, ...], syms: FlowSymbols,
+                group: str | None) -> Iterator[Site]:
+    for item in items:
+        if isinstance(item, ast.Setting):
+            t = SETTING_TYPES.get(item.name.name)
+            if t is not None:
+                yield Site(item.value, None, "setting", t, f"setting `{item.name.name}`", True)
+        elif isinstance(item, ast.Quota):
+            for entry in item.entries:
+                t = QUOTA_TYPES.get(entry.key.name)
+                if t is not None:
+                    yield Site(entry.value, None, "quota", t, f"quota `{entry.key.name}`", True)
+        elif isinstance(item, ast.Var):
+            yield Site(item.value, None, "var", syms.vars.get(item.name.name),
+                       f"var `{item.name.name}`")
+        elif isinstance(item, ast.OutputItem):
+            yield Site(item.value, None, "output", syms.outputs.get(item.name.name),
+                       f"output `{item.name.name}`")
+        elif isinstance(item, ast.Step):
+            yield from _step_sites(item, syms)
+        elif isinstance(item, ast.Group):
+            name = item.name.name
+            if item.when is not None:
+                yield Site(item.when, name, "when", BOOL, "`when`")
+            if item.max is not None:
+                yield Site(item.max, name, "max", INT, f"`max` of {item.kind} `{name}`", True)
+            if item.until is not None:
+                yield Site(item.until, name, "until", BOOL, "`until`")
+            yield from _item_sites(item.items, syms, name)
+
+
+def _step_sites(step: ast.Step, syms: FlowSymbols) -> Iterator[Site]:
+    name = step.name.name
+    if step.when is not None:
+        yield Site(step.when, name, "when", BOOL, "`when`")
+    a = step.action
+    if isinstance(a, ast.ShellAction):
+        yield Site(a.command, name, "template", STR, "the command")
+    elif isinstance(a, ast.ApproveAction | ast.FailAction):
+        yield Site(a.message, name, "template", STR, "the message")
+    elif isinstance(a, ast.PythonAction):
+        yield Site(a.target, name, "template", STR, "the python target", True)
+    elif isinstance(a, ast.AgentAction):
+        yield Site(a.agent, name, "template", STR, "the agent name", True)
+    elif isinstance(a, ast.CallAction):
+        sig = syms.callees.get(name)
+        for arg in a.args:
+            expected: Type | None = None
+            if sig is not None and arg.name.name in sig.params:
+                expected = sig.params[arg.name.name][0]
+            yield Site(arg.value, name, "arg", expected,
+                       f"argument `{arg.name.name}` of `{a.flow.name}`")
+    elif isinstance(a, ast.SetAction):
+        yield Site(a.value, name, "set", syms.vars.get(a.target.name),
+                   f"var `{a.target.name}`")
+    elif isinstance(a, ast.UnknownAction) and a.arg is not None:
+        yield Site(a.arg, name, "template", None, "the action")
+    for opt in step.options:
+        if isinstance(opt, ast.OutField):
+            yield Site(opt.value, name, "out", syms.fields.get(name, {}).get(opt.name.name),
+                       f"`out {opt.name.name}`")
+        elif isinstance(opt, ast.RetryOption):
+            yield Site(opt.times, name, "option", INT, "`retry`", True)
+            if opt.backoff is not None:
+                yield Site(opt.backoff, name, "option", DURATION, "`backoff`", True)
+        elif opt.value is not None:
+            oname = opt.name.name
+            if oname in ("with", "env") and isinstance(opt.value, ast.MapExpr):
+                for entry in opt.value.entries:
+                    yield Site(entry.value, name, oname, None,
+                               f"`{oname}` entry `{entry.key.name}`")
+            elif oname in OPTION_TYPES:
+                yield Site(opt.value, name, "option", OPTION_TYPES[oname], f"option `{oname}`",
+                           oname in CONSTANT_OPTIONS)
+
+
+# --------------------------------------------------------------------------- typing
+
+
+def type_flow(flow: ast.Flow, syms: FlowSymbols, graph: FlowGraph,
+              signatures: dict[str, Signature] | None = None) -> TypedFlow:
+    """Type every expression of `flow` once."""
+    out = TypedFlow()
+    for site in iter_sites(flow, syms):
+        if site.constant and not is_constant(site.expr):
+            out.types[id(site.expr)] = ERROR  # reported by the constant rule
+            out.sites.append(site)
+            continue
+        own: dict[str, Type] | None = None
+        if site.place == "out" and site.owner is not None:
+            own = _own_fields_before(syms, site)
+        typer = _Typer(syms, out, site.owner, site.place, own)
+        out.types[id(site.expr)] = typer.type(site.expr)
+        out.sites.append(site)
+    return out
+
+
+def _own_fields_before(syms: FlowSymbols, site: Site) -> dict[str, Type]:
+    """A step's fields in scope in its `out` expression: the action's fields
+    and the `out` fields written before this one (never optional here)."""
+    assert site.owner is not None
+    outs = syms.out_fields.get(site.owner, {})
+    fields = syms.fields.get(site.owner, {})
+    scope: dict[str, Type] = {}
+    for k, t in fields.items():
+        o = outs.get(k)
+        if o is not None and o.value is site.expr:
+            break
+        scope[k] = t
+    # `fields` keeps action fields first, then `out` fields in source order
+    return scope
+
+
+class _Typer:
+    def __init__(self, syms: FlowSymbols, out: TypedFlow, owner: str | None, place: str,
+                 own: dict[str, Type] | None) -> None:
+        self.syms = syms
+        self.out = out
+        self.owner = owner
+        self.place = place
+        self.own = own
+
+    def report(self, code: str, message: str, span: Span, hint: str | None = None) -> Type:
+        self.out.diags.append(error(code, message, span, hint))
+        return ERROR
+
+    def need(self, t: Type, accept: Callable[[Type], bool], span: Span, what: str,
+             code: str = "E0301") -> bool:
+        """Check an operand; reports E0302 for an optional that would fit."""
+        if t.is_dynamic or accept(t):
+            return True
+        if t.optional and accept(t.required()):
+            self.report("E0302", f"{what} may be null here: found `{t}`", span, OPTIONAL_HINT)
+        else:
+            self.report(code, f"{what}, found `{t}`", span)
+        return False
+
+    # ------------------------------------------------------------------ dispatch
+
+    def type(self, e: ast.Expr) -> Type:
+        if isinstance(e, ast.Literal):
+            v = e.value
+            if v is None:
+                return NULL
+            if isinstance(v, bool):
+                return BOOL
+            if isinstance(v, int):
+                return INT
+            if isinstance(v, float):
+                return FLOAT
+            return STR
+        if isinstance(e, ast.DurationLit):
+            return DURATION
+        if isinstance(e, ast.Template):
+            for part in e.parts:
+                if not isinstance(part, str):
+                    self.type(part)
+            return STR
+        if isinstance(e, ast.Name):
+            return self.name(e)
+        if isinstance(e, ast.Attribute):
+            return self.attribute(e)
+        if isinstance(e, ast.Index):
+            return self.index(e)
+        if isinstance(e, ast.Call):
+            return self.call(e)
+        if isinstance(e, ast.Unary):
+            return self.unary(e)
+        if isinstance(e, ast.Binary):
+            return self.binary(e)
+        if isinstance(e, ast.ListExpr):
+            return self.list_expr(e)
+        return self.map_expr(e)
+
+    # ------------------------------------------------------------------ names
+
+    def name(self, e: ast.Name) -> Type:
+        n = e.name
+        if self.own is not None and n in self.own:
+            assert self.owner is not None
+            self.out.used_fields.add((self.owner, n))
+            if n in self.syms.names or n == "ctx":
+                self.out.diags.append(warning(
+                    "W0105", f"`{n}` here is the step's own field `{n}`, which shadows "
+                    f"the {self._kind_of(n)} `{n}`", e.span,
+                    f"rename the {self._kind_of(n)} to avoid confusion"))
+            return self.own[n]
+        sym = self.syms.lookup(n)
+        if sym is not None:
+            if sym.kind in ("param", "var"):
+                self.out.used_names.add(n)
+                return sym.type or ERROR
+            fields = ", ".join(f"`{n}.{f}`" for f in self.syms.field_names(n)[:3])
+            return self.report(
+                "E0214", f"`{n}` is a {sym.kind}, not a value", e.span,
+                f"read one of its fields, like {fields}" if fields else None)
+        if n == "ctx":
+            return self.report("E0214", "`ctx` is not a value", e.span,
+                               "read one of its fields, like `ctx.instance_id`")
+        candidates = list(self.syms.names) + (list(self.own) if self.own else [])
+        hint = did_you_mean(n, candidates)
+        if hint is None and n in BUILTINS:
+            hint = f"`{n}` is a built-in function: call it, like `{n}(...)`"
+        return self.report("E0201", f"unknown name `{n}`", e.span, hint)
+
+    def _kind_of(self, n: str) -> str:
+        sym = self.syms.lookup(n)
+        return sym.kind if sym is not None else "context"
+
+    def attribute(self, e: ast.Attribute) -> Type:
+        base = e.value
+        if isinstance(base, ast.Name) and not (self.own is not None and base.name in self.own):
+            n = base.name
+            sym = self.syms.lookup(n)
+            if sym is not None and sym.kind in ("step", "group"):
+                return self.field(n, e)
+            if sym is None and n == "ctx":
+                t = CTX_FIELDS.get(e.attr)
+                if t is None:
+                    return self.report("E0210", f"`ctx` has no field `{e.attr}`", e.attr_span,
+                                       did_you_mean(e.attr, CTX_FIELDS)
+                                       or "fields of `ctx`: " + ", ".join(CTX_FIELDS))
+                return t
+        t = self.type(base)
+        if t.is_error:
+            return ERROR
+        if t.optional or t.kind == "null":
+            return self.report(
+                "E0312", f"cannot read `.{e.attr}` of a value that may be null (`{t}`)",
+                e.span, "unwrap it with `??` first, like `(x ?? default)." + e.attr + "`")
+        if t.kind == "json":
+            return JSON
+        if t.kind == "map":
+            assert t.arg is not None
+            return t.arg
+        return self.report("E0210", f"`{t}` has no field `{e.attr}`", e.attr_span)
+
+    def field(self, node: str, e: ast.Attribute) -> Type:
+        if self.own is not None and node == self.owner:
+            # a step's `out` reading its own fields by `STEP.field`
+            t = self.own.get(e.attr)
+            if t is not None:
+                self.out.used_fields.add((node, e.attr))
+                return t
+        t = self.syms.field_type(node, e.attr)
+        if t is None:
+            names = self.syms.field_names(node)
+            hint = did_you_mean(e.attr, names)
+            if hint is None:
+                hint = (f"fields of `{node}`: " + ", ".join(f"`{f}`" for f in names)
+                        if names else f"`{node}` has no fields")
+            return self.report("E0210", f"`{node}` has no field `{e.attr}`", e.attr_span, hint)
+        self.out.used_fields.add((node, e.attr))
+        self.out.reads.append(Read(self.owner, self.place, node, e.attr, e.span))
+        return t
+
+    def index(self, e: ast.Index) -> Type:
+        t = self.type(e.value)
+        i = self.type(e.index)
+        if t.is_error:
+            return ERROR
+        if t.optional or t.kind == "null":
+            return self.report("E0312", f"cannot index a value that may be null (`{t}`)",
+                               e.span, "unwrap it with `??` first, like `(x ?? default)[i]`")
+        if t.kind == "json":
+            self.need(i, lambda x: x.kind in ("int", "str"), e.index.span,
+                      "an index must be `int` or `str`")
+            return JSON
+        if t.kind in ("list", "str"):
+            self.need(i, lambda x: x.kind == "int", e.index.span,
+                      f"a `{t.kind}` index must be `int`")
+            return STR if t.kind == "str" else (t.arg or ERROR)
+        if t.kind == "map":
+            self.need(i, lambda x: x.kind == "str", e.index.span, "a map key must be `str`")
+            return t.arg or ERROR
+        return self.report("E0301", f"cannot index a value of type `{t}`", e.value.span)
+
+    # ------------------------------------------------------------------ calls
+
+    def call(self, e: ast.Call) -> Type:
+        fn = e.func.name
+        args = [self.type(a) for a in e.args]
+        if fn not in BUILTINS:
+            return self.report("E0211", f"unknown function `{fn}`", e.func.span,
+                               did_you_mean(fn, BUILTINS)
+                               or "built-in functions: " + ", ".join(BUILTINS))
+        arity = 2 if fn in ("contains", "startswith", "endswith", "matches") else 1
+        if len(args) != arity:
+            s = "" if arity == 1 else "s"
+            return self.report("E0310", f"`{fn}` takes {arity} argument{s}, found {len(args)}",
+                               e.span)
+
+        def arg(i: int, kinds: tuple[str, ...]) -> bool:
+            names = " or ".join(f"`{k}`" for k in kinds)
+            return self.need(args[i], lambda t: t.kind in kinds, e.args[i].span,
+                             f"argument {i + 1} of `{fn}` must be {names}", "E0310")
+
+        if fn == "len":
+            arg(0, ("str", "list", "map"))
+            return INT
+        if fn == "json":
+            arg(0, ("str",))
+            return JSON
+        if fn == "str":
+            return STR
+        if fn in ("int", "float"):
+            arg(0, ("str", "int", "float"))
+            return INT if fn == "int" else FLOAT
+        if fn in ("lower", "upper", "trim"):
+            arg(0, ("str",))
+            return STR
+        if fn == "contains":
+            if arg(0, ("str", "list", "map")):
+                hay = args[0]
+                if hay.kind == "list" and hay.arg is not None:
+                    self.need(args[1], lambda t: unify(t, hay.arg or ERROR) is not None,
+                              e.args[1].span, f"argument 2 of `contains` must fit `{hay.arg}`",
+                              "E0310")
+                elif hay.kind in ("str", "map"):
+                    arg(1, ("str",))
+            return BOOL
+        arg(0, ("str",))
+        if arg(1, ("str",)) and fn == "matches":
+            pattern = e.args[1]
+            if isinstance(pattern, ast.Literal) and isinstance(pattern.value, str):
+                try:
+                    re.compile(pattern.value)
+                except re.error as err:
+                    self.report("E0310", f"invalid regular expression: {err}", pattern.span)
+        return BOOL
+
+    # ------------------------------------------------------------------ operators
+
+    def unary(self, e: ast.Unary) -> Type:
+        t = self.type(e.operand)
+        if e.op == "not":
+            self.need(t, lambda x: x.kind == "bool", e.operand.span, "`not` needs `bool`")
+            return BOOL
+        if self.need(t, lambda x: x.kind in ("int", "float", "duration"), e.operand.span,
+                     "`-` needs a number or a duration"):
+            return t.required() if not t.is_dynamic else t
+        return ERROR
+
+    def binary(self, e: ast.Binary) -> Type:
+        op = e.op
+        lt = self.type(e.left)
+        rt = self.type(e.right)
+        if op == "??":
+            return self.coalesce(e, lt, rt)
+        if op in ("and", "or"):
+            self.need(lt, lambda x: x.kind == "bool", e.left.span, f"`{op}` needs `bool`")
+            self.need(rt, lambda x: x.kind == "bool", e.right.span, f"`{op}` needs `bool`")
+            return BOOL
+        if lt.is_error or rt.is_error:
+            return BOOL if op in ("==", "!=", "<", "<=", ">", ">=", "in") else ERROR
+        if op in ("==", "!="):
+            if unify(lt, rt) is None:
+                self.report("E0311", f"cannot compare `{lt}` with `{rt}`", e.span,
+                            "values of unrelated types are never equal; convert one side "
+                            "with `str(...)`, `int(...)` or `float(...)`")
+            return BOOL
+        for side, t in ((e.left, lt), (e.right, rt)):
+            if t.optional or t.kind == "null":
+                self.report("E0302", f"`{op}` needs a value, but this may be null (`{t}`)",
+                            side.span, OPTIONAL_HINT)
+                return BOOL if op in ("<", "<=", ">", ">=", "in") else ERROR
+        if op in ("<", "<=", ">", ">="):
+            if not (lt.is_dynamic or rt.is_dynamic or (lt.is_numeric and rt.is_numeric)
+                    or (lt.kind == rt.kind and lt.kind in ("str", "duration"))):
+                self.report("E0311", f"cannot compare `{lt}` with `{rt}` using `{op}`", e.span,
+                            "order comparisons need two numbers, two strings or two durations")
+            return BOOL
+        if op == "in":
+            return self.membership(e, lt, rt)
+        return self.arithmetic(e, lt, rt)
+
+    def coalesce(self, e: ast.Binary, lt: Type, rt: Type) -> Type:
+        if lt.is_error or rt.is_error:
+            return ERROR if lt.is_error and rt.is_error else (rt if lt.is_error else lt.required())
+        if lt.kind == "null":
+            return rt
+        t = unify(lt.required(), rt)
+        if t is None:
+            return self.report("E0301", f"the two sides of `??` differ: `{lt}` and `{rt}`",
+                               e.span, f"the default must be a `{lt.required()}`")
+        return t if rt.optional or rt.kind == "null" else t.required()
+
+    def membership(self, e: ast.Binary, lt: Type, rt: Type) -> Type:
+        if rt.kind == "json" or lt.kind == "json":
+            return BOOL
+        if rt.kind == "list":
+            item = rt.arg or ERROR
+            if unify(lt, item) is None:
+                self.report("E0311", f"`{lt}` can never be in a `{rt}`", e.span)
+        elif rt.kind in ("map", "str"):
+            if lt.kind != "str":
+                what = "a map key" if rt.kind == "map" else "a substring"
+                self.report("E0311", f"`in` a `{rt}` tests for {what}: expected `str`, "
+                            f"found `{lt}`", e.left.span)
+        else:
+            self.report("E0301", f"`in` needs a list, map or string on the right, found `{rt}`",
+                        e.right.span)
+        return BOOL
+
+    def arithmetic(self, e: ast.Binary, lt: Type, rt: Type) -> Type:
+        op = e.op
+        if lt.is_dynamic or rt.is_dynamic:
+            return JSON
+        if lt.is_numeric and rt.is_numeric:
+            if op == "%":
+                if lt.kind == "int" and rt.kind == "int":
+                    return INT
+            elif op == "/":
+                return FLOAT
+            else:
+                return INT if lt.kind == rt.kind == "int" else FLOAT
+        elif (op, lt.kind, rt.kind) in _DURATION_OPS:
+            return DURATION
+        elif op == "+" and lt.kind == rt.kind == "str":
+            return STR
+        elif op == "+" and lt.kind == rt.kind == "list":
+            joined = unify(lt, rt)
+            if joined is not None:
+                return joined
+            return self.report("E0301", f"cannot join `{lt}` and `{rt}`", e.span)
+        hint = "use `str(...)` to turn a value into text" if op == "+" and STR in (lt, rt) \
+            else ("`%` is for two ints" if op == "%" else None)
+        return self.report("E0301", f"cannot apply `{op}` to `{lt}` and `{rt}`", e.span, hint)
+
+    # ------------------------------------------------------------------ displays
+
+    def list_expr(self, e: ast.ListExpr) -> Type:
+        item: Type | None = None
+        for x in e.items:
+            t = self.type(x)
+            if item is None:
+                item = t
+                continue
+            joined = unify(item, t)
+            if joined is None:
+                self.report("E0301", f"list items must have one type: expected `{item}`, "
+                            f"found `{t}`", x.span)
+                return list_of(ERROR)
+            item = joined
+        return list_of(item if item is not None and item.kind != "null" else
+                       (JSON if item is None else item.as_optional()))
+
+    def map_expr(self, e: ast.MapExpr) -> Type:
+        item: Type | None = None
+        for entry in e.entries:
+            t = self.type(entry.value)
+            if item is None:
+                item = t
+                continue
+            joined = unify(item, t)
+            item = JSON if joined is None else joined  # mixed values: a JSON object
+        return map_of(item if item is not None and item.kind != "null" else JSON)
+
+
+_DURATION_OPS = {
+    ("+", "duration", "duration"), ("-", "duration", "duration"),
+    ("*", "duration", "int"), ("*", "int", "duration"), ("/", "duration", "int"),
+}
+
+
+def mismatch(site: Site, t: Type) -> tuple[str, str, str | None] | None:
+    """(kind, message, hint) when a root expression's type does not fit its
+    place: kind "optional" (fits once unwrapped) or "type"; None if it fits."""
+    if site.expected is None or assignable(t, site.expected):
+        return None
+    if optional_only_mismatch(t, site.expected):
+        return ("optional", f"{site.what} expects `{site.expected}`, found `{t}` "
+                "(null when a step it reads did not run)", OPTIONAL_HINT)
+    return ("type", f"expected `{site.expected}`, found `{t}`", None)
