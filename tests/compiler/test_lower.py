@@ -263,7 +263,8 @@ def bugfix_flow() -> ast.Flow:
 
 def feature_program(texts: bool = True) -> Checked:
     return program(("feature", "examples/feature.flow", feature_flow(), {"bugfix": "std:bugfix"}),
-                   ("std:bugfix", "<std>/bugfix.flow", bugfix_flow(), {}), texts=texts)
+                   ("std:bugfix", "/site-packages/chatflow/stdlib/bugfix.flow", bugfix_flow(), {}),
+                   texts=texts)
 
 
 def test_feature_flow_document() -> None:
@@ -331,6 +332,7 @@ def test_source_info() -> None:
     assert src["file"] == "examples/feature.flow"
     import hashlib
     assert src["sha256"] == hashlib.sha256(b"source of examples/feature.flow\n").hexdigest()
+    assert doc["flows"]["std:bugfix"]["source"]["file"] == "<std>/bugfix.flow"
     assert doc["flows"]["feature"]["nodes"][0]["span"] == {
         "line": 12, "column": 3, "end_line": 12, "end_column": 20}
 

@@ -231,7 +231,7 @@ class _FlowLowerer:
             "nodes": [self.node(n) for n in self.graph.order],
         }
         if self.source_info:
-            doc["source"] = source_of(self.checked, self.unit.module)
+            doc["source"] = source_of(self.checked, self.key, self.unit.module)
         return doc
 
     def settings(self) -> dict[str, Any]:
@@ -366,11 +366,12 @@ def _const(e: ast.Expr) -> Any:
     raise LoweringError(f"expected a constant, got {type(e).__name__}")
 
 
-def source_of(checked: CheckedProgram, module: ast.Module) -> dict[str, str]:
-    """`{file, sha256}` of a module's source: the text the loader read when it
-    kept it, else the file's bytes."""
+def source_of(checked: CheckedProgram, key: str, module: ast.Module) -> dict[str, str]:
+    """`{file, sha256}` of a unit's source. `file` is the path as given
+    (posix); a standard-library file is `<std>/NAME.flow`, so the IR does not
+    depend on where chatflow is installed. The hash is of the text the loader
+    read (UTF-8), or of the file's bytes when the loader kept no text."""
     texts = getattr(checked.program, "sources", None)
-    data: bytes | None = None
     if isinstance(texts, Mapping) and isinstance(texts.get(module.path), str):
         data = texts[module.path].encode("utf-8")
     else:
@@ -378,8 +379,9 @@ def source_of(checked: CheckedProgram, module: ast.Module) -> dict[str, str]:
             data = Path(module.path).read_bytes()
         except OSError:
             data = b""
-    return {"file": PurePath(module.path).as_posix(),
-            "sha256": hashlib.sha256(data).hexdigest()}
+    path = PurePath(module.path)
+    file = f"<std>/{path.name}" if key.startswith("std:") else path.as_posix()
+    return {"file": file, "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def lower(checked: CheckedProgram, entry: str, source_info: bool = True) -> dict[str, Any]:
