@@ -36,6 +36,7 @@ class FlowGraph:
     kinds: dict[str, str] = field(default_factory=dict)   # "step"|"phase"|"parallel"|"repeat"
     nodes: dict[str, ast.Step | ast.Group] = field(default_factory=dict)
     has_cycle: bool = False
+    broken: set[str] = field(default_factory=set)   # nodes with a bad name in `after`
     # event graph: start(i) = 2*i, finish(i) = 2*i + 1, i = index in `order`
     _index: dict[str, int] = field(default_factory=dict, repr=False)
     _preds: list[tuple[int, ...]] = field(default_factory=list, repr=False)
@@ -176,6 +177,8 @@ def build_graph(flow: ast.Flow) -> tuple[FlowGraph, list[Diagnostic]]:
             else:
                 diags.append(error("E0203", f"unknown step `{dep}` in `after`", ident.span,
                                    did_you_mean(dep, g.nodes)))
+            if dep not in g.nodes:
+                g.broken.add(name)
         g.deps[name] = tuple(deps)
         after_refs[name] = refs
 

@@ -356,9 +356,10 @@ class _Typer:
             if sym is None and n == "ctx":
                 t = CTX_FIELDS.get(e.attr)
                 if t is None:
+                    listing = ", ".join(f"`{f}`" for f in CTX_FIELDS)
                     return self.report("E0210", f"`ctx` has no field `{e.attr}`", e.attr_span,
                                        did_you_mean(e.attr, CTX_FIELDS)
-                                       or "fields of `ctx`: " + ", ".join(CTX_FIELDS))
+                                       or f"fields of `ctx`: {listing}")
                 return t
         t = self.type(base)
         if t.is_error:

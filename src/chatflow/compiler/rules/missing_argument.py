@@ -23,8 +23,9 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
             s = "s" if len(missing) > 1 else ""
             signature = ", ".join(f"{n}: {t}" + (" = ..." if d else "")
                                   for n, (t, d) in sig.params.items())
+            known = all(not t.is_error for t, _d in sig.params.values())
             yield error("E0303", f"missing argument{s} {names} in call to `{a.flow.name}`",
-                        a.flow.span, f"`{a.flow.name}` takes ({signature})")
+                        a.flow.span, f"`{a.flow.name}` takes ({signature})" if known else None)
 
 
 RULE = Rule("E0303", "missing-argument",
