@@ -1,0 +1,588 @@
+"""The relational model shared by the SQL backends (SQLite, PostgreSQL).
+
+One row per instance (status), one row per instance for inputs/variables/
+outputs/children/extra, one row per *step* (so recording a step updates one
+row, whatever the number of steps already recorded), one row per history
+event, one row per pinned IR document and per artifact.  A commit is one
+database transaction.  The schema is an ordered list of migrations applied by
+an idempotent `setup()` that records each one in `schema_migrations`.
+
+Subclasses supply the connection, the dialect details (placeholder style,
+how to start a write transaction) and the cross-process instance lock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from chatflow.runtime.store.base import (
+    ConflictError,
+    InstanceExists,
+    InstanceNotFound,
+    StateStore,
+    StoreError,
+    StoreFormatError,
+    check_artifact_name,
+    check_instance_id,
+    check_step_name,
+)
+from chatflow.runtime.store.records import (
+    ArtifactInfo,
+    Change,
+    HistoryEvent,
+    IRRef,
+    NewEvent,
+    Problem,
+    RepairReport,
+    StateRecord,
+    StatusRecord,
+    StepRecord,
+    apply_delta,
+    canonical_json,
+    check_status_changes,
+    ir_sha256,
+    next_status,
+    utc_now,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the three-way instance model
+    (
+        """CREATE TABLE instances (
+            instance_id TEXT PRIMARY KEY,
+            rev INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            flow TEXT NOT NULL,
+            status TEXT NOT NULL,
+            feature_id TEXT,
+            parent_instance_id TEXT,
+            created_at TEXT NOT NULL,
+            status_json TEXT NOT NULL)""",
+        "CREATE INDEX instances_feature ON instances (feature_id)",
+        """CREATE TABLE instance_state (
+            instance_id TEXT PRIMARY KEY,
+            inputs TEXT NOT NULL,
+            variables TEXT NOT NULL,
+            outputs TEXT NOT NULL,
+            children TEXT NOT NULL,
+            ir TEXT,
+            extra TEXT NOT NULL)""",
+        """CREATE TABLE step_results (
+            instance_id TEXT NOT NULL,
+            step TEXT NOT NULL,
+            rev INTEGER NOT NULL,
+            record TEXT NOT NULL,
+            PRIMARY KEY (instance_id, step))""",
+        "CREATE INDEX step_results_rev ON step_results (instance_id, rev)",
+        """CREATE TABLE history (
+            instance_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            step TEXT,
+            data TEXT NOT NULL,
+            PRIMARY KEY (instance_id, seq))""",
+    ),
+    # 2: pinned IR documents and task artifacts
+    (
+        """CREATE TABLE ir_documents (
+            sha256 TEXT PRIMARY KEY,
+            flow TEXT NOT NULL,
+            version TEXT NOT NULL,
+            doc TEXT NOT NULL)""",
+        """CREATE TABLE artifacts (
+            instance_id TEXT NOT NULL,
+            step TEXT NOT NULL,
+            name TEXT NOT NULL,
+            data BYTEA NOT NULL,
+            PRIMARY KEY (instance_id, step, name))""",
+    ),
+)
+
+_PAGE = 500
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass
+class _Cached:
+    rev: int
+    state: StateRecord
+    steps: dict[str, StepRecord]
+
+
+class SQLStore(StateStore):
+    """A `StateStore` over a DB-API connection.  SQL is written with `?`
+    placeholders; `_sql()` converts it for the driver."""
+
+    paramstyle_qmark = True
+
+    def __init__(self) -> None:
+        self._mutex = threading.RLock()
+        self._cache: dict[str, _Cached] = {}
+        self._ready = False
+
+    # -- hooks -----------------------------------------------------------------
+    @abstractmethod
+    def _connection(self, create: bool) -> Any | None:
+        """The connection (None when nothing is stored yet and not `create`)."""
+
+    @abstractmethod
+    def _begin_write(self, conn: Any) -> None:
+        """Start a transaction that excludes other writers."""
+
+    @abstractmethod
+    def _where(self) -> str:
+        """Where the data lives (for messages)."""
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.paramstyle_qmark else sql.replace("?", "%s")
+
+    def _x(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+        return conn.execute(self._sql(sql), params)
+
+    def _rollback(self, conn: Any) -> None:
+        conn.execute("ROLLBACK")
+
+    def _commit_tx(self, conn: Any) -> None:
+        conn.execute("COMMIT")
+
+    def _blob(self, data: bytes) -> Any:
+        return data
+
+    # -- schema ------------------------------------------------------------------
+    def setup(self) -> None:
+        with self._mutex:
+            if self._ready:
+                return
+            conn = self._connection(create=True)
+            assert conn is not None
+            self._migrate(conn)
+            self._ready = True
+
+    def _migrate(self, conn: Any) -> None:
+        self._begin_write(conn)
+        try:
+            self._x(conn, "CREATE TABLE IF NOT EXISTS schema_migrations "
+                          "(v INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+            row = self._x(conn, "SELECT MAX(v) FROM schema_migrations").fetchone()
+            current = int(row[0]) if row and row[0] is not None else 0
+            if current > len(MIGRATIONS):
+                raise StoreFormatError(
+                    f"{self._where()} has schema version {current}, newer than this ChatFlow "
+                    f"understands ({len(MIGRATIONS)}); upgrade ChatFlow")
+            for v in range(current + 1, len(MIGRATIONS) + 1):
+                for stmt in MIGRATIONS[v - 1]:
+                    self._x(conn, stmt)
+                self._x(conn, "INSERT INTO schema_migrations (v, applied_at) VALUES (?, ?)",
+                        (v, utc_now()))
+            self._commit_tx(conn)
+        except BaseException:
+            self._rollback(conn)
+            raise
+
+    def schema_version(self) -> int:
+        with self._mutex:
+            conn = self._connection(create=False)
+            if conn is None:
+                return 0
+            try:
+                row = self._x(conn, "SELECT MAX(v) FROM schema_migrations").fetchone()
+            except Exception:
+                self._reset_after_error(conn)
+                return 0
+            return int(row[0]) if row and row[0] is not None else 0
+
+    def _reset_after_error(self, conn: Any) -> None:
+        """After a failed read (hook for drivers that abort the transaction)."""
+
+    def _read_conn(self) -> Any | None:
+        conn = self._connection(create=False)
+        if conn is not None and not self._ready:
+            self.setup()
+        return conn
+
+    # -- instances ---------------------------------------------------------------
+    def exists(self, instance_id: str) -> bool:
+        check_instance_id(instance_id)
+        with self._mutex:
+            conn = self._read_conn()
+            if conn is None:
+                return False
+            return self._x(conn, "SELECT 1 FROM instances WHERE instance_id = ?",
+                           (instance_id,)).fetchone() is not None
+
+    def create_instance(self, status: StatusRecord, state: StateRecord,
+                        events: Sequence[NewEvent] = ()) -> StatusRecord:
+        iid = status.instance_id
+        check_instance_id(iid)
+        if state.instance_id != iid:
+            raise StoreError(f"status is for {iid!r} but state is for {state.instance_id!r}")
+        self.setup()
+        with self._mutex:
+            conn = self._connection(create=True)
+            now = utc_now()
+            st1 = replace(status, rev=1, seq=len(events), created_at=status.created_at or now,
+                          updated_at=now, current_steps=tuple(status.current_steps))
+            self._begin_write(conn)
+            try:
+                if self._x(conn, "SELECT 1 FROM instances WHERE instance_id = ?",
+                           (iid,)).fetchone() is not None:
+                    raise InstanceExists(iid)
+                self._insert_status(conn, st1)
+                self._x(conn, "INSERT INTO instance_state (instance_id, inputs, variables, "
+                              "outputs, children, ir, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (iid, _dumps(dict(state.inputs)), _dumps(dict(state.variables)),
+                         _dumps(dict(state.outputs)), _dumps(list(state.children)),
+                         None if state.ir_ref is None else _dumps(state.ir_ref.to_json()),
+                         _dumps(dict(state.extra))))
+                self._put_steps(conn, iid, 1, state.steps.values())
+                self._insert_events(conn, iid, events, 1, now)
+                self._commit_tx(conn)
+            except BaseException:
+                self._rollback(conn)
+                raise
+            steps = dict(state.steps)
+            self._cache[iid] = _Cached(1, replace(state, steps=steps, rev=1), steps)
+            return st1
+
+    def _insert_status(self, conn: Any, st: StatusRecord) -> None:
+        self._x(conn, "INSERT INTO instances (instance_id, rev, seq, flow, status, feature_id, "
+                      "parent_instance_id, created_at, status_json) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (st.instance_id, st.rev, st.seq, st.flow, st.status, st.feature_id,
+                 st.parent_instance_id, st.created_at, _dumps(st.to_json())))
+
+    def _put_steps(self, conn: Any, iid: str, rev: int, steps: Any) -> None:
+        rows = [(iid, s.name, rev, _dumps(s.to_json())) for s in steps]
+        if rows:
+            conn.executemany(self._sql(
+                "INSERT INTO step_results (instance_id, step, rev, record) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (instance_id, step) DO UPDATE SET rev = excluded.rev, "
+                "record = excluded.record"), rows)
+
+    def _insert_events(self, conn: Any, iid: str, events: Sequence[NewEvent], first: int,
+                       now: str) -> None:
+        rows = [(iid, first + i, e.type, e.ts or now, e.step, _dumps(dict(e.data)))
+                for i, e in enumerate(events)]
+        if rows:
+            conn.executemany(self._sql(
+                "INSERT INTO history (instance_id, seq, type, ts, step, data) "
+                "VALUES (?, ?, ?, ?, ?, ?)"), rows)
+
+    def commit(self, instance_id: str, change: Change,
+               expected_rev: int | None = None) -> StatusRecord:
+        check_instance_id(instance_id)
+        check_status_changes(change.status)
+        with self._mutex:
+            conn = self._read_conn()
+            if conn is None:
+                raise InstanceNotFound(instance_id, self._where())
+            self._begin_write(conn)
+            try:
+                row = self._x(conn, "SELECT status_json FROM instances WHERE instance_id = ?",
+                              (instance_id,)).fetchone()
+                if row is None:
+                    raise InstanceNotFound(instance_id, self._where())
+                old = StatusRecord.from_json(json.loads(row[0]))
+                if expected_rev is not None and expected_rev != old.rev:
+                    raise ConflictError(instance_id, expected_rev, old.rev)
+                now = utc_now()
+                self._insert_events(conn, instance_id, change.events, old.seq + 1, now)
+                new = next_status(old, change.status, old.seq + len(change.events), now)
+                self._x(conn, "UPDATE instances SET rev = ?, seq = ?, flow = ?, status = ?, "
+                              "feature_id = ?, parent_instance_id = ?, status_json = ? "
+                              "WHERE instance_id = ?",
+                        (new.rev, new.seq, new.flow, new.status, new.feature_id,
+                         new.parent_instance_id, _dumps(new.to_json()), instance_id))
+                self._put_steps(conn, instance_id, new.rev, change.steps)
+                cached = self._cache.get(instance_id)
+                if cached is not None and cached.rev != old.rev:
+                    cached = None
+                    self._cache.pop(instance_id, None)
+                if change.variables or change.outputs or change.extra or change.children:
+                    self._update_state_row(conn, instance_id, change, cached)
+                self._commit_tx(conn)
+            except BaseException:
+                self._rollback(conn)
+                self._cache.pop(instance_id, None)
+                raise
+            if cached is not None:
+                cached.state = apply_delta(cached.state, {
+                    "steps": change.steps, "variables": change.variables,
+                    "outputs": change.outputs, "extra": change.extra,
+                    "children": change.children}, new.rev, cached.steps)
+                cached.rev = new.rev
+            return new
+
+    def _update_state_row(self, conn: Any, iid: str, change: Change,
+                          cached: _Cached | None) -> None:
+        if cached is not None:
+            base = cached.state
+            variables, outputs = dict(base.variables), dict(base.outputs)
+            extra, children = dict(base.extra), list(base.children)
+        else:
+            row = self._x(conn, "SELECT variables, outputs, extra, children FROM instance_state "
+                                "WHERE instance_id = ?", (iid,)).fetchone()
+            variables, outputs = json.loads(row[0]), json.loads(row[1])
+            extra, children = json.loads(row[2]), json.loads(row[3])
+        variables.update(change.variables)
+        outputs.update(change.outputs)
+        extra.update(change.extra)
+        children.extend(c for c in change.children if c not in children)
+        self._x(conn, "UPDATE instance_state SET variables = ?, outputs = ?, extra = ?, "
+                      "children = ? WHERE instance_id = ?",
+                (_dumps(variables), _dumps(outputs), _dumps(extra), _dumps(children), iid))
+
+    def load_status(self, instance_id: str) -> StatusRecord:
+        check_instance_id(instance_id)
+        with self._mutex:
+            conn = self._read_conn()
+            row = None if conn is None else self._x(
+                conn, "SELECT status_json FROM instances WHERE instance_id = ?",
+                (instance_id,)).fetchone()
+            if row is None:
+                raise InstanceNotFound(instance_id, self._where())
+            return StatusRecord.from_json(json.loads(row[0]))
+
+    def _load_cached(self, instance_id: str) -> _Cached:
+        """The cached state, refreshed by reading only rows newer than it."""
+        conn = self._read_conn()
+        row = None if conn is None else self._x(
+            conn, "SELECT rev FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+        if row is None:
+            raise InstanceNotFound(instance_id, self._where())
+        rev = int(row[0])
+        cached = self._cache.get(instance_id)
+        if cached is not None and cached.rev == rev:
+            return cached
+        since = cached.rev if cached is not None and cached.rev < rev else 0
+        srow = self._x(conn, "SELECT inputs, variables, outputs, children, ir, extra "
+                             "FROM instance_state WHERE instance_id = ?",
+                       (instance_id,)).fetchone()
+        steps = cached.steps if cached is not None and since else {}
+        for name, record in self._x(conn, "SELECT step, record FROM step_results "
+                                          "WHERE instance_id = ? AND rev > ?",
+                                    (instance_id, since)).fetchall():
+            steps[name] = StepRecord.from_json(json.loads(record))
+        ir = json.loads(srow[4]) if srow[4] else None
+        state = StateRecord(instance_id, json.loads(srow[0]), json.loads(srow[1]), steps,
+                            json.loads(srow[2]), tuple(json.loads(srow[3])),
+                            None if ir is None else IRRef.from_json(ir),
+                            json.loads(srow[5]), rev)
+        cached = _Cached(rev, state, steps)
+        self._cache[instance_id] = cached
+        return cached
+
+    def load_state(self, instance_id: str) -> StateRecord:
+        check_instance_id(instance_id)
+        with self._mutex:
+            cached = self._load_cached(instance_id)
+            return replace(cached.state, steps=dict(cached.steps))
+
+    def load_step(self, instance_id: str, step: str) -> StepRecord | None:
+        check_instance_id(instance_id)
+        with self._mutex:
+            conn = self._read_conn()
+            if conn is None:
+                raise InstanceNotFound(instance_id, self._where())
+            row = self._x(conn, "SELECT record FROM step_results WHERE instance_id = ? "
+                                "AND step = ?", (instance_id, step)).fetchone()
+            if row is None:
+                if not self.exists(instance_id):
+                    raise InstanceNotFound(instance_id, self._where())
+                return None
+            return StepRecord.from_json(json.loads(row[0]))
+
+    def list_instances(self, feature_id: str | None = None) -> list[StatusRecord]:
+        with self._mutex:
+            conn = self._read_conn()
+            if conn is None:
+                return []
+            if feature_id is None:
+                rows = self._x(conn, "SELECT status_json FROM instances "
+                                     "ORDER BY created_at, instance_id").fetchall()
+            else:
+                rows = self._x(conn, "SELECT status_json FROM instances WHERE feature_id = ? "
+                                     "ORDER BY created_at, instance_id",
+                               (feature_id,)).fetchall()
+        return [StatusRecord.from_json(json.loads(r[0])) for r in rows]
+
+    def iter_history(self, instance_id: str, from_seq: int = 1) -> Iterator[HistoryEvent]:
+        check_instance_id(instance_id)
+        if not self.exists(instance_id):
+            raise InstanceNotFound(instance_id, self._where())
+        return self._iter_history(instance_id, from_seq)
+
+    def _iter_history(self, instance_id: str, from_seq: int) -> Iterator[HistoryEvent]:
+        seq = from_seq
+        while True:
+            with self._mutex:
+                conn = self._read_conn()
+                rows = self._x(conn, "SELECT seq, type, ts, step, data FROM history "
+                                     "WHERE instance_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
+                               (instance_id, seq, _PAGE)).fetchall()
+            for r in rows:
+                yield HistoryEvent(int(r[0]), r[1], r[2], r[3], json.loads(r[4]))
+            if len(rows) < _PAGE:
+                return
+            seq = int(rows[-1][0]) + 1
+
+    # -- pinned IR -------------------------------------------------------------------
+    def pin_ir(self, ir: Mapping[str, Any], flow: str, version: str) -> IRRef:
+        sha = ir_sha256(ir)
+        self.setup()
+        with self._mutex:
+            conn = self._connection(create=True)
+            self._begin_write(conn)
+            try:
+                self._x(conn, "INSERT INTO ir_documents (sha256, flow, version, doc) "
+                              "VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                        (sha, flow, version, canonical_json(ir)))
+                self._commit_tx(conn)
+            except BaseException:
+                self._rollback(conn)
+                raise
+        return IRRef(flow, version, sha)
+
+    def load_ir(self, ref: IRRef) -> dict[str, Any]:
+        with self._mutex:
+            conn = self._read_conn()
+            row = None if conn is None else self._x(
+                conn, "SELECT doc FROM ir_documents WHERE sha256 = ?",
+                (ref.sha256,)).fetchone()
+        if row is None:
+            raise StoreError(f"pinned IR {ref.key} (sha256 {ref.sha256[:12]}) is missing "
+                             f"from {self._where()}")
+        doc = json.loads(row[0])
+        assert isinstance(doc, dict)
+        return doc
+
+    # -- artifacts ---------------------------------------------------------------------
+    def put_artifact(self, instance_id: str, step: str, name: str, data: bytes) -> ArtifactInfo:
+        check_instance_id(instance_id)
+        check_step_name(step)
+        check_artifact_name(name)
+        if not self.exists(instance_id):
+            raise InstanceNotFound(instance_id, self._where())
+        with self._mutex:
+            conn = self._connection(create=True)
+            self._begin_write(conn)
+            try:
+                self._x(conn, "INSERT INTO artifacts (instance_id, step, name, data) "
+                              "VALUES (?, ?, ?, ?) ON CONFLICT (instance_id, step, name) "
+                              "DO UPDATE SET data = excluded.data",
+                        (instance_id, step, name, self._blob(data)))
+                self._commit_tx(conn)
+            except BaseException:
+                self._rollback(conn)
+                raise
+        return ArtifactInfo(instance_id, step, name, len(data))
+
+    def get_artifact(self, instance_id: str, step: str, name: str) -> bytes:
+        check_instance_id(instance_id)
+        with self._mutex:
+            conn = self._read_conn()
+            row = None if conn is None else self._x(
+                conn, "SELECT data FROM artifacts WHERE instance_id = ? AND step = ? "
+                      "AND name = ?", (instance_id, step, name)).fetchone()
+        if row is None:
+            raise StoreError(f"no artifact {name!r} for step {step!r} of instance "
+                             f"{instance_id!r}")
+        return bytes(row[0])
+
+    def list_artifacts(self, instance_id: str, step: str | None = None) -> list[ArtifactInfo]:
+        check_instance_id(instance_id)
+        if not self.exists(instance_id):
+            raise InstanceNotFound(instance_id, self._where())
+        sql = "SELECT step, name, LENGTH(data) FROM artifacts WHERE instance_id = ?"
+        params: list[Any] = [instance_id]
+        if step is not None:
+            sql += " AND step = ?"
+            params.append(step)
+        with self._mutex:
+            rows = self._x(self._read_conn(), sql + " ORDER BY step, name", params).fetchall()
+        return [ArtifactInfo(instance_id, r[0], r[1], int(r[2])) for r in rows]
+
+    # -- integrity -----------------------------------------------------------------------
+    def check(self, instance_id: str) -> list[Problem]:
+        check_instance_id(instance_id)
+        where = f"{self._where()}#{instance_id}"
+        with self._mutex:
+            conn = self._read_conn()
+            row = None if conn is None else self._x(
+                conn, "SELECT rev, seq, status_json FROM instances WHERE instance_id = ?",
+                (instance_id,)).fetchone()
+            if row is None:
+                raise InstanceNotFound(instance_id, self._where())
+            problems: list[Problem] = []
+            try:
+                st = StatusRecord.from_json(json.loads(row[2]))
+                if st.rev != int(row[0]) or st.seq != int(row[1]):
+                    problems.append(Problem(instance_id, where, "stale-status",
+                                            "status_json disagrees with the rev/seq columns"))
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                problems.append(Problem(instance_id, where, "bad-status",
+                                        f"status_json is not a valid status record ({e})"))
+            hrow = self._x(conn, "SELECT COUNT(*), MAX(seq) FROM history WHERE instance_id = ?",
+                           (instance_id,)).fetchone()
+            count, top = int(hrow[0]), int(hrow[1] or 0)
+            if count != top or top != int(row[1]):
+                problems.append(Problem(instance_id, where, "history-gap",
+                                        f"history has {count} events, max seq {top}, "
+                                        f"status seq {row[1]}", repairable=False))
+            for name, record in self._x(conn, "SELECT step, record FROM step_results "
+                                              "WHERE instance_id = ?",
+                                        (instance_id,)).fetchall():
+                try:
+                    StepRecord.from_json(json.loads(record))
+                except (ValueError, KeyError, TypeError, AttributeError) as e:
+                    problems.append(Problem(instance_id, where, "bad-step",
+                                            f"step {name!r}: unreadable record ({e})",
+                                            repairable=False))
+        return problems
+
+    def repair(self, instance_id: str) -> RepairReport:
+        report = RepairReport(instance_id, self.check(instance_id))
+        if not any(p.kind in ("bad-status", "stale-status") for p in report.problems):
+            return report
+        with self._mutex:
+            conn = self._connection(create=True)
+            self._begin_write(conn)
+            try:
+                row = self._x(conn, "SELECT rev, seq, flow, status, feature_id, "
+                                    "parent_instance_id, created_at, status_json FROM instances "
+                                    "WHERE instance_id = ?", (instance_id,)).fetchone()
+                try:
+                    old = json.loads(row[7])
+                    base = old if isinstance(old, dict) else {}
+                except ValueError:
+                    base = {}
+                base.update({"instance_id": instance_id, "rev": int(row[0]),
+                             "seq": int(row[1]), "flow": row[2], "status": row[3],
+                             "feature_id": row[4], "parent_instance_id": row[5],
+                             "created_at": row[6]})
+                try:
+                    st = StatusRecord.from_json(base)
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    st = StatusRecord(instance_id, row[2], status=row[3], feature_id=row[4],
+                                      parent_instance_id=row[5], created_at=row[6],
+                                      rev=int(row[0]), seq=int(row[1]))
+                st = replace(st, extra={**st.extra, "repaired_status_json": row[7]})
+                self._x(conn, "UPDATE instances SET status_json = ? WHERE instance_id = ?",
+                        (_dumps(st.to_json()), instance_id))
+                self._commit_tx(conn)
+            except BaseException:
+                self._rollback(conn)
+                raise
+        report.backups.append("the damaged status_json is kept in status.extra"
+                              "['repaired_status_json']")
+        report.actions.append("rebuilt status_json from the instances row")
+        return report

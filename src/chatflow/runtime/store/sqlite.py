@@ -1,0 +1,101 @@
+"""The `sqlite:///path.db` backend: the relational model of `sql.py` in SQLite.
+
+WAL mode with `synchronous=FULL` (a committed transition survives power
+loss), one `BEGIN IMMEDIATE` transaction per transition, `busy_timeout` so
+concurrent processes queue instead of failing.  The per-instance lock is a
+kernel file lock in `<db>-locks/<id>.lock`: unlike a lock row, the kernel
+releases it when the holder dies (even by SIGKILL), and holding it never
+blocks writers of other instances.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from chatflow.runtime.store.base import InstanceNotFound, LockTimeout, StoreError, check_instance_id
+from chatflow.runtime.store.sql import SQLStore
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+class SQLiteStore(SQLStore):
+    kind = "sqlite"
+
+    def __init__(self, path: str | Path, url: str | None = None) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.url = url or f"sqlite:///{self.path}"
+        self._conn: sqlite3.Connection | None = None
+        self._pid_conn: int = 0
+        self._locks: dict[str, filelock.FileLock] = {}
+        self._lock_mutex = threading.Lock()
+
+    def _where(self) -> str:
+        return str(self.path)
+
+    def _connection(self, create: bool) -> Any | None:
+        import os
+        if self._conn is not None and self._pid_conn == os.getpid():
+            return self._conn
+        self._conn = None
+        self._ready = False
+        if not create and not self.path.exists():
+            return None
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(str(self.path), isolation_level=None,
+                                   check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self.path}: cannot switch SQLite to WAL mode ({mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: not a usable SQLite database ({e})") from None
+        self._conn = conn
+        self._pid_conn = os.getpid()
+        return conn
+
+    def _begin_write(self, conn: Any) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._ready = False
+            self._cache.clear()
+
+    def lock(self, instance_id: str,
+             timeout: float | None = None) -> AbstractContextManager[None]:
+        check_instance_id(instance_id)
+        if not self.exists(instance_id):
+            raise InstanceNotFound(instance_id, self._where())
+        return self._lock_cm(instance_id, timeout)
+
+    @contextmanager
+    def _lock_cm(self, instance_id: str, timeout: float | None) -> Iterator[None]:
+        with self._lock_mutex:
+            fl = self._locks.get(instance_id)
+            if fl is None:
+                d = self.path.with_name(self.path.name + "-locks")
+                d.mkdir(exist_ok=True)
+                fl = filelock.FileLock(str(d / f"{instance_id}.lock"))
+                self._locks[instance_id] = fl
+        try:
+            fl.acquire(timeout=-1 if timeout is None else timeout)
+        except filelock.Timeout:
+            raise LockTimeout(instance_id, timeout) from None
+        try:
+            yield
+        finally:
+            fl.release()
