@@ -1,0 +1,200 @@
+"""Lexical details the grammar leaves to Python: string escapes and `{EXPR}`
+holes, numbers with `_` separators, and durations.
+
+Pure functions over text; they report problems as `LexProblem`s with offsets
+relative to the text they were given, and the parser turns those into
+diagnostics with real file positions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "{": "{", "}": "}"}
+
+DURATION_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+MAX_INT = 2**63 - 1
+
+_SPECIAL = re.compile(r"[\\{}]")
+_DIGITS = r"[0-9]+(?:_[0-9]+)*"
+_INT_RE = re.compile(_DIGITS + r"\Z")
+_FLOAT_RE = re.compile(
+    _DIGITS + r"(?:\." + _DIGITS + r"(?:[eE][+-]?[0-9]+)?|[eE][+-]?[0-9]+)\Z"
+)
+_DURATION_RE = re.compile("(" + _DIGITS + r")(ms|s|m|h|d)\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Hole:
+    """An interpolation `{EXPR}`: `start`/`end` delimit EXPR inside the text."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class LexProblem:
+    code: str
+    message: str
+    start: int
+    end: int
+    hint: str | None = None
+
+
+def has_specials(content: str) -> bool:
+    """True when the text needs `scan_string` (escapes, braces)."""
+    return _SPECIAL.search(content) is not None
+
+
+def _hole_end(content: str, i: int) -> int:
+    """Index of the `}` closing the hole whose text starts at `i`, or -1.
+    Nested braces (map literals) and nested "strings" are skipped."""
+    depth = 0
+    n = len(content)
+    while i < n:
+        ch = content[i]
+        if ch == '"':
+            i += 1
+            while i < n and content[i] != '"':
+                i += 2 if content[i] == "\\" else 1
+            if i >= n:
+                return -1
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            if depth == 0:
+                return i
+            depth -= 1
+        i += 1
+    return -1
+
+
+def scan_string(content: str) -> tuple[list[str | Hole], list[LexProblem]]:
+    """Split string content into decoded text parts and `Hole`s.
+
+    Text parts never are empty and two text parts are never adjacent.
+    """
+    parts: list[str | Hole] = []
+    problems: list[LexProblem] = []
+    buf: list[str] = []
+    i = 0
+    n = len(content)
+    while i < n:
+        m = _SPECIAL.search(content, i)
+        if m is None:
+            buf.append(content[i:])
+            break
+        j = m.start()
+        if j > i:
+            buf.append(content[i:j])
+        ch = content[j]
+        if ch == "\\":
+            nxt = content[j + 1] if j + 1 < n else ""
+            if nxt in ESCAPES and nxt:
+                buf.append(ESCAPES[nxt])
+            else:
+                shown = nxt if nxt else ""
+                problems.append(LexProblem(
+                    "E0103", f"invalid escape `\\{shown}` in a string",
+                    j, min(j + 2, n),
+                    "the escapes are \\n \\t \\\" \\\\ \\{ \\}; write `\\\\` for a backslash",
+                ))
+                buf.append(nxt)
+            i = j + 2
+        elif ch == "{":
+            end = _hole_end(content, j + 1)
+            if end < 0:
+                problems.append(LexProblem(
+                    "E0108", "unclosed `{` in a string", j, j + 1,
+                    "close the interpolation with `}`, or write `\\{` for a literal brace",
+                ))
+                buf.append(content[j:])
+                break
+            if buf:
+                parts.append("".join(buf))
+                buf = []
+            parts.append(Hole(j + 1, end, content[j + 1:end]))
+            i = end + 1
+        else:  # a lone "}"
+            problems.append(LexProblem(
+                "E0108", "unmatched `}` in a string", j, j + 1,
+                "write `\\}` for a literal brace",
+            ))
+            buf.append("}")
+            i = j + 1
+    if buf:
+        parts.append("".join(buf))
+    return parts, problems
+
+
+def decode_plain(content: str) -> tuple[str, list[LexProblem]]:
+    """Decode a string that must not contain holes (map keys, import paths)."""
+    parts, problems = scan_string(content)
+    out: list[str] = []
+    for p in parts:
+        if isinstance(p, Hole):
+            problems.append(LexProblem(
+                "E0108", "interpolation is not allowed here", p.start - 1, p.end + 1,
+                "write `\\{` and `\\}` for literal braces",
+            ))
+        else:
+            out.append(p)
+    return "".join(out), problems
+
+
+@dataclass(frozen=True, slots=True)
+class NumberValue:
+    """The meaning of a NUMBER token: kind is "int", "float", "duration"
+    (value in milliseconds) or "error" (message in `error`)."""
+
+    kind: str
+    value: int | float
+    error: str = ""
+
+
+def classify_number(text: str) -> NumberValue:
+    if _INT_RE.match(text):
+        try:
+            v = int(text.replace("_", ""))
+        except ValueError:  # beyond Python's digit limit
+            return NumberValue("error", 0, f"integer `{_short(text)}` is too large")
+        if v > MAX_INT:
+            return NumberValue("error", 0, f"integer `{_short(text)}` is too large")
+        return NumberValue("int", v)
+    m = _DURATION_RE.match(text)
+    if m:
+        try:
+            amount = int(m.group(1).replace("_", ""))
+        except ValueError:
+            amount = MAX_INT + 1
+        ms = amount * DURATION_UNITS_MS[m.group(2)]
+        if ms > MAX_INT:
+            return NumberValue("error", 0, f"duration `{_short(text)}` is too large")
+        return NumberValue("duration", ms)
+    if _FLOAT_RE.match(text):
+        try:
+            f = float(text.replace("_", ""))
+        except ValueError:
+            f = float("inf")
+        if f == float("inf"):
+            return NumberValue("error", 0, f"number `{_short(text)}` is too large")
+        return NumberValue("float", f)
+    return NumberValue("error", 0, _number_problem(text))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 24 else text[:20] + "..."
+
+
+def _number_problem(text: str) -> str:
+    t = _short(text)
+    if "__" in text or text.endswith("_") or "_." in text or "._" in text:
+        return f"malformed number `{t}`: `_` must sit between two digits"
+    m = re.match(r"[0-9_]+([A-Za-z]+)\Z", text)
+    if m:
+        return (f"malformed duration `{t}`: unknown unit `{m.group(1)}` "
+                "(use ms, s, m, h or d)")
+    return f"malformed number `{t}`"

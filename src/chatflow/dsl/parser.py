@@ -1,0 +1,634 @@
+"""Text → AST for `.flow` sources: the public parse functions of the dsl.
+
+The AST is built during the LALR parse by an inline transformer (`_Builder`),
+never by walking a parse tree afterwards. Spans come from token positions.
+String holes `{EXPR}` are parsed with the grammar's `expr_start` symbol and
+their spans are shifted to the hole's place in the file.  lark never leaks
+out of this package: every lark error becomes a `Diagnostic` here or in
+`syntax_errors`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import TYPE_CHECKING, Any
+
+from chatflow.diagnostics import Diagnostic, Span, error
+from chatflow.dsl import ast
+from chatflow.dsl.lexical import (
+    Hole,
+    LexProblem,
+    classify_number,
+    decode_plain,
+    has_specials,
+    scan_string,
+)
+
+if TYPE_CHECKING:
+    from lark import Token
+
+__all__ = ["parse_expression", "parse_flow", "parse_template", "parse_type"]
+
+MAX_NESTING = 128
+"""Deepest expression / group nesting accepted; deeper input is reported
+(E0107) so later recursive passes never hit Python's recursion limit."""
+
+_SIMPLE_HOLE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\Z")
+_NOT_A_NAME = frozenset({"true", "false", "null", "not", "and", "or", "in"})
+_CONSTS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
+
+_GRAMMAR_FILE = "flow.lark"
+_STARTS = ("module", "expr_start", "type_start")
+_lark_instance: Any = None
+
+
+def get_lark(builder: _Builder) -> Any:
+    """The module-wide Lark parser (built on first use, with `builder` inline)."""
+    global _lark_instance
+    if _lark_instance is None:
+        from pathlib import Path
+
+        from lark import Lark
+
+        grammar = (Path(__file__).parent / _GRAMMAR_FILE).read_text(encoding="utf-8")
+        _lark_instance = Lark(grammar, parser="lalr", lexer="contextual", start=list(_STARTS),
+                              maybe_placeholders=True, transformer=builder)
+    return _lark_instance
+
+
+def lark_terminals() -> dict[str, Any]:
+    """Terminal definitions by name (for naming expected tokens in errors)."""
+    return {t.name: t for t in get_lark(_BUILDER).terminals}
+
+
+def root_tokens(text: str) -> list[str]:
+    """The token texts of `text` by the context-free lexer, stopping quietly
+    at the first character no terminal matches (used to describe errors)."""
+    out: list[str] = []
+    try:
+        for tok in get_lark(_BUILDER).lex(text):
+            out.append(str(tok))
+    except Exception:  # best effort: the tokens so far are enough
+        pass
+    return out
+
+
+def label_parse(text: str, start: str) -> Any:
+    """Parse an example mistake (to learn the LALR state it fails in)."""
+    _BUILDER.reset("<example>", None)
+    return get_lark(_BUILDER).parse(text, start=start)
+
+
+# One parse at a time: the builder holds per-parse state (file, offsets, diagnostics).
+_LOCK = threading.RLock()
+
+
+class _TooDeep(Exception):
+    """Raised inside the builder when nesting passes MAX_NESTING."""
+
+    def __init__(self, span: Span) -> None:
+        super().__init__("too deep")
+        self.span = span
+
+
+class _Builder:
+    """lark inline-transformer callbacks: children → AST nodes.
+
+    Method names are grammar rule names / aliases. State for one parse lives
+    in attributes reset by `reset`; nested parses (string holes) save and
+    restore it through `_base`."""
+
+    def __init__(self) -> None:
+        self.file = "<unknown>"
+        # (line, column, offset) of the parsed text's first character in the file,
+        # or None when the parsed text is the whole file.
+        self._base: tuple[int, int, int] | None = None
+        self.diags: list[Diagnostic] = []
+        self._depth: dict[int, int] = {}
+
+    def reset(self, file: str, base: tuple[int, int, int] | None) -> None:
+        self.file = file
+        self._base = base
+        self.diags = []
+        self._depth = {}
+
+    # ------------------------------------------------------------ spans
+
+    def _tspan(self, t: Any) -> Span:
+        # `t` is a lark Token; typed Any because its positions are Optional.
+        b = self._base
+        if b is None:
+            return Span(self.file, t.line, t.column, t.end_line, t.end_column,
+                        t.start_pos, t.end_pos)
+        line0, col0, off0 = b
+        line = t.line
+        end_line = t.end_line
+        return Span(
+            self.file, line0 + line - 1, t.column + col0 - 1 if line == 1 else t.column,
+            line0 + end_line - 1, t.end_column + col0 - 1 if end_line == 1 else t.end_column,
+            off0 + t.start_pos, off0 + t.end_pos,
+        )
+
+    def _ident(self, t: Token) -> ast.Ident:
+        return ast.Ident(str(t), self._tspan(t))
+
+    def _nest(self, node: object, *kids: object) -> None:
+        d = self._depth
+        depth = 1 + max(d.get(id(k), 0) for k in kids)
+        if depth > 1:
+            if depth > MAX_NESTING:
+                raise _TooDeep(node.span)  # type: ignore[attr-defined]
+            d[id(node)] = depth
+
+    def lex_problem(self, p: LexProblem, span: Span) -> None:
+        self.diags.append(error(p.code, p.message, span, p.hint))
+
+    # ------------------------------------------------------------ module level
+
+    def module(self, c: list[Any]) -> ast.Module:
+        imports = tuple(x for x in c if isinstance(x, ast.Import))
+        flows = tuple(x for x in c if isinstance(x, ast.Flow))
+        span = c[0].span.to(c[-1].span) if c else Span(self.file, 1, 1, 1, 1, 0, 0)
+        return ast.Module(self.file, imports, flows, span)
+
+    def expr_start(self, c: list[Any]) -> Any:
+        return c[0]
+
+    def type_start(self, c: list[Any]) -> Any:
+        return c[0]
+
+    def import_decl(self, c: list[Any]) -> ast.Import:
+        names = tuple(self._ident(t) for t in c[1:-2])
+        src_tok = c[-1]
+        src_span = self._tspan(src_tok)
+        value, problems = decode_plain(src_tok[1:-1])
+        for p in problems:
+            self.lex_problem(p, _inner_span(src_span, p.start, p.end))
+        source = ast.Literal(value, src_span)
+        return ast.Import(names, source, self._tspan(c[0]).to(src_span))
+
+    def flow(self, c: list[Any]) -> ast.Flow:
+        params = tuple(c[2:-2])
+        outputs = c[-2]
+        items, _, rbrace = c[-1]
+        decls = outputs[0] if outputs is not None else ()
+        return ast.Flow(self._ident(c[1]), params, decls, items,
+                        self._tspan(c[0]).to(self._tspan(rbrace)))
+
+    def param(self, c: list[Any]) -> ast.Param:
+        name = self._ident(c[0])
+        end = c[2].span if c[2] is not None else c[1].span
+        return ast.Param(name, c[1], c[2], name.span.to(end))
+
+    def outputs(self, c: list[Any]) -> tuple[tuple[ast.OutputDecl, ...], Token]:
+        return tuple(c[1:-1]), c[-1]
+
+    def output_decl(self, c: list[Any]) -> ast.OutputDecl:
+        name = self._ident(c[0])
+        return ast.OutputDecl(name, c[1], name.span.to(c[1].span))
+
+    def body(self, c: list[Any]) -> tuple[tuple[Any, ...], Token, Token]:
+        items = tuple(c[1:-1])
+        d = self._depth
+        if d:
+            depth = 1 + max((d.get(id(i), 0) for i in items), default=0)
+            if depth > MAX_NESTING:
+                raise _TooDeep(self._tspan(c[0]))
+            d[id(items)] = depth
+        return items, c[0], c[-1]
+
+    # ------------------------------------------------------------ items
+
+    def setting(self, c: list[Any]) -> ast.Setting:
+        name = self._ident(c[0])
+        return ast.Setting(name, c[1], name.span.to(c[1].span))
+
+    def quota(self, c: list[Any]) -> ast.Quota:
+        entries = tuple(c[1:])
+        return ast.Quota(entries, self._tspan(c[0]).to(entries[-1].span))
+
+    def quota_entry(self, c: list[Any]) -> ast.QuotaEntry:
+        key = self._ident(c[0])
+        return ast.QuotaEntry(key, c[1], key.span.to(c[1].span))
+
+    def var_decl(self, c: list[Any]) -> ast.Var:
+        return ast.Var(self._ident(c[1]), c[2], c[3], self._tspan(c[0]).to(c[3].span))
+
+    def output_item(self, c: list[Any]) -> ast.OutputItem:
+        return ast.OutputItem(self._ident(c[1]), c[2], self._tspan(c[0]).to(c[2].span))
+
+    def step(self, c: list[Any]) -> ast.Step:
+        kw, name, after, when, action, opts = c
+        if opts is None:
+            options: tuple[ast.StepOption, ...] = ()
+            end = action.span
+        else:
+            options, rbrace = opts
+            end = self._tspan(rbrace)
+        return ast.Step(self._ident(name), after, when, action, options,
+                        self._tspan(kw).to(end))
+
+    def after(self, c: list[Any]) -> tuple[ast.Ident, ...]:
+        return tuple(self._ident(t) for t in c)
+
+    def _group(self, kind: str, c: list[Any], max_: Any, until: Any) -> ast.Group:
+        items, _, rbrace = c[-1]
+        node = ast.Group(kind, self._ident(c[1]), c[2], c[3], max_, until, items,
+                         self._tspan(c[0]).to(self._tspan(rbrace)))
+        d = self._depth
+        if d and id(items) in d:
+            d[id(node)] = d[id(items)]
+        return node
+
+    def phase(self, c: list[Any]) -> ast.Group:
+        return self._group("phase", c, None, None)
+
+    def parallel(self, c: list[Any]) -> ast.Group:
+        return self._group("parallel", c, c[4], None)
+
+    def repeat(self, c: list[Any]) -> ast.Group:
+        return self._group("repeat", c, c[4], c[5])
+
+    # ------------------------------------------------------------ actions
+
+    def simple_action(self, c: list[Any]) -> ast.Action:
+        kw, s = c
+        arg = self._string(s)
+        span = self._tspan(kw).to(arg.span)
+        k = kw.type
+        if k == "SHELL":
+            return ast.ShellAction(arg, span)
+        if k == "APPROVE":
+            return ast.ApproveAction(arg, span)
+        if k == "FAIL":
+            return ast.FailAction(arg, span)
+        lit = self._plain(arg)
+        if k == "PYTHON":
+            return ast.PythonAction(lit, span)
+        return ast.AgentAction(lit, span)
+
+    def _plain(self, s: ast.Literal | ast.Template) -> ast.Literal:
+        if isinstance(s, ast.Literal):
+            return s
+        self.diags.append(error(
+            "E0108", "interpolation is not allowed here", s.span,
+            "this string names something fixed; write `\\{` and `\\}` for literal braces",
+        ))
+        return ast.Literal("".join(p for p in s.parts if isinstance(p, str)), s.span)
+
+    def call_action(self, c: list[Any]) -> ast.CallAction:
+        return ast.CallAction(self._ident(c[1]), tuple(c[2:-1]),
+                              self._tspan(c[0]).to(self._tspan(c[-1])))
+
+    def argument(self, c: list[Any]) -> ast.Argument:
+        name = self._ident(c[0])
+        return ast.Argument(name, c[1], name.span.to(c[1].span))
+
+    def set_action(self, c: list[Any]) -> ast.SetAction:
+        return ast.SetAction(self._ident(c[1]), c[2], self._tspan(c[0]).to(c[2].span))
+
+    def unknown_action(self, c: list[Any]) -> ast.UnknownAction:
+        name = self._ident(c[0])
+        if c[1] is None:
+            return ast.UnknownAction(name, None, name.span)
+        arg = self._string(c[1])
+        return ast.UnknownAction(name, arg, name.span.to(arg.span))
+
+    # ------------------------------------------------------------ step options
+
+    def options(self, c: list[Any]) -> tuple[tuple[Any, ...], Token]:
+        return tuple(c[1:-1]), c[-1]
+
+    def option(self, c: list[Any]) -> ast.Option:
+        name = self._ident(c[0])
+        if len(c) == 1 or c[1] is None:
+            return ast.Option(name, None, name.span)
+        return ast.Option(name, c[1], name.span.to(c[1].span))
+
+    def retry(self, c: list[Any]) -> ast.RetryOption:
+        end = c[2] if c[2] is not None else c[1]
+        return ast.RetryOption(c[1], c[2], self._tspan(c[0]).to(end.span))
+
+    def out_field(self, c: list[Any]) -> ast.OutField:
+        return ast.OutField(self._ident(c[1]), c[2], c[3], self._tspan(c[0]).to(c[3].span))
+
+    # ------------------------------------------------------------ types
+
+    def type(self, c: list[Any]) -> ast.TypeRef:
+        head, targs, q = c
+        span = self._tspan(head)
+        args: tuple[ast.TypeRef, ...] = ()
+        if targs is not None:
+            args, rsqb = targs
+            span = span.to(self._tspan(rsqb))
+        if q is not None:
+            span = span.to(self._tspan(q))
+        node = ast.TypeRef(str(head), args, q is not None, span)
+        if args:
+            self._nest(node, *args)
+        return node
+
+    def type_args(self, c: list[Any]) -> tuple[tuple[ast.TypeRef, ...], Token]:
+        return tuple(c[:-1]), c[-1]
+
+    # ------------------------------------------------------------ expressions
+
+    def binary(self, c: list[Any]) -> ast.Binary:
+        left, op, right = c
+        node = ast.Binary(str(op), left, right, left.span.to(right.span))
+        d = self._depth
+        depth = 1 + max(d.get(id(left), 0), d.get(id(right), 0))
+        if depth > 1:
+            if depth > MAX_NESTING:
+                raise _TooDeep(node.span)
+            d[id(node)] = depth
+        return node
+
+    def unary(self, c: list[Any]) -> ast.Unary:
+        op, operand = c
+        node = ast.Unary(str(op), operand, self._tspan(op).to(operand.span))
+        self._nest(node, operand)
+        return node
+
+    def attribute(self, c: list[Any]) -> ast.Attribute:
+        value, name = c
+        aspan = self._tspan(name)
+        node = ast.Attribute(value, str(name), aspan, value.span.to(aspan))
+        d = self._depth
+        depth = 1 + d.get(id(value), 0)
+        if depth > 1:
+            if depth > MAX_NESTING:
+                raise _TooDeep(node.span)
+            d[id(node)] = depth
+        return node
+
+    def index(self, c: list[Any]) -> ast.Index:
+        value, idx, rsqb = c
+        node = ast.Index(value, idx, value.span.to(self._tspan(rsqb)))
+        self._nest(node, value, idx)
+        return node
+
+    def call(self, c: list[Any]) -> ast.Call:
+        func = self._ident(c[0])
+        args = tuple(c[1:-1])
+        node = ast.Call(func, args, func.span.to(self._tspan(c[-1])))
+        if args:
+            self._nest(node, *args)
+        return node
+
+    def name(self, c: list[Any]) -> ast.Name:
+        t = c[0]
+        return ast.Name(str(t), self._tspan(t))
+
+    def string(self, c: list[Any]) -> ast.Literal | ast.Template:
+        return self._string(c[0])
+
+    def number(self, c: list[Any]) -> ast.Literal | ast.DurationLit:
+        t = c[0]
+        text = str(t)
+        span = self._tspan(t)
+        nv = classify_number(text)
+        if nv.kind == "int" or nv.kind == "float":
+            return ast.Literal(nv.value, span)
+        if nv.kind == "duration":
+            return ast.DurationLit(int(nv.value), text, span)
+        self.diags.append(error("E0104", nv.error, span, _number_hint(text)))
+        return ast.Literal(0, span)
+
+    def const(self, c: list[Any]) -> ast.Literal:
+        t = c[0]
+        return ast.Literal(_CONSTS[str(t)], self._tspan(t))
+
+    def list_lit(self, c: list[Any]) -> ast.ListExpr:
+        items = tuple(c[1:-1])
+        node = ast.ListExpr(items, self._tspan(c[0]).to(self._tspan(c[-1])))
+        if items:
+            self._nest(node, *items)
+        return node
+
+    def map_lit(self, c: list[Any]) -> ast.MapExpr:
+        entries = tuple(c[1:-1])
+        node = ast.MapExpr(entries, self._tspan(c[0]).to(self._tspan(c[-1])))
+        if entries:
+            self._nest(node, *(e.value for e in entries))
+        return node
+
+    def map_entry(self, c: list[Any]) -> ast.MapEntry:
+        k, value = c
+        kspan = self._tspan(k)
+        if k.type == "STRING":
+            text, problems = decode_plain(k[1:-1])
+            for p in problems:
+                self.lex_problem(p, _inner_span(kspan, p.start, p.end))
+            key = ast.Ident(text, kspan)
+        else:
+            key = ast.Ident(str(k), kspan)
+        return ast.MapEntry(key, value, kspan.to(value.span))
+
+    # ------------------------------------------------------------ strings
+
+    def _string(self, t: Token) -> ast.Literal | ast.Template:
+        span = self._tspan(t)
+        content = t[1:-1]
+        if not has_specials(content):
+            return ast.Literal(content, span)
+        return build_template(self, content, span, span.line, span.column + 1, span.start + 1)
+
+
+def _inner_span(outer: Span, start: int, end: int) -> Span:
+    """The span of content[start:end] of a one-line string token `outer`
+    (content begins right after the opening quote)."""
+    col = outer.column + 1
+    off = outer.start + 1
+    return Span(outer.file, outer.line, col + start, outer.line, col + end, off + start, off + end)
+
+
+def _pos(text: str, k: int, line0: int, col0: int, off0: int) -> tuple[int, int, int]:
+    """File (line, column, offset) of text[k] when text[0] sits at (line0, col0, off0)."""
+    nl = text.count("\n", 0, k)
+    if nl == 0:
+        return line0, col0 + k, off0 + k
+    return line0 + nl, k - text.rindex("\n", 0, k), off0 + k
+
+
+def _text_span(b: _Builder, text: str, start: int, end: int,
+               line0: int, col0: int, off0: int) -> Span:
+    l1, c1, o1 = _pos(text, start, line0, col0, off0)
+    l2, c2, o2 = _pos(text, end, line0, col0, off0)
+    return Span(b.file, l1, c1, l2, c2, o1, o2)
+
+
+def build_template(b: _Builder, content: str, span: Span,
+                   line0: int, col0: int, off0: int) -> ast.Literal | ast.Template:
+    """Decode `content` (text at line0/col0/off0 in the file) into a Literal or
+    a Template, parsing each hole as an expression."""
+    parts, problems = scan_string(content)
+    for prob in problems:
+        b.lex_problem(prob, _text_span(b, content, prob.start, prob.end, line0, col0, off0))
+    out: list[str | ast.Expr] = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        expr = _parse_hole(b, content, part, line0, col0, off0)
+        if expr is not None:
+            out.append(expr)
+    if not any(not isinstance(p, str) for p in out):
+        return ast.Literal("".join(p for p in out if isinstance(p, str)), span)
+    merged: list[str | ast.Expr] = []
+    for p in out:
+        if isinstance(p, str) and merged and isinstance(merged[-1], str):
+            merged[-1] = merged[-1] + p
+        else:
+            merged.append(p)
+    return ast.Template(tuple(merged), span)
+
+
+def _parse_hole(b: _Builder, content: str, hole: Hole,
+                line0: int, col0: int, off0: int) -> ast.Expr | None:
+    text = hole.text
+    if not text.strip():
+        b.diags.append(error(
+            "E0108", "empty interpolation `{}` in a string",
+            _text_span(b, content, hole.start - 1, hole.end + 1, line0, col0, off0),
+            "put an expression inside, or write `\\{\\}` for literal braces",
+        ))
+        return None
+    m = _SIMPLE_HOLE.match(text)
+    if m is not None and m.group(1) not in _NOT_A_NAME and "\n" not in text:
+        # Fast path for `{name}` / `{a.b.c}`: no nested parse needed.
+        lead = len(text) - len(text.lstrip())
+        k = hole.start + lead
+        line, col, off = _pos(content, k, line0, col0, off0)
+        head = m.group(1)
+        expr: ast.Expr = ast.Name(head, Span(b.file, line, col, line, col + len(head),
+                                             off, off + len(head)))
+        pos = len(head)
+        for attr in m.group(2).split(".")[1:]:
+            a0 = pos + 1
+            a1 = a0 + len(attr)
+            aspan = Span(b.file, line, col + a0, line, col + a1, off + a0, off + a1)
+            expr = ast.Attribute(expr, attr, aspan, expr.span.to(aspan))
+            pos = a1
+        return expr
+    line, col, off = _pos(content, hole.start, line0, col0, off0)
+    node, diags = _parse_nested(b, text, "expr_start", (line, col, off))
+    b.diags.extend(diags)
+    result: ast.Expr | None = node
+    return result
+
+
+def _number_hint(text: str) -> str | None:
+    if any(ch.isalpha() for ch in text):
+        return "durations are written like 500ms, 30s, 10m, 2h or 1d"
+    return None
+
+
+# ---------------------------------------------------------------- running the parser
+
+_BUILDER = _Builder()
+
+
+def _run(text: str, start: str) -> Any:
+    return get_lark(_BUILDER).parse(text, start=start)
+
+
+def _parse_nested(b: _Builder, text: str, start: str,
+                  base: tuple[int, int, int]) -> tuple[Any, list[Diagnostic]]:
+    """Parse `text` with start symbol `start` while another parse is running
+    (string holes): save the builder's per-parse state and restore it after."""
+    saved = (b.file, b._base, b.diags, b._depth)
+    try:
+        return _parse_with(text, start, b.file, base)
+    finally:
+        b.file, b._base, b.diags, b._depth = saved
+
+
+def _parse_with(text: str, start: str, file: str,
+                base: tuple[int, int, int] | None) -> tuple[Any, list[Diagnostic]]:
+    from lark.exceptions import UnexpectedInput
+
+    from chatflow.dsl.syntax_errors import convert_error, internal_error, too_deep
+
+    b = _BUILDER
+    b.reset(file, base)
+    try:
+        node = _run(text, start)
+    except UnexpectedInput as exc:
+        return None, [*b.diags, convert_error(exc, text, file, base, start)]
+    except _TooDeep as exc:
+        return None, [*b.diags, too_deep(exc.span, MAX_NESTING)]
+    except RecursionError:
+        return None, [*b.diags, too_deep(_whole_span(text, file, base), MAX_NESTING)]
+    except Exception as exc:  # a parser bug must not become a traceback for the user
+        return None, [*b.diags, internal_error(exc, _whole_span(text, file, base))]
+    return node, b.diags
+
+
+def _whole_span(text: str, file: str, base: tuple[int, int, int] | None) -> Span:
+    line0, col0, off0 = base or (1, 1, 0)
+    l2, c2, o2 = _pos(text, len(text), line0, col0, off0)
+    return Span(file, line0, col0, l2, c2, off0, o2)
+
+
+def _clean(text: str) -> str:
+    # A BOM is invisible in editors; keep offsets by turning it into a space.
+    return text.replace("\ufeff", " ") if "\ufeff" in text else text
+
+
+def parse_flow(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
+    """Parse a whole `.flow` file. Returns the module (None after a syntax
+    error) and every diagnostic found."""
+    with _LOCK:
+        node, diags = _parse_with(_clean(text), "module", path, None)
+        if node is None:
+            from chatflow.dsl.syntax_errors import more_errors
+
+            diags = diags + more_errors(text, path, diags, _recheck)
+    return node, diags
+
+
+def _recheck(text: str, path: str) -> list[Diagnostic] | None:
+    """Parse a blanked copy of the file during error recovery; only the
+    syntax diagnostics matter (None when it parsed cleanly)."""
+    node, diags = _parse_with(text, "module", path, None)
+    return diags if node is None else None
+
+
+def _origin_base(origin: Span) -> tuple[int, int, int]:
+    return origin.line, origin.column, origin.start
+
+
+def parse_expression(text: str, origin: Span) -> tuple[ast.Expr | None, list[Diagnostic]]:
+    """Parse one expression; `origin` is where `text` starts in its file."""
+    with _LOCK:
+        node, diags = _parse_with(_clean(text), "expr_start", origin.file, _origin_base(origin))
+    return node, diags
+
+
+def parse_type(text: str, origin: Span) -> tuple[ast.TypeRef | None, list[Diagnostic]]:
+    """Parse one type (`int`, `list[str]?`); `origin` is where `text` starts."""
+    with _LOCK:
+        node, diags = _parse_with(_clean(text), "type_start", origin.file, _origin_base(origin))
+    return node, diags
+
+
+def parse_template(text: str, origin: Span) -> tuple[ast.StrExpr | None, list[Diagnostic]]:
+    """Parse string content with `{EXPR}` holes and the `.flow` escapes, as
+    the inside of a `.flow` string literal; `origin` is where `text` starts."""
+    with _LOCK:
+        b = _BUILDER
+        b.reset(origin.file, None)
+        line0, col0, off0 = _origin_base(origin)
+        end = _pos(text, len(text), line0, col0, off0)
+        span = Span(origin.file, line0, col0, end[0], end[1], off0, end[2])
+        if not has_specials(text):
+            return ast.Literal(text, span), []
+        try:
+            node = build_template(b, text, span, line0, col0, off0)
+        except _TooDeep as exc:
+            from chatflow.dsl.syntax_errors import too_deep
+
+            return None, [*b.diags, too_deep(exc.span, MAX_NESTING)]
+        return node, b.diags

@@ -1,0 +1,410 @@
+"""lark parse errors → friendly, stable E01xx diagnostics.
+
+Codes (each is one diagnostic at the offending token):
+
+- E0100  internal parser error (a bug in ChatFlow, never the user's fault)
+- E0101  unexpected token: "expected `:` after the step name, found `shell`"
+- E0102  unterminated string (a `"` with no closing `"` on its line)
+- E0103  invalid escape in a string (only \\n \\t \\" \\\\ \\{ \\} exist)
+- E0104  malformed number or duration (`1__0`, `12abc`, `5y`, too large)
+- E0105  unexpected character (`$`, `'`, `&&` ...)
+- E0106  unexpected end of file (usually a missing `}` or `)`)
+- E0107  nesting too deep (expressions or groups nested past the limit)
+- E0108  malformed interpolation: unclosed `{`, lone `}`, empty `{}`, or a
+         `{...}` where the string must be fixed (import paths, agent names)
+
+Messages come from the parser state at the error: a table built from small
+example mistakes (lark's `match_examples` idea, keyed by LALR state) gives
+the context ("after the step name"), the expected terminals give the rest.
+Error recovery for several errors per file blanks the broken item and parses
+again, and only keeps going while that is clearly safe.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from chatflow.diagnostics import Diagnostic, Related, Span, error
+
+# Terminals → words. String terminals not listed are shown as `text`.
+_NAMES = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "NUMBER": "a number",
+    "$END": "end of file",
+}
+
+_EXPR_START = frozenset({
+    "NAME", "NUMBER", "STRING", "TRUE", "FALSE", "NULL", "LSQB", "LBRACE", "LPAR", "MINUS",
+})
+
+# Example mistakes → what to say. `{prev}` is the token just before the error.
+# The LALR state each example fails in selects the message.
+_EXAMPLES: list[tuple[str, list[str]]] = [
+    ("expected `import` or `flow` at the top level",
+     ["x", "flow f() {} x", "import a from \"std\" x"]),
+    ("expected a name to import after `import`", ["import \"std\"", "import 1"]),
+    ("expected `from` after the imported names", ["import a \"std\"", "import a b"]),
+    ("expected a string after `from` (\"std\" or a relative path)", ["import a from std"]),
+    ("expected a flow name after `flow`", ["flow (", "flow {", "flow 1"]),
+    ("expected `(` after the flow name", ["flow f {", "flow f -> (a: int) {}"]),
+    ("expected a parameter name or `)`", ["flow f(1", "flow f(:"]),
+    ("expected `:` and a type after the parameter name", ["flow f(a int)", "flow f(a)"]),
+    ("expected a type after `:`", ["flow f(a: )", "flow f(a: 1)", "flow f() -> (a: ) {}"]),
+    ("expected `,` or `)` after the parameter", ["flow f(a: int b: int)"]),
+    ("expected `,` or `)` after the parameter",
+     ["flow f(a: int = 1 b: int)", "flow f(a: int = 1 1"]),
+    ("expected `{` to open the flow body", ["flow f() step", "flow f() -> (a: int) step"]),
+    ("expected `(` after `->`", ["flow f() -> a: int"]),
+    ("expected an output name or `)`", ["flow f() -> (1"]),
+    ("expected `:` and a type after the output name", ["flow f() -> (a)", "flow f() -> (a int)"]),
+    ("expected an item (step, var, phase, parallel, repeat, output or a setting) or `}`",
+     ["flow f() { 1", "flow f() { : ", "flow f() { ( "]),
+    ("expected `:` after the step name",
+     ["flow f() { step a shell", "flow f() { step a {", "flow f() { step a 1"]),
+    ("expected `:` after the `after` list", ["flow f() { step a after b shell"]),
+    ("expected a name after `after`", ["flow f() { step a after : shell"]),
+    ("expected a name after `,`", ["flow f() { step a after b, : shell"]),
+    ("expected a step name after `step`", ["flow f() { step :", "flow f() { step \"a\""]),
+    ("expected an action after `:` (shell, python, agent, approve, call, set or fail)",
+     ["flow f() { step a: }", "flow f() { step a: 1", "flow f() { step a: \"x\""]),
+    ("expected a string after `{prev}`",
+     ["flow f() { step a: shell x", "flow f() { step a: agent 1",
+      "flow f() { step a: python }", "flow f() { step a: approve }", "flow f() { step a: fail }"]),
+    ("expected a flow name after `call`",
+     ["flow f() { step a: call (", "flow f() { step a: call }"]),
+    ("expected `(` with the arguments after the called flow's name",
+     ["flow f() { step a: call g }", "flow f() { step a: call g x"]),
+    ("expected an argument name or `)`", ["flow f() { step a: call g(1"]),
+    ("expected `:` after the argument name (arguments are `name: value`)",
+     ["flow f() { step a: call g(x 1", "flow f() { step a: call g(x)"]),
+    ("expected `,` or `)` after the argument", ["flow f() { step a: call g(x: 1 y: 2)"]),
+    ("expected a variable name after `set`", ["flow f() { step a: set = 1"]),
+    ("expected `=` after the variable name", ["flow f() { step a: set x 1"]),
+    ("expected a variable name after `var`", ["flow f() { var : int = 1", "flow f() { var 1"]),
+    ("expected `:` and a type after the variable name (`var NAME: TYPE = VALUE`)",
+     ["flow f() { var x = 1", "flow f() { var x int"]),
+    ("expected `=` and an initial value after the variable's type",
+     ["flow f() { var x: int }", "flow f() { var x: int 1"]),
+    ("expected an output name after `output`", ["flow f() { output = 1"]),
+    ("expected `=` after the output name", ["flow f() { output x 1", "flow f() { output x }"]),
+    ("expected a quota name (tokens, cpu, wall or steps) after `{prev}`",
+     ["flow f() { quota 1", "flow f() { quota tokens 1, 2"]),
+    ("expected a group name after `{prev}`",
+     ["flow f() { phase {", "flow f() { parallel {", "flow f() { repeat {"]),
+    ("expected `{` to open the group body",
+     ["flow f() { phase p step", "flow f() { phase p after a step", "flow f() { parallel p step"]),
+    ("expected `max N` after the repeat's name (`repeat NAME max N until EXPR { ... }`)",
+     ["flow f() { repeat r {", "flow f() { repeat r until"]),
+    ("expected `until` and a condition after `max N`", ["flow f() { repeat r max 3 {"]),
+    ("expected a step option (timeout, retry, risk, continue_on_error, prompt, with, env, "
+     "cwd, out) or `}`",
+     ["flow f() { step a: shell \"x\" { 1", "flow f() { step a: shell \"x\" { ( "]),
+    ("expected `{` after `{prev}` (a map like `{key: value}`)",
+     ["flow f() { step a: shell \"x\" { with x", "flow f() { step a: shell \"x\" { env 1"]),
+    ("expected a field name after `out`", ["flow f() { step a: shell \"x\" { out : int = 1"]),
+    ("expected `:` and a type after the field name (`out NAME: TYPE = EXPR`)",
+     ["flow f() { step a: shell \"x\" { out c = 1"]),
+    ("expected `=` and an expression after the field's type",
+     ["flow f() { step a: shell \"x\" { out c: int }"]),
+    ("expected a map key (a name or a string) or `}`",
+     ["flow f() { output x = {1", "flow f() { output x = {("]),
+    ("expected `:` after the map key", ["flow f() { output x = {a 1", "flow f() { output x = {a}"]),
+    ("expected `,` or `}` after the map entry", ["flow f() { output x = {a: 1 b: 2}"]),
+    ("expected `,` or `]` after the list item", ["flow f() { output x = [1 2]"]),
+    ("expected `,` or `)` after the function argument", ["flow f() { output x = len(a b)"]),
+    ("expected an attribute name after `.`",
+     ["flow f() { output x = a.1", "flow f() { output x = a.("]),
+    ("expected `]` to close the index", ["flow f() { output x = a[1 2"]),
+    ("expected `)` to close the parenthesis",
+     ["flow f() { output x = (1 2", "flow f() { output x = (1 }"]),
+    ("expected a type name", ["flow f(a: list[1])", "flow f(a: list[])"]),
+    ("expected `,` or `]` after the type argument", ["flow f(a: list[int int])"]),
+    ("comparison operators cannot be chained; combine them with `and`",
+     ["flow f() { output x = a < b < c", "flow f() { output x = a == b == c",
+      "flow f() { output x = a in b in c", "flow f() { output x = a != b >= c",
+      "flow f() { output x = a <= b > c"]),
+]
+
+_LABELS: dict[tuple[str, int], str] | None = None
+
+
+def _labels(parse: Callable[[str, str], Any]) -> dict[tuple[str, int], str]:
+    """LALR state (per start symbol) → message, from the example mistakes."""
+    global _LABELS
+    if _LABELS is None:
+        from lark.exceptions import UnexpectedInput
+
+        table: dict[tuple[str, int], str] = {}
+        for label, examples in _EXAMPLES:
+            for ex in examples:
+                try:
+                    parse(ex, "module")
+                except UnexpectedInput as exc:
+                    state = _state_of(exc)
+                    if state is not None:
+                        table.setdefault(("module", state), label)
+                except Exception:  # a broken example must not break error reporting
+                    continue
+        _LABELS = table
+    return _LABELS
+
+
+def _state_of(exc: Any) -> int | None:
+    st = getattr(exc, "state", None)
+    pos = getattr(st, "position", None)
+    return pos if isinstance(pos, int) else None
+
+
+def human(term: str, terminals: dict[str, Any]) -> str:
+    if term in _NAMES:
+        return _NAMES[term]
+    t = terminals.get(term)
+    pattern = getattr(t, "pattern", None)
+    if pattern is not None and type(pattern).__name__ == "PatternStr":
+        return f"`{pattern.value}`"
+    return term.lower()
+
+
+def _expected_words(expected: set[str], terminals: dict[str, Any]) -> str:
+    if "NAME" in expected and "NUMBER" in expected and "STRING" in expected:
+        rest = sorted(expected - _EXPR_START - {"NOT"})
+        words = ["an expression", *(human(t, terminals) for t in rest)]
+    else:
+        words = sorted({human(t, terminals) for t in expected})
+    if len(words) > 8:
+        words = [*words[:7], "..."]
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _found(tok: Any) -> str:
+    if tok.type == "$END":
+        return "end of file"
+    text = str(tok)
+    if tok.type == "STRING":
+        return "a string"
+    if len(text) > 30:
+        text = text[:27] + "..."
+    return f"`{text}`"
+
+
+def _map(base: tuple[int, int, int] | None, line: int, col: int, off: int) -> tuple[int, int, int]:
+    if base is None:
+        return line, col, off
+    line0, col0, off0 = base
+    return line0 + line - 1, col + col0 - 1 if line == 1 else col, off0 + off
+
+
+def _span_at(file: str, text: str, base: tuple[int, int, int] | None,
+             pos: int, length: int) -> Span:
+    """Span of text[pos:pos+length] (on one line), mapped through `base`."""
+    pos = max(0, min(pos, len(text)))
+    line = text.count("\n", 0, pos) + 1
+    col = pos - (text.rindex("\n", 0, pos) + 1 if line > 1 else 0) + 1
+    l1, c1, o1 = _map(base, line, col, pos)
+    return Span(file, l1, c1, l1, c1 + length, o1, o1 + length)
+
+
+def _prev_token(text: str, pos: int) -> str | None:
+    """The text of the token just before offset `pos` (best effort)."""
+    from chatflow.dsl.parser import root_tokens
+
+    toks = root_tokens(text[:pos])
+    return toks[-1] if toks else None
+
+
+def convert_error(exc: Any, text: str, file: str,
+                  base: tuple[int, int, int] | None, start: str) -> Diagnostic:
+    """One diagnostic for a lark `UnexpectedInput`."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+    if isinstance(exc, UnexpectedCharacters):
+        pos = exc.pos_in_stream or 0
+        ch = text[pos] if pos < len(text) else ""
+        if ch == '"':
+            eol = text.find("\n", pos)
+            end = len(text) if eol < 0 else eol
+            return error("E0102", "unterminated string", _span_at(file, text, base, pos, end - pos),
+                         "close the string with `\"` on the same line")
+        return error("E0105", f"unexpected character `{_show_char(ch)}`",
+                     _span_at(file, text, base, pos, 1), _char_hint(ch, text, pos))
+    if isinstance(exc, UnexpectedToken):
+        from chatflow.dsl.parser import label_parse, lark_terminals
+
+        tok = exc.token
+        terminals = lark_terminals()
+        expected = set(exc.expected) if exc.expected else set()
+        state = _state_of(exc)
+        at_end = tok.type == "$END"
+        pos = len(text) if at_end or tok.start_pos is None else tok.start_pos
+        label = None
+        if state is not None and start == "module":
+            label = _labels(label_parse).get(("module", state))
+        prev = _prev_token(text, pos) if pos is not None else None
+        if label is not None:
+            message = label.replace("{prev}", prev or "?")
+        elif expected and expected <= _EXPR_START | {"NOT"} and "NAME" in expected:
+            message = f"expected an expression after `{prev}`" if prev else "expected an expression"
+        else:
+            message = "expected " + _expected_words(expected, terminals)
+            if prev:
+                message += f" after `{prev}`"
+        if at_end:
+            span = _span_at(file, text, base, len(text), 0)
+            if start != "module":
+                return error("E0101", f"{message}, found the end of the expression", span)
+            stack = unclosed_brackets(text)
+            if stack:
+                ch, off = stack[-1]
+                opener = _span_at(file, text, base, off, 1)
+                return error(
+                    "E0106",
+                    f"unexpected end of file: expected `{_OPEN[ch]}` to close the `{ch}` "
+                    f"on line {opener.line}",
+                    span, None, (Related(opener, f"`{ch}` opened here"),),
+                )
+            return error("E0106", f"unexpected end of file: {message}", span)
+        message = f"{message}, found {_found(tok)}"
+        span = _span_at(file, text, base, pos, max(1, len(str(tok))) if "\n" not in str(tok)
+                        else 1)
+        return error("E0101", message, span, _token_hint(tok, expected))
+    return error("E0101", "syntax error", _span_at(file, text, base, 0, 0))
+
+
+def _show_char(ch: str) -> str:
+    if ch == "":
+        return "end of file"
+    if ch.isprintable():
+        return ch
+    return repr(ch)[1:-1]
+
+
+def _char_hint(ch: str, text: str, pos: int) -> str | None:
+    if ch == "'":
+        return "strings use double quotes: \"...\""
+    two = text[pos:pos + 2]
+    if two == "&&":
+        return "write `and`"
+    if two == "||":
+        return "write `or`"
+    if ch == "!":
+        return "write `not` for negation"
+    if ch == ";":
+        return "items are not separated by `;`"
+    if ch == "=":
+        return None
+    return None
+
+
+def _token_hint(tok: Any, expected: set[str]) -> str | None:
+    if tok.type == "NAME" and str(tok) in {"true", "false", "null"}:
+        return None
+    if tok.type == "COLON" and "EQUAL" in expected:
+        return None
+    return None
+
+
+_OPEN = {"{": "}", "(": ")", "[": "]"}
+_CLOSE = {v: k for k, v in _OPEN.items()}
+
+
+def unclosed_brackets(text: str) -> list[tuple[str, int]]:
+    """Brackets opened and never closed, outermost first, as (char, offset);
+    strings and comments are skipped."""
+    stack: list[tuple[str, int]] = []
+    for m in re.finditer(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}()\[\]]', text):
+        s = m.group()
+        if s in _OPEN:
+            stack.append((s, m.start()))
+        elif s in _CLOSE and stack and stack[-1][0] == _CLOSE[s]:
+            stack.pop()
+    return stack
+
+
+def too_deep(span: Span, limit: int) -> Diagnostic:
+    return error("E0107", f"nested too deeply (more than {limit} levels)", span,
+                 "split the expression or flatten the groups")
+
+
+def internal_error(exc: BaseException, span: Span) -> Diagnostic:
+    return error("E0100", f"internal parser error: {type(exc).__name__}: {exc}", span,
+                 "this is a bug in ChatFlow; please report it with the file")
+
+
+# ---------------------------------------------------------------- recovery
+
+_ITEM_START = re.compile(
+    r"^[ \t]*(step|var|phase|parallel|repeat|output|quota|flow|import)\b", re.MULTILINE)
+MAX_ERRORS = 10
+
+
+def more_errors(text: str, path: str, first: list[Diagnostic],
+                reparse: Callable[[str, str], list[Diagnostic] | None]) -> list[Diagnostic]:
+    """After a syntax error, find further independent ones.
+
+    The item holding the error (from the line starting it to the next line
+    starting an item) is blanked out — replaced by spaces, so positions stay
+    the same — and the file parsed again. This continues only while the
+    blanked region has balanced brackets and the next error lies after it;
+    anything less certain stops, so no cascade is ever reported."""
+    found: list[Diagnostic] = []
+    last = first[-1] if first else None
+    work = text
+    while last is not None and len(first) + len(found) < MAX_ERRORS:
+        if last.code in ("E0106", "E0100", "E0107"):
+            break
+        region = _item_region(work, last.span.start)
+        if region is None:
+            break
+        a, b = region
+        chunk = work[a:b]
+        if unclosed_brackets(chunk) or _has_stray_close(chunk):
+            break
+        work = work[:a] + re.sub(r"[^\n]", " ", chunk) + work[b:]
+        diags = reparse(work, path)
+        if not diags:
+            break
+        new = [d for d in diags if d.code.startswith("E01")]
+        syntax = [d for d in new if d.span.start >= b]
+        if not syntax or any(d.span.start < b for d in new if d.code in ("E0101", "E0106")):
+            break
+        nxt = syntax[-1]
+        if nxt.code == "E0106":
+            break
+        found.extend(d for d in new if d.span.start >= b)
+        last = nxt
+    return found
+
+
+def _has_stray_close(chunk: str) -> bool:
+    depth = 0
+    for m in re.finditer(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}()\[\]]', chunk):
+        s = m.group()
+        if s in _OPEN:
+            depth += 1
+        elif s in _CLOSE:
+            depth -= 1
+            if depth < 0:
+                return True
+    return False
+
+
+def _item_region(text: str, pos: int) -> tuple[int, int] | None:
+    """[start, end) of the item around offset `pos`: from the last line that
+    starts an item at or before `pos`, to the next such line after it."""
+    starts = [m.start() for m in _ITEM_START.finditer(text)]
+    before = [s for s in starts if s <= pos]
+    if not before:
+        return None
+    a = before[-1]
+    if re.match(r"[ \t]*(flow|import)\b", text[a:]):
+        return None
+    eol = text.find("\n", pos)
+    after = [s for s in starts if s > pos and (eol < 0 or s > eol)]
+    if not after:
+        return None
+    return a, after[0]
