@@ -252,8 +252,10 @@ class Engine:
     lock per instance (file locks do not exclude threads of one process)."""
 
     def __init__(self, store: Any, *, action_runner: ActionRunner | None = None,
-                 workdir: str | None = None, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+                 workdir: str | None = None, max_depth: int = DEFAULT_MAX_DEPTH,
+                 config: Any = None) -> None:
         self.store = store
+        self.config = config
         self.max_depth = max_depth
         self.workdir = workdir or os.getcwd()
         self._runner = action_runner

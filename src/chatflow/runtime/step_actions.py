@@ -18,8 +18,6 @@ from chatflow.runtime.actions.base import ActionContext, ActionResult
 if TYPE_CHECKING:
     from chatflow.runtime.engine import ActionOutcome, Claim, Engine
 
-AGENT_CONFIG: dict[str, Any] = {}
-"""Filled by the API layer from `.chatflow/config.yaml` (`agents:`)."""
 
 
 def _context(engine: Engine, claim: Claim, task_dir: str, cancel: threading.Event
@@ -62,13 +60,13 @@ def run_claim(engine: Engine, claim: Claim, task_dir: str) -> ActionOutcome:
 
         return _outcome(run_python(str(r["target"]), dict(r.get("with") or {}), ctx))
     if atype == "agent":
-        return _run_agent(claim, ctx)
+        return _run_agent(engine, claim, ctx)
     if atype == "call":
         return engine.run_call(claim)
     return ActionOutcome(False, {"ok": False}, f"unknown action type `{atype}`")
 
 
-def _run_agent(claim: Claim, ctx: ActionContext) -> ActionOutcome:
+def _run_agent(engine: Engine, claim: Claim, ctx: ActionContext) -> ActionOutcome:
     from chatflow.runtime.engine import ActionOutcome
 
     try:
@@ -82,7 +80,7 @@ def _run_agent(claim: Claim, ctx: ActionContext) -> ActionOutcome:
         return ActionOutcome(False, {"ok": False, "text": "", "tokens": 0},
                              "agent actions are not available in this build")
     res: ActionResult = fn(str(r["agent"]), str(r.get("prompt") or ""),
-                           dict(r.get("with") or {}), ctx, AGENT_CONFIG)
+                           dict(r.get("with") or {}), ctx, engine.config)
     return _outcome(res)
 
 

@@ -1,0 +1,225 @@
+"""The public Python API of the runtime: `WorkflowEngine`.
+
+    engine = WorkflowEngine.open("file:.chatflow")
+    started = engine.start_workflow_instance("examples/feature.flow",
+                                             inputs={"feature_id": "F-1"})
+    engine.run_until_blocked(started.instance_id)
+
+One engine per state root per process (`open` returns the same object for
+the same resolved URL); every method is safe to call from several threads.
+This is the only runtime module that compiles source paths (through
+`chatflow.compiler.api`); the engine core works on IR dicts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from chatflow.diagnostics import ChatflowError
+from chatflow.runtime.engine import Engine, EventSink
+from chatflow.runtime.records import (
+    WorkflowHistoryEvent,
+    WorkflowInstanceState,
+    WorkflowStartResult,
+    WorkflowState,
+    WorkflowStatusInfo,
+)
+
+FlowRef = str | Mapping[str, Any]
+
+
+def normalize_state_url(url: str, cwd: Path | None = None) -> str:
+    """`file:.chatflow` → `file:/abs/.chatflow`; other URLs unchanged except
+    relative sqlite paths, made absolute the same way."""
+    base = cwd or Path.cwd()
+    if url.startswith("file:") and not url.startswith("file://"):
+        path = Path(url[len("file:"):] or ".chatflow")
+        return "file:" + str(path if path.is_absolute() else (base / path).resolve())
+    if url.startswith("sqlite:///"):
+        rest = url[len("sqlite:///"):]
+        path = Path(rest)
+        if not path.is_absolute() and not rest.startswith("/"):
+            return "sqlite:///" + str((base / path).resolve())
+    return url
+
+
+def open_state_store(url: str) -> Any:
+    """The state store for a URL (the store package's `open_store`)."""
+    from chatflow.runtime.store import open_store
+
+    return open_store(url)
+
+
+def compile_flow(flow: str) -> dict[str, Any]:
+    """Compile `path` or `path:flow` to IR; compile errors raise a
+    ChatflowError (exit code 2) carrying the diagnostics and sources."""
+    from chatflow.compiler.api import compile_path
+    from chatflow.diagnostics import has_errors
+
+    result = compile_path(flow)
+    if result.ir is None or has_errors(result.diagnostics):
+        err = ChatflowError(f"{flow}: the flow has errors", exit_code=2,
+                            diagnostics=list(result.diagnostics))
+        err.sources = dict(result.sources)  # type: ignore[attr-defined]
+        raise err
+    return result.ir
+
+
+class WorkflowEngine:
+    """Start, drive, inspect and decide on workflow instances."""
+
+    _engines: ClassVar[dict[str, WorkflowEngine]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, store: Any, *, url: str = "", workdir: str | None = None,
+                 config: Any = None) -> None:
+        self.url = url or getattr(store, "url", "")
+        self.store = store
+        self.config = config
+        max_depth = getattr(config, "max_depth", None) or 8
+        self.engine = Engine(store, workdir=workdir, max_depth=max_depth, config=config)
+
+    @classmethod
+    def open(cls, state: str = "file:.chatflow", *, workdir: str | None = None
+             ) -> WorkflowEngine:
+        """The engine for a state URL (one per resolved URL per process)."""
+        from chatflow.runtime.config import CONFIG_RELPATH, load_config
+
+        cwd = Path(workdir) if workdir else Path.cwd()
+        url = normalize_state_url(state, cwd)
+        with cls._guard:
+            eng = cls._engines.get(url)
+            if eng is None:
+                config = load_config(cwd / CONFIG_RELPATH)
+                eng = cls(open_state_store(url), url=url, workdir=str(cwd), config=config)
+                cls._engines[url] = eng
+            return eng
+
+    @classmethod
+    def forget(cls, state: str | None = None) -> None:
+        """Drop cached engines (tests; after `migrate`)."""
+        with cls._guard:
+            if state is None:
+                engines = list(cls._engines.values())
+                cls._engines.clear()
+            else:
+                e = cls._engines.pop(normalize_state_url(state), None)
+                engines = [e] if e else []
+        for e in engines:
+            e.store.close()
+
+    # ------------------------------------------------------------------ starting
+
+    def resolve_flow(self, flow: FlowRef) -> dict[str, Any]:
+        from chatflow.compiler.ir import load_ir
+
+        if isinstance(flow, Mapping):
+            return load_ir(dict(flow))
+        if isinstance(flow, str | os.PathLike):
+            return compile_flow(str(flow))
+        raise ChatflowError(f"flow must be a path, `path:flow` or an IR dict, got "
+                            f"{type(flow).__name__}", exit_code=2)
+
+    def start_workflow_instance(self, flow: FlowRef, inputs: Mapping[str, Any] | None = None,
+                                feature_id: str | None = None,
+                                automation_level: int | None = None,
+                                parent_instance_id: str | None = None) -> WorkflowStartResult:
+        ir = self.resolve_flow(flow)
+        level = automation_level
+        entry = ir["flows"][ir["entry"]]
+        if level is None and "automation" not in (entry.get("settings") or {}):
+            level = getattr(self.config, "automation", None)
+        depth = 0
+        if parent_instance_id is not None:
+            depth = self.engine.store.load_status(parent_instance_id).depth + 1
+        return self.engine.start(ir, inputs=inputs, feature_id=feature_id, automation=level,
+                                 parent_instance_id=parent_instance_id, depth=depth)
+
+    def create_subworkflow(self, parent_id: str, flow: FlowRef,
+                           context: Mapping[str, Any] | None = None) -> WorkflowStartResult:
+        """Start a child instance of `parent_id` (the seed's name)."""
+        parent = self.engine.store.load_status(parent_id)
+        return self.start_workflow_instance(flow, inputs=context,
+                                            feature_id=parent.feature_id,
+                                            automation_level=parent.automation,
+                                            parent_instance_id=parent_id)
+
+    # ------------------------------------------------------------------ driving
+
+    def trigger_next_step(self, instance_id: str, dry_run: bool = False
+                          ) -> WorkflowInstanceState:
+        """Run the next ready step once (or, with `dry_run`, only plan)."""
+        if dry_run:
+            from chatflow.runtime.dry_run import plan_instance
+
+            return plan_instance(self.engine, instance_id)
+        return self.engine.drive(instance_id, max_steps=1, wait_for_others=False)
+
+    def run_until_blocked(self, instance_id: str, on_event: EventSink | None = None
+                          ) -> WorkflowInstanceState:
+        """Drive until the instance finishes or waits for a person."""
+        return self.engine.drive(instance_id, sink=on_event)
+
+    def resume(self, instance_id: str, on_event: EventSink | None = None
+               ) -> WorkflowInstanceState:
+        """Continue after an approval, a crash or a stop (same as
+        `run_until_blocked`; interrupted steps are recovered first)."""
+        return self.engine.drive(instance_id, sink=on_event)
+
+    # ------------------------------------------------------------------ decisions
+
+    def approve(self, instance_id: str, step: str, by: str, comment: str = ""
+                ) -> WorkflowStatusInfo:
+        return self.engine.decide(instance_id, step, approved=True, by=by, comment=comment)
+
+    def reject(self, instance_id: str, step: str, by: str, comment: str = ""
+               ) -> WorkflowStatusInfo:
+        return self.engine.decide(instance_id, step, approved=False, by=by, comment=comment)
+
+    def cancel(self, instance_id: str) -> WorkflowStatusInfo:
+        return self.engine.cancel(instance_id)
+
+    # ------------------------------------------------------------------ reading
+
+    def status(self, instance_id: str) -> WorkflowStatusInfo:
+        return self.engine.status_info(instance_id)
+
+    def state(self, instance_id: str) -> WorkflowState:
+        return self.engine.workflow_state(instance_id)
+
+    def history(self, instance_id: str) -> Iterator[WorkflowHistoryEvent]:
+        self.engine.store.load_status(instance_id)  # a clear error for unknown ids
+        return self.engine.history(instance_id)
+
+    def list_instances(self, feature_id: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        for st in self.engine.store.list_instances(feature_id):
+            out.append({"instance_id": st.instance_id, "flow": st.flow, "status": st.status,
+                        "progress": st.progress, "feature_id": st.feature_id,
+                        "parent_instance_id": st.parent_instance_id,
+                        "created_at": st.created_at, "updated_at": st.updated_at})
+        return out
+
+    def get_feature_status(self, feature_id: str) -> dict[str, Any]:
+        """Every instance of a feature and an overall status."""
+        instances = self.list_instances(feature_id)
+        statuses = [i["status"] for i in instances]
+        overall = "none"
+        for s in ("failed", "waiting_approval", "running", "cancelled", "succeeded"):
+            if s in statuses:
+                overall = s
+                break
+        return {"feature_id": feature_id, "status": overall, "instances": instances}
+
+    def get_task_artifacts(self, instance_id: str, step: str | None = None
+                           ) -> list[dict[str, Any]]:
+        self.engine.store.load_status(instance_id)
+        out = []
+        for a in self.engine.store.list_artifacts(instance_id, step):
+            out.append({"instance_id": a.instance_id, "step": a.step, "name": a.name,
+                        "size": a.size, "path": a.path})
+        return out
