@@ -110,6 +110,7 @@ class _Runtime:
         self.output_changes: dict[str, Any] = {}
         self.extra_changes: dict[str, Any] = {}
         self.children: list[str] = []
+        self.all_children: list[str] = list(state.children)
         self.events: list[NewEvent] = []
 
     @property
@@ -594,6 +595,7 @@ class Engine:
                 str(rt.ir["flows"][action["flow"]].get("name", action["flow"])))
             claim.rendered["child_instance_id"] = extra["child_instance_id"]
             rt.children.append(extra["child_instance_id"])
+            rt.all_children.append(extra["child_instance_id"])
         elif atype == "call":
             claim.rendered["child_instance_id"] = extra["child_instance_id"]
         rt.put(replace(rec, status=RUNNING, attempts=attempt, owner=self.owner,
@@ -934,6 +936,7 @@ class Engine:
                                    spent=self._account(rt, outcome))
                     if outcome.depth_exceeded:
                         rt.event("max_depth_exceeded", claim.step, error=outcome.error)
+                    self._advance(rt, 0, [])  # settle groups / the instance in this commit
                     self._update_instance_status(rt)
                     self._commit(rt)
                     return
@@ -1051,7 +1054,7 @@ class Engine:
             if rt.inst_status not in (SUCCEEDED, FAILED, CANCELLED):
                 self._fail_instance(rt, "cancelled", status=CANCELLED)
                 self._commit(rt)
-            children = list(rt.state.children)
+            children = list(rt.all_children)
             info = self._status_info(rt)
         self.cancel_event(instance_id).set()
         for child in children:
@@ -1087,7 +1090,7 @@ class Engine:
             return WorkflowState(
                 rt.instance_id, dict(rt.state.inputs), dict(rt.vars),
                 {n: r.to_json() for n, r in rt.steps.items()}, dict(rt.outputs),
-                rt.status.parent_instance_id, list(rt.state.children), rt.status.depth)
+                rt.status.parent_instance_id, list(rt.all_children), rt.status.depth)
 
     def history(self, instance_id: str) -> Iterator[WorkflowHistoryEvent]:
         for ev in self.store.iter_history(instance_id):

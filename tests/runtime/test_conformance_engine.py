@@ -1,0 +1,469 @@
+"""Engine conformance: LANGUAGE.md §6 semantics on every state-store backend.
+
+Each test compiles a small `.flow` source, runs it through `WorkflowEngine`
+on a fresh store of the parametrized backend, and checks statuses, fields,
+outputs and history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatflow.compiler.api import compile_path
+from chatflow.runtime.api import WorkflowEngine
+from chatflow.runtime.store import open_store
+from chatflow.runtime.store.records import StepRecord
+
+BACKENDS = ["file", "sqlite"]
+if os.environ.get("CHATFLOW_TEST_POSTGRES"):
+    BACKENDS.append("postgresql")
+
+
+def _url(kind: str, tmp: Path) -> str:
+    if kind == "file":
+        return f"file:{tmp / 'state'}"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'state.db'}"
+    return os.environ["CHATFLOW_TEST_POSTGRES"]
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path,
+           monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkflowEngine]:
+    monkeypatch.chdir(tmp_path)
+    store = open_store(_url(request.param, tmp_path))
+    eng = WorkflowEngine(store, workdir=str(tmp_path))
+    yield eng
+    store.close()
+
+
+def compile_src(tmp: Path, src: str, name: str = "t.flow") -> dict[str, Any]:
+    p = tmp / name
+    p.write_text(src, encoding="utf-8")
+    res = compile_path(str(p))
+    assert res.ir is not None, [d.message for d in res.diagnostics]
+    return res.ir
+
+
+def run(engine: WorkflowEngine, tmp: Path, src: str, **kw: Any) -> str:
+    ir = compile_src(tmp, src)
+    iid = engine.start_workflow_instance(ir, **kw).instance_id
+    engine.run_until_blocked(iid)
+    return iid
+
+
+def events(engine: WorkflowEngine, iid: str) -> list[Any]:
+    return list(engine.history(iid))
+
+
+def steps(engine: WorkflowEngine, iid: str) -> dict[str, Any]:
+    return engine.status(iid).to_dict()["steps"]
+
+
+def test_linear_flow_succeeds_and_binds_outputs(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t(who: str) -> (greeting: str, n: int) {
+  var count: int = 1
+  step a: shell "echo hi {who}"
+  step b: set count = count + 41
+  output greeting = trim(a.stdout)
+  output n = count
+}""", inputs={"who": "bob"})
+    info = engine.status(iid).to_dict()
+    assert info["status"] == "succeeded"
+    assert info["progress"] == 1.0
+    assert info["outputs"] == {"greeting": "hi bob", "n": 42}
+    assert info["steps"]["a"]["outputs"]["exit_code"] == 0
+    types = [e.type for e in events(engine, iid)]
+    assert types[0] == "instance_started" and types[-1] == "instance_completed"
+    assert types.count("step_completed") == 2
+    done = [e for e in events(engine, iid) if e.type == "step_completed"]
+    assert {e.step: e.data["status"] for e in done} == {"a": "succeeded", "b": "succeeded"}
+    assert [e.seq for e in events(engine, iid)] == list(range(1, len(types) + 1))
+
+
+def test_when_false_skips_and_dependents_still_run(engine: WorkflowEngine,
+                                                   tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t(flag: bool = false) -> (r: str) {
+  step a when flag: shell "echo a"
+  step b: shell "echo b"
+  output r = a.stdout ?? "none"
+}""")
+    st = steps(engine, iid)
+    assert st["a"]["status"] == "skipped"
+    assert st["b"]["status"] == "succeeded"
+    assert engine.status(iid).outputs == {"r": "none"}
+
+
+def test_failure_cancels_dependents_and_fails_instance(engine: WorkflowEngine,
+                                                       tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t() {
+  step a: shell "exit 3"
+  step b: shell "echo never"
+}""")
+    info = engine.status(iid)
+    assert info.status == "failed"
+    assert info.steps["a"].status == "failed"
+    assert info.steps["a"].outputs["exit_code"] == 3
+    assert info.steps["b"].status == "cancelled"
+    assert "a" in (info.error or "")
+
+
+def test_continue_on_error_lets_dependents_run(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t() -> (code: int) {
+  step a: shell "exit 3" { continue_on_error }
+  step b when not a.ok: shell "echo fixing"
+  output code = a.exit_code
+}""")
+    info = engine.status(iid)
+    assert info.status == "succeeded"
+    assert info.steps["a"].status == "failed"
+    assert info.steps["b"].status == "succeeded"
+    assert info.outputs == {"code": 3}
+
+
+def test_out_fields_see_the_steps_own_fields(engine: WorkflowEngine, tmp_path: Path) -> None:
+    (tmp_path / "cov.json").write_text('{"coverage": 0.9}')
+    iid = run(engine, tmp_path, """
+flow t() -> (cov: float) {
+  step unit: shell "cat cov.json" {
+    out coverage: float = json(stdout).coverage ?? 0.0
+  }
+  output cov = unit.coverage
+}""")
+    assert engine.status(iid).outputs == {"cov": 0.9}
+
+
+def test_set_and_ctx_values(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t() -> (info: str) {
+  var s: str = ""
+  step a: set s = "{ctx.feature_id}/{ctx.automation}/{ctx.attempt}/{ctx.depth}"
+  step b: shell "echo {ctx.instance_id}"
+  output info = s + "|" + trim(b.stdout)
+}""", feature_id="F-7", automation_level=100)
+    out = engine.status(iid).outputs["info"]
+    assert out == f"F-7/100/1/0|{iid}"
+
+
+def test_risk_gate_pauses_below_level_and_approval_runs_it(engine: WorkflowEngine,
+                                                           tmp_path: Path) -> None:
+    src = """
+flow t() {
+  step low: shell "echo low" { risk 10 }
+  step high: shell "echo high" { risk 70 }
+}"""
+    iid = run(engine, tmp_path, src, automation_level=60)
+    info = engine.status(iid)
+    assert info.status == "waiting_approval"
+    assert info.steps["low"].status == "succeeded"
+    assert info.steps["high"].status == "waiting_approval"
+    assert info.steps["high"].attempts == 0  # paused *before* it ran
+    engine.approve(iid, "high", by="ann")
+    engine.resume(iid)
+    assert engine.status(iid).status == "succeeded"
+    types = [(e.type, e.step) for e in events(engine, iid)]
+    assert ("step_waiting_approval", "high") in types
+    assert ("step_approved", "high") in types
+    # level 100 never pauses; level 0 pauses even risk 0
+    iid100 = run(engine, tmp_path, src, automation_level=100)
+    assert engine.status(iid100).status == "succeeded"
+    iid0 = run(engine, tmp_path, src, automation_level=0)
+    assert engine.status(iid0).steps["low"].status == "waiting_approval"
+
+
+def test_approve_step_and_rejection(engine: WorkflowEngine, tmp_path: Path) -> None:
+    src = """
+flow t(id: str = "F") -> (merged: bool) {
+  step review: approve "Merge {id}?"
+  output merged = review.approved ?? false
+}"""
+    iid = run(engine, tmp_path, src, automation_level=99)
+    assert engine.status(iid).status == "waiting_approval"
+    waiting = [e for e in events(engine, iid) if e.type == "step_waiting_approval"]
+    assert waiting[0].data["message"] == "Merge F?"
+    engine.approve(iid, "review", by="ann", comment="lgtm")
+    engine.resume(iid)
+    info = engine.status(iid)
+    assert info.status == "succeeded" and info.outputs == {"merged": True}
+    assert info.steps["review"].outputs == {"approved": True, "by": "ann", "comment": "lgtm"}
+
+    rid = run(engine, tmp_path, src, automation_level=50)
+    engine.reject(rid, "review", by="bob", comment="no")
+    engine.resume(rid)
+    info = engine.status(rid)
+    assert info.status == "failed"
+    assert info.steps["review"].outputs["approved"] is False
+    assert any(e.type == "step_rejected" for e in events(engine, rid))
+
+    auto = run(engine, tmp_path, src, automation_level=100)
+    assert engine.status(auto).outputs == {"merged": True}
+
+
+def test_retry_backoff_doubles(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t() {
+  step flaky: shell "n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; test $n -ge 3" {
+    retry 3 backoff 20ms
+  }
+}""")
+    info = engine.status(iid)
+    assert info.status == "succeeded"
+    assert info.steps["flaky"].attempts == 3
+    delays = [e.data["delay_ms"] for e in events(engine, iid) if e.type == "step_retrying"]
+    assert delays == [20, 40]
+
+
+def test_retry_exhausted_fails(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t() {
+  step bad: shell "exit 1" { retry 2 backoff 1ms }
+}""")
+    info = engine.status(iid)
+    assert info.status == "failed" and info.steps["bad"].attempts == 3
+
+
+def test_timeout_kills_and_fails(engine: WorkflowEngine, tmp_path: Path) -> None:
+    t0 = time.monotonic()
+    iid = run(engine, tmp_path, """
+flow t() {
+  step slow: shell "sleep 5" { timeout 300ms }
+}""")
+    assert time.monotonic() - t0 < 4
+    info = engine.status(iid)
+    assert info.status == "failed"
+    assert "timed out" in (info.steps["slow"].error or "")
+
+
+def test_fail_action_fails_instance(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t(x: int = 2) {
+  step stop when x > 1: fail "x is {x}"
+  step after_it: shell "echo no"
+}""")
+    info = engine.status(iid)
+    assert info.status == "failed"
+    assert info.error and "x is 2" in info.error
+    assert info.steps["after_it"].status == "cancelled"
+
+
+def test_parallel_group_and_group_failure(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t() {
+  parallel checks {
+    step u: shell "echo u"
+    step l: shell "exit 1"
+  }
+  step next: shell "echo n"
+}""")
+    info = engine.status(iid)
+    assert info.steps["checks"].status == "failed"
+    assert info.steps["checks"].outputs == {"ok": False}
+    assert info.steps["u"].status == "succeeded"
+    assert info.steps["next"].status == "cancelled"
+    assert info.status == "failed"
+
+
+def test_skipped_group_skips_members(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t(go: bool = false) {
+  phase p when go {
+    step a: shell "echo a"
+    step b: shell "echo b"
+  }
+  step c: shell "echo c"
+}""")
+    st = steps(engine, iid)
+    assert [st[n]["status"] for n in ("p", "a", "b", "c")] == \
+        ["skipped", "skipped", "skipped", "succeeded"]
+
+
+def test_repeat_until_succeeds_on_third_iteration(engine: WorkflowEngine,
+                                                  tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t() -> (its: int) {
+  var n: int = 0
+  repeat loop max 5 until n >= 3 {
+    step inc: set n = n + 1
+  }
+  output its = loop.iterations
+}""")
+    info = engine.status(iid)
+    assert info.status == "succeeded"
+    assert info.outputs == {"its": 3}
+    assert info.steps["loop"].outputs == {"ok": True, "iterations": 3}
+    state = engine.state(iid)
+    assert len(state.step_results["inc"]["iterations"]) == 2  # earlier rounds kept
+
+
+def test_repeat_runs_out_at_max(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t() {
+  var n: int = 0
+  repeat loop max 2 until n >= 10 {
+    step inc: set n = n + 1
+  }
+}""")
+    info = engine.status(iid)
+    assert info.status == "failed"
+    assert info.steps["loop"].outputs == {"ok": False, "iterations": 2}
+
+
+def test_call_runs_a_child_instance(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow child(x: int) -> (y: int) {
+  step s: shell "echo {x}"
+  output y = int(trim(s.stdout)) * 2
+}
+flow t() -> (r: int) {
+  step c: call child(x: 21)
+  output r = c.y
+}""", feature_id="F")
+    info = engine.status(iid)
+    assert info.status == "succeeded", info.error
+    assert info.outputs == {"r": 42}
+    state = engine.state(iid)
+    assert len(state.children) == 1
+    child = engine.status(state.children[0])
+    assert child.parent_instance_id == iid and child.depth == 1 and child.feature_id == "F"
+
+
+def test_recursion_stops_at_max_depth(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t(n: int = 0) -> (d: int) {
+  max_depth 2
+  step again: call t(n: n + 1)
+  output d = again.d ?? n
+}""")
+    info = engine.status(iid)
+    assert info.status == "failed"
+    evs = []
+    for inst in engine.list_instances():
+        evs += [e for e in engine.history(inst["instance_id"]) if e.type == "max_depth_exceeded"]
+    assert evs and "max_depth 2" in evs[0].data["error"]
+
+
+def test_cancel_stops_an_instance(engine: WorkflowEngine, tmp_path: Path) -> None:
+    ir = compile_src(tmp_path, """
+flow t() {
+  step a: shell "echo a" { risk 90 }
+  step b: shell "echo b"
+}""")
+    iid = engine.start_workflow_instance(ir, automation_level=50).instance_id
+    engine.run_until_blocked(iid)
+    info = engine.cancel(iid)
+    assert info.status == "cancelled"
+    assert info.steps["a"].status == "cancelled" and info.steps["b"].status == "cancelled"
+
+
+def test_interrupted_step_with_retry_is_rerun(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = _interrupted(engine, tmp_path, 'shell "echo again >> log" { retry 1 }', level=50)
+    engine.resume(iid)
+    info = engine.status(iid)
+    assert info.status == "succeeded"
+    assert (tmp_path / "log").read_text().count("again") == 1
+    assert any(e.type == "step_interrupted" and e.data["action"] == "rerun"
+               for e in events(engine, iid))
+
+
+def test_interrupted_step_without_retry_is_held_in_doubt(engine: WorkflowEngine,
+                                                         tmp_path: Path) -> None:
+    iid = _interrupted(engine, tmp_path, 'shell "echo again >> log"', level=50)
+    engine.resume(iid)
+    info = engine.status(iid)
+    assert info.status == "waiting_approval"
+    assert info.steps["s"].in_doubt
+    assert not (tmp_path / "log").exists()
+    engine.approve(iid, "s", by="ann")
+    engine.resume(iid)
+    assert engine.status(iid).status == "succeeded"
+    # at automation 100 an in-doubt step is re-run without asking
+    iid100 = _interrupted(engine, tmp_path, 'shell "echo x"', level=100)
+    engine.resume(iid100)
+    assert engine.status(iid100).status == "succeeded"
+
+
+def _interrupted(engine: WorkflowEngine, tmp: Path, action: str, level: int) -> str:
+    """An instance whose step `s` was claimed by a process that died."""
+    ir = compile_src(tmp, f"flow t() {{\n  step s: {action}\n}}\n")
+    iid = engine.start_workflow_instance(ir, automation_level=level).instance_id
+    store = engine.engine.store
+    import socket
+
+    dead = f"{socket.gethostname()}:999999:dead"
+    with store.lock(iid):
+        st = store.load_status(iid)
+        with store.transaction(iid, expected_rev=st.rev) as tx:
+            tx.put_step(StepRecord("s", "running", attempts=1, owner=dead,
+                                   lease_until=time.time() + 3600))
+            tx.append("step_started", step="s", data={"attempt": 1, "owner": dead})
+            tx.set_status(current_steps=["s"])
+    return iid
+
+
+def test_concurrent_drivers_run_each_step_once(engine: WorkflowEngine, tmp_path: Path) -> None:
+    body = "\n".join(f'  step s{i}: shell "echo s{i} >> log"' for i in range(6))
+    ir = compile_src(tmp_path, f"flow t() {{\n{body}\n}}\n")
+    iid = engine.start_workflow_instance(ir).instance_id
+    threads = [threading.Thread(target=engine.resume, args=(iid,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert engine.status(iid).status == "succeeded"
+    lines = (tmp_path / "log").read_text().split()
+    assert sorted(lines) == sorted(f"s{i}" for i in range(6))
+
+
+def test_trigger_next_step_runs_one_step(engine: WorkflowEngine, tmp_path: Path) -> None:
+    ir = compile_src(tmp_path, """
+flow t() {
+  step a: shell "echo a"
+  step b: shell "echo b"
+}""")
+    iid = engine.start_workflow_instance(ir).instance_id
+    r = engine.trigger_next_step(iid)
+    assert r.ran == ["a"] and r.status == "running"
+    plan = engine.trigger_next_step(iid, dry_run=True)
+    assert plan.plan and plan.plan[0]["step"] == "b" and plan.plan[0]["command"] == "echo b"
+    assert engine.status(iid).steps["b"].status == "pending"
+    r = engine.trigger_next_step(iid)
+    assert r.ran == ["b"] and r.status == "succeeded"
+
+
+def test_status_object_shape(engine: WorkflowEngine, tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, 'flow t() -> (x: int) {\n step a: shell "true"\n'
+                                ' output x = 1\n}', feature_id="F-1")
+    d = engine.status(iid).to_dict()
+    for key in ("instance_id", "flow", "status", "progress", "feature_id", "outputs", "steps"):
+        assert key in d
+    assert d["steps"]["a"].keys() >= {"status", "attempts", "outputs"}
+    json.dumps(d)
+    feat = engine.get_feature_status("F-1")
+    assert feat["status"] == "succeeded" and feat["instances"][0]["instance_id"] == iid
+
+
+def test_unknown_input_and_missing_input_are_usage_errors(engine: WorkflowEngine,
+                                                          tmp_path: Path) -> None:
+    from chatflow.diagnostics import ChatflowError
+
+    ir = compile_src(tmp_path, 'flow t(a: int) {\n step s: shell "true"\n}')
+    with pytest.raises(ChatflowError) as e1:
+        engine.start_workflow_instance(ir)
+    assert e1.value.exit_code == 2 and "missing" in e1.value.message
+    with pytest.raises(ChatflowError) as e2:
+        engine.start_workflow_instance(ir, inputs={"a": 1, "b": 2})
+    assert e2.value.exit_code == 2
+    with pytest.raises(ChatflowError):
+        engine.start_workflow_instance(ir, inputs={"a": "x"})
