@@ -9,6 +9,8 @@ import sys
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chatflow.compiler.ir import dumps, ir_schema, json_path, load_ir
 from chatflow.diagnostics import ChatflowError
@@ -206,3 +208,15 @@ def test_jsonschema_not_imported_by_dumps() -> None:
             "ir.dumps({}); print('jsonschema' in sys.modules, 'networkx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30)
+
+
+@given(st.dictionaries(st.text(), _json, max_size=5))
+@settings(max_examples=300, deadline=None)
+def test_dumps_equals_stdlib_canonical_form(doc: dict[str, Any]) -> None:
+    assert dumps(doc) == json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"

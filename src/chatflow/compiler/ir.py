@@ -25,8 +25,80 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def dumps(doc: dict[str, Any]) -> str:
-    """The canonical text of an IR document: sorted keys, 2-space indent, UTF-8."""
-    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """The canonical text of an IR document: exactly
+    `json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\\n"`.
+
+    The standard library only uses its C encoder without `indent`, and the
+    pure-Python one is several times slower than lowering itself, so the same
+    text is produced here by a direct recursive writer."""
+    out: list[str] = []
+    _write(doc, "\n", out.append)
+    out.append("\n")
+    return "".join(out)
+
+
+_encode_str = json.encoder.encode_basestring  # the C version when available
+
+
+def _scalar(o: Any) -> str | None:
+    """The JSON text of a scalar, None for containers."""
+    t = type(o)
+    if t is str:
+        return _encode_str(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if t is int:
+        return int.__repr__(o)
+    if t is float:
+        return json.dumps(o)  # exactly as the json module writes floats
+    return None
+
+
+def _write(o: Any, nl: str, app: Any) -> None:
+    """Write the indented JSON of `o`; `nl` is a newline plus the current indent."""
+    t = type(o)
+    if t is dict:
+        if not o:
+            app("{}")
+            return
+        inner = nl + "  "
+        sep = "{" + inner
+        for key in sorted(o):
+            if type(key) is not str:
+                raise TypeError(f"IR keys must be strings, got {key!r}")
+            v = o[key]
+            text = _scalar(v)
+            if text is not None:
+                app(sep + _encode_str(key) + ": " + text)
+            else:
+                app(sep + _encode_str(key) + ": ")
+                _write(v, inner, app)
+            sep = "," + inner
+        app(nl + "}")
+    elif t is list or t is tuple:
+        if not o:
+            app("[]")
+            return
+        inner = nl + "  "
+        sep = "[" + inner
+        for item in o:
+            text = _scalar(item)
+            if text is not None:
+                app(sep + text)
+            else:
+                app(sep)
+                _write(item, inner, app)
+            sep = "," + inner
+        app(nl + "]")
+    else:
+        text = _scalar(o)
+        if text is None:
+            raise TypeError(f"not JSON data: {type(o).__name__}")
+        app(text)
 
 
 def ir_schema() -> dict[str, Any]:
