@@ -38,19 +38,29 @@ Expression, template and type syntax errors keep the `.flow` parser's codes.
 
 from __future__ import annotations
 
+import math
 import re
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from chatflow.diagnostics import Diagnostic, Span, error, sort_diagnostics
 from chatflow.dsl import ast
-from chatflow.dsl.yaml_nodes import LineIndex, YEntry, YMap, YNode, YScalar, YSeq, load_nodes
+from chatflow.dsl.lexical import MAX_INT, classify_number
+from chatflow.dsl.yaml_nodes import (
+    LineIndex,
+    YEntry,
+    YMap,
+    YNode,
+    YScalar,
+    YSeq,
+    load_nodes,
+    remap_spans,
+)
 from chatflow.dsl.yaml_schema import ACTION_KEYS, KIND_KEYS, validate
 
 __all__ = ["parse_yaml"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_DURATION = re.compile(r"([0-9][0-9_]*)(ms|s|m|h|d)\Z")
-_UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION = re.compile(r"[0-9]+(?:_[0-9]+)*(?:ms|s|m|h|d)\Z")  # as the schema's pattern
 
 SETTING_KEYS = ("version", "description", "automation", "max_depth", "parallelism")
 _STRING_SETTINGS = ("version", "description", "parallelism")
@@ -83,12 +93,23 @@ def parse_yaml(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic
     return module, sort_diagnostics(diags)
 
 
+CODES: dict[str, tuple[str, str]] = {
+    "E0110": ("yaml-syntax", "YAML syntax error"),
+    "E0111": ("yaml-schema", "the YAML does not fit the flow schema (unknown key, wrong type, "
+                             "missing key, invalid name, duplicate key)"),
+    "E0112": ("yaml-step-action", "a YAML step needs exactly one action key (and an item "
+                                  "exactly one kind)"),
+    "E0113": ("yaml-structure", "YAML nesting too deep, recursive alias or alias bomb"),
+    "E0114": ("yaml-duration", "a YAML duration field without a unit or malformed"),
+    "E0115": ("yaml-empty", "the YAML file holds no flow"),
+}
+"""code → (name, description), read by `diagnostic_format.known_rules`."""
+
+
 def duration_millis(text: str) -> int | None:
-    """`10m` → 600000; None when `text` is not a duration."""
-    match = _DURATION.match(text)
-    if match is None:
-        return None
-    return int(match.group(1).replace("_", "")) * _UNIT_MS[match.group(2)]
+    """`10m` → 600000; None when `text` is not a (representable) duration."""
+    number = classify_number(text)
+    return int(number.value) if number.kind == "duration" else None
 
 
 def _is_int(value: object) -> bool:
@@ -211,8 +232,8 @@ class _Builder:
         if entry.key.text in _STRING_SETTINGS:
             if isinstance(node.value, str):
                 value = self.template(node)
-        elif _is_int(node.value):
-            value = ast.Literal(node.value, node.span)
+        else:
+            value = self.integer(node)
         if value is None:
             return None
         return ast.Setting(self.key_ident_unchecked(entry), value, self.entry_span(entry))
@@ -227,8 +248,8 @@ class _Builder:
             if isinstance(node, YScalar):
                 if item.key.text in ("cpu", "wall"):
                     value = self.duration(node)
-                elif _is_int(node.value):
-                    value = ast.Literal(node.value, node.span)
+                else:
+                    value = self.integer(node)
             if value is not None:
                 entries.append(ast.QuotaEntry(self.key_ident_unchecked(item), value,
                                               self.entry_span(item)))
@@ -361,8 +382,7 @@ class _Builder:
         if key == "timeout":
             value = self.duration(node)
         elif key == "risk":
-            value = ast.Literal(node.value, node.span) if isinstance(node, YScalar) and \
-                _is_int(node.value) else None
+            value = self.integer(node)
         elif key == "continue_on_error":
             if not isinstance(node, YScalar) or not isinstance(node.value, bool):
                 return None
@@ -381,18 +401,19 @@ class _Builder:
         return [ast.Option(name, value, span)] if value is not None else None
 
     def retry(self, node: YNode, span: Span) -> ast.RetryOption | None:
-        if isinstance(node, YScalar) and _is_int(node.value):
-            return ast.RetryOption(ast.Literal(node.value, node.span), None, span)
+        if isinstance(node, YScalar):
+            times = self.integer(node)
+            return ast.RetryOption(times, None, span) if times is not None else None
         if not isinstance(node, YMap):
             return None
-        times = node.get("times")
-        if not isinstance(times, YScalar) or not _is_int(times.value):
+        times = self.integer(node.get("times"))
+        if times is None:
             return None
         backoff_node = node.get("backoff")
         backoff = self.duration(backoff_node) if backoff_node is not None else None
         if backoff_node is not None and backoff is None:
             return None
-        return ast.RetryOption(ast.Literal(times.value, times.span), backoff, span)
+        return ast.RetryOption(times, backoff, span)
 
     def out_fields(self, node: YNode) -> list[ast.StepOption] | None:
         if not isinstance(node, YMap):
@@ -444,18 +465,24 @@ class _Builder:
         """An expression field: the scalar's text in the `.flow` syntax."""
         if not isinstance(node, YScalar) or node.value is None:
             return None
-        return self.collect(self.parser.parse_expression(node.text, node.origin))
+        expr, diags = self.parser.parse_expression(node.text, node.origin)
+        self.keep(diags, node)
+        return cast("ast.Expr | None", remap_spans(expr, node, self.lines))
 
     def template(self, node: YNode | None) -> ast.StrExpr | None:
         """A template field: the scalar's text as a `.flow` string's content."""
         if not isinstance(node, YScalar) or node.value is None:
             return None
-        return self.collect(self.parser.parse_template(node.text, node.origin))
+        template, diags = self.parser.parse_template(node.text, node.origin)
+        self.keep(diags, node)
+        return cast("ast.StrExpr | None", remap_spans(template, node, self.lines))
 
     def type_ref(self, node: YNode | None) -> ast.TypeRef | None:
         if not isinstance(node, YScalar) or not isinstance(node.value, str):
             return None
-        return self.collect(self.parser.parse_type(node.text, node.origin))
+        type_ref, diags = self.parser.parse_type(node.text, node.origin)
+        self.keep(diags, node)
+        return cast("ast.TypeRef | None", remap_spans(type_ref, node, self.lines))
 
     def value(self, node: YNode) -> ast.Expr | None:
         """A value field: literal scalars, `{EXPR}`, templates, lists, maps."""
@@ -467,7 +494,7 @@ class _Builder:
         if isinstance(node, YMap):
             return self.value_map(node)
         if not isinstance(node.value, str):
-            return ast.Literal(node.value, node.span)
+            return self.literal(node)
         template = self.template(node)
         if isinstance(template, ast.Template):
             parts = [p for p in template.parts if p != ""]
@@ -505,15 +532,45 @@ class _Builder:
             millis = duration_millis(node.value)
             if millis is not None:
                 return ast.DurationLit(millis, node.value, node.span)
-        return ast.Literal(node.value, node.span)
+        return self.literal(node)
+
+    def literal(self, node: YScalar) -> ast.Expr | None:
+        """A scalar's value as the `.flow` parser would build the same literal:
+        a negative number is `-` applied to its magnitude."""
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return ast.Literal(value, node.span)
+        if isinstance(value, int) and abs(value) > MAX_INT:
+            self.diagnostics.append(error("E0111", f"integer `{node.text}` is too large",
+                                          node.span, f"the largest integer is {MAX_INT}"))
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.diagnostics.append(error("E0111", f"`{node.text}` is not a finite number",
+                                          node.span))
+            return None
+        if node.text.startswith("-"):
+            inner = node.span
+            inner = Span(inner.file, inner.line, inner.column + 1, inner.end_line,
+                         inner.end_column, inner.start + 1, inner.end)
+            return ast.Unary("-", ast.Literal(-value, inner), node.span)
+        return ast.Literal(value, node.span)
 
     def duration(self, node: YNode | None) -> ast.DurationLit | None:
         if not isinstance(node, YScalar) or not isinstance(node.value, str):
             return None  # the schema reported it (E0114)
-        millis = duration_millis(node.value)
-        if millis is None:
-            return None
-        return ast.DurationLit(millis, node.value, node.span)
+        number = classify_number(node.value)
+        if number.kind == "duration":
+            return ast.DurationLit(int(number.value), node.value, node.span)
+        if _DURATION.match(node.value):  # fits the schema's pattern, but too large
+            self.diagnostics.append(error("E0114", number.error or "invalid duration",
+                                          node.span))
+        return None
+
+    def integer(self, node: YNode | None) -> ast.Expr | None:
+        """An integer field (`risk`, `automation`, quota counts ...)."""
+        if not isinstance(node, YScalar) or not _is_int(node.value):
+            return None  # the schema reported it
+        return self.literal(node)
 
     # ------------------------------------------------------------------ names and spans
 
@@ -527,6 +584,10 @@ class _Builder:
             return ast.Ident(entry.key.text, entry.key.span)
         return None
 
+    def keep(self, diags: list[Diagnostic], scalar: YScalar) -> None:
+        """Keep the parser's diagnostics about `scalar`'s text, in file positions."""
+        self.diagnostics.extend(remap_spans(d, scalar, self.lines) for d in diags)
+
     @staticmethod
     def key_ident_unchecked(entry: YEntry) -> ast.Ident:
         return ast.Ident(entry.key.text, entry.key.span)
@@ -535,8 +596,3 @@ class _Builder:
     def entry_span(entry: YEntry) -> Span:
         end = entry.value.span if entry.value.span.end >= entry.key.span.end else entry.key.span
         return entry.key.span.to(end)
-
-    def collect(self, result: tuple[T | None, list[Diagnostic]]) -> T | None:
-        node, diags = result
-        self.diagnostics.extend(diags)
-        return node

@@ -15,9 +15,10 @@ E0113 nesting too deep, recursive alias or alias expansion too large.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -50,6 +51,18 @@ class YScalar:
     span: Span
     origin: Span
     quoted: bool
+    segments: tuple[tuple[int, int], ...] = ()
+    """For a scalar written over several lines: (index in `text`, file
+    offset) where each line's content starts, as far as they could be
+    matched (escapes and folded blank lines end the matching)."""
+
+    def file_offset(self, k: int) -> int:
+        """The file offset of `text[k]`."""
+        if len(self.segments) < 2:
+            return self.origin.start + k
+        i = bisect.bisect_right([text_index for text_index, _ in self.segments], k) - 1
+        text_index, file_index = self.segments[max(i, 0)]
+        return file_index + (k - text_index)
 
 
 @dataclass(slots=True)
@@ -227,25 +240,73 @@ class _Converter:
         span = self.node_span(node)
         text: str = node.value
         style = node.style
+        segments: tuple[tuple[int, int], ...] = ()
         if style in ('"', "'"):
             origin = self.lines.span(span.start + 1, max(span.start + 1, span.end - 1))
-        elif style in ("|", ">"):
-            origin = self.block_origin(node)
+        elif style == "|":
+            offsets = self.block_line_offsets(node)
+            origin = self.lines.trimmed_span(offsets[0], node.end_mark.index) if offsets \
+                else span
+            starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+            segments = tuple(zip(starts, offsets, strict=False))
+        elif style == ">":
+            offsets = self.block_line_offsets(node)
+            origin = self.lines.trimmed_span(offsets[0], node.end_mark.index) if offsets \
+                else span
         else:
             origin = span
-        return YScalar(self.resolve(node), text, span, origin, style is not None)
+        if style != "|" and origin.end_line > origin.line:
+            segments = self.folded_segments(text, origin)
+        return YScalar(self.resolve(node), text, span, origin, style is not None, segments)
 
-    def block_origin(self, node: yaml.ScalarNode) -> Span:
+    def folded_segments(self, text: str, origin: Span) -> tuple[tuple[int, int], ...]:
+        """Line starts of a folded scalar (plain, quoted or `>`), whose lines
+        are joined by one space or newline each: matched line by line."""
+        source = self.lines.text[origin.start:origin.end]
+        segments: list[tuple[int, int]] = []
+        position = 0
+        offset = origin.start
+        for number, line in enumerate(source.split("\n")):
+            content = line.strip(" \t\r") if number else line.rstrip(" \t\r")
+            lead = len(line) - len(line.lstrip(" \t")) if number else 0
+            if not text.startswith(content, position):
+                break
+            segments.append((position, offset + lead))
+            position += len(content) + 1
+            offset += len(line) + 1
+        return tuple(segments)
+
+    def block_line_offsets(self, node: yaml.ScalarNode) -> tuple[int, ...]:
+        """File offsets where each content line of a block scalar starts,
+        after the block's indentation (that of its first non-blank line)."""
         text = self.lines.text
-        newline = text.find("\n", node.start_mark.index, node.end_mark.index)
+        start, end = node.start_mark.index, node.end_mark.index
+        newline = text.find("\n", start, end)
         if newline < 0:
-            return self.node_span(node)
+            return ()
+        starts: list[int] = []
         index = newline + 1
-        end = node.end_mark.index
-        # skip blank lines and the indentation of the first content line
-        while index < end and text[index] in " \r\n":
-            index += 1
-        return self.lines.trimmed_span(index, end)
+        while index < end:
+            starts.append(index)
+            nl = text.find("\n", index, end)
+            if nl < 0:
+                break
+            index = nl + 1
+        indent = 0
+        for line_start in starts:
+            stripped = len(text[line_start:end].split("\n", 1)[0].lstrip(" "))
+            line_length = len(text[line_start:end].split("\n", 1)[0])
+            if stripped and text[line_start + line_length - stripped] not in "\r":
+                indent = line_length - stripped
+                break
+        out = []
+        for line_start in starts:
+            spaces = 0
+            while spaces < indent and line_start + spaces < end and \
+                    text[line_start + spaces] == " ":
+                spaces += 1
+            out.append(line_start + spaces)
+        return tuple(out)
 
     def resolve(self, node: yaml.ScalarNode) -> ScalarValue:
         tag = node.tag or ""
@@ -347,3 +408,31 @@ def walk(node: YNode) -> Iterator[YNode]:
             stack.extend(e.value for e in reversed(current.entries))
         elif isinstance(current, YSeq):
             stack.extend(reversed(current.items))
+
+
+def remap_spans(value: Any, scalar: YScalar, lines: LineIndex) -> Any:
+    """`value` (an AST node or diagnostic parsed from `scalar.text` with
+    `scalar.origin`) with every span moved to the real file position; only
+    literal block scalars need it, whose lines are indented in the file."""
+    if len(scalar.segments) < 2:
+        return value
+    base = scalar.origin.start
+
+    def move(span: Span) -> Span:
+        start = scalar.file_offset(max(0, span.start - base))
+        end = scalar.file_offset(max(0, span.end - base))
+        return lines.span(start, end)
+
+    return _map_spans(value, move, scalar.origin.file)
+
+
+def _map_spans(value: Any, move: Callable[[Span], Span], file: str) -> Any:
+    if isinstance(value, Span):
+        return move(value) if value.file == file else value
+    if isinstance(value, tuple):
+        return tuple(_map_spans(v, move, file) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _map_spans(getattr(value, f.name), move, file)
+                   for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    return value
