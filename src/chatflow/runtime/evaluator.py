@@ -240,7 +240,7 @@ class _Evaluator:
     def op(self, node: dict[str, Any], depth: int) -> Any:
         op = node["op"]
         args = node.get("args", [])
-        if not isinstance(args, list):
+        if not isinstance(args, list) or not isinstance(op, str):
             raise EvalError(f"malformed expression: {_preview(node)}")
         if op in _LAZY_OPS:
             return _LAZY_OPS[op](self, node, args, depth)
@@ -296,6 +296,8 @@ class _Evaluator:
             raise EvalError("malformed expression: `attr` needs 1 operand")
         obj = values[0]
         name = node.get("name")
+        if not isinstance(name, str):
+            raise EvalError(f"malformed expression: {_preview(node)}")
         if obj is None:
             return None
         if isinstance(obj, dict):
@@ -536,13 +538,14 @@ def _compile_regex(pattern: str) -> re.Pattern[str]:
     """Compile a user regex, refusing the shapes that backtrack exponentially.
 
     Python's `re` has no timeout, so instead of bounding run time we refuse
-    nested variable-length repeats (`(a+)+`, `(a*b?)*`) and backreferences;
+    a variable-length repeat inside another repeat (`(a+)+`, `(a?){30}`,
+    also the harmless `(\\d+\\.)+`: write `[\\d.]+`) and backreferences;
     with the subject size bounded, what remains runs in polynomial time."""
     if len(pattern) > MATCH_MAX_PATTERN:
         raise ValueError(f"regex too long ({len(pattern)} characters, limit {MATCH_MAX_PATTERN})")
     try:
         compiled = re.compile(pattern)
-    except re.error as exc:
+    except (re.error, OverflowError, ValueError) as exc:
         raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
     except RecursionError:
         raise ValueError(f"regex nested too deeply: {pattern!r}") from None
@@ -560,8 +563,7 @@ def _refuse_catastrophic(items: Any, pattern: str, inside_repeat: bool) -> None:
         name = str(op)
         if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             lo, hi, sub = av
-            variable = hi != lo and hi > 1
-            if variable and inside_repeat:
+            if hi != lo and inside_repeat:
                 raise ValueError(
                     f"regex {pattern!r} nests repeats (like `(a+)+`), which can take "
                     "exponential time; simplify it")

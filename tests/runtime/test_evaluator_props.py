@@ -1,0 +1,152 @@
+"""Property tests: the evaluator only ever raises EvalError, shell quoting
+keeps every interpolated value one word, JSON text round-trips."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chatflow.runtime.evaluator import EvalError, MapScope, evaluate, render
+from chatflow.runtime.values import check_type, json_text, values_equal
+
+NAMES = ["a", "b", "c"]
+OPS = ["??", "or", "and", "not", "neg", "==", "!=", "<", "<=", ">", ">=", "in",
+       "+", "-", "*", "/", "%", "index", "list", "fmt", "nope"]
+FUNCS = ["len", "json", "str", "int", "float", "contains", "startswith", "endswith",
+         "lower", "upper", "trim", "matches", "nope"]
+
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=-(10**400), max_value=10**400),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20),
+    st.sampled_from(['{"a": 1}', "[1, 2]", "12", " 3.5 ", "null", "(a+)+$", "a", "é"]),
+)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.text(max_size=4), children, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+leaves = st.one_of(
+    scalars.map(lambda v: {"lit": v}),
+    st.integers(min_value=0, max_value=10**9).map(lambda ms: {"dur": ms}),
+    st.sampled_from([*NAMES, "zz"]).map(lambda n: {"param": n}),
+    st.sampled_from([*NAMES, "zz"]).map(lambda n: {"var": n}),
+    st.sampled_from(NAMES).map(lambda n: {"ctx": n}),
+    st.builds(lambda s, f: {"step": s, "field": f}, st.sampled_from([*NAMES, "gone"]),
+              st.sampled_from(NAMES)),
+    st.sampled_from(NAMES).map(lambda n: {"self": n}),
+    st.sampled_from([{"bogus": 1}, {"lit": [1]}, {"dur": "x"}, {"op": "+", "args": "x"},
+                     {"op": ["+"], "args": []}, {"op": "attr", "args": [], "name": 3}]),
+)
+
+
+def _extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    args = st.lists(children, max_size=3)
+    return st.one_of(
+        st.builds(lambda o, a: {"op": o, "args": a}, st.sampled_from(OPS), args),
+        st.builds(lambda fn, a: {"op": "call", "fn": fn, "args": a}, st.sampled_from(FUNCS), args),
+        st.builds(lambda a, n: {"op": "attr", "args": [a], "name": n}, children,
+                  st.sampled_from(NAMES)),
+        st.builds(lambda a: {"op": "map", "keys": [f"k{i}" for i in range(len(a))], "args": a},
+                  args),
+    )
+
+
+expressions = st.recursive(leaves, _extend, max_leaves=25)
+
+
+def _scope(values: list[Any]) -> MapScope:
+    table = dict(zip(NAMES, values, strict=True))
+    return MapScope(params=table, vars=table, context=table, steps={"a": table, "b": None},
+                    self_fields=table)
+
+
+# One small table of values shared by every kind of name keeps generation fast.
+scopes = st.lists(json_values, min_size=3, max_size=3).map(_scope)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions, scopes)
+def test_evaluate_raises_only_eval_error(expr: Any, scope: MapScope) -> None:
+    try:
+        value = evaluate(expr, scope)
+    except EvalError as exc:
+        assert str(exc)
+        return
+    assert check_type(value, "json") or isinstance(value, int)
+
+
+@settings(max_examples=200, deadline=None)
+@given(expressions, scopes, st.booleans())
+def test_render_raises_only_eval_error(expr: Any, scope: MapScope, shell: bool) -> None:
+    try:
+        text = render({"op": "fmt", "args": [{"lit": "x "}, expr]}, scope, shell=shell)
+    except EvalError:
+        return
+    assert text.startswith("x ")
+
+
+@settings(max_examples=500)
+@given(st.text())
+def test_shell_rendering_is_one_word(value: str) -> None:
+    scope = MapScope(params={"v": value})
+    command = render({"op": "fmt", "args": [{"lit": "echo "}, {"param": "v"}]}, scope,
+                     shell=True)
+    assert shlex.split(command) == ["echo", value]
+
+
+@settings(max_examples=200)
+@given(json_values)
+def test_non_string_values_become_one_word(value: Any) -> None:
+    scope = MapScope(params={"v": value})
+    try:
+        command = render({"param": "v"}, scope, shell=True)
+    except EvalError:  # ints beyond JSON's digit limit
+        return
+    expected = value if isinstance(value, str) else json_text(value)
+    assert shlex.split(command) == [expected]
+
+
+@settings(max_examples=300)
+@given(json_values)
+def test_json_text_round_trips(value: Any) -> None:
+    scope = MapScope(params={"v": value})
+    try:
+        back = evaluate({"op": "call", "fn": "json", "args": [
+            {"op": "call", "fn": "str", "args": [{"param": "v"}]}]}, scope)
+    except EvalError:
+        return  # a str that is not JSON text, or a huge int
+    if not isinstance(value, str):
+        assert values_equal(back, value)
+
+
+HOSTILE = ['x"; rm -rf ~; echo "', "$(touch pwned)", "`id`", "a'b", "'", "\\", "--flag",
+           "line1\nline2", "$HOME", "*", "", " spaced  out ", "é ☃"]
+
+
+def test_hostile_values_reach_sh_as_one_literal_argument(tmp_path: Any) -> None:
+    template = {"op": "fmt", "args": [{"lit": "printf '%s\\n' "}, {"param": "v"},
+                                      {"lit": " END"}]}
+    for value in HOSTILE:
+        command = render(template, MapScope(params={"v": value}), shell=True)
+        out = subprocess.run(["/bin/sh", "-c", command], cwd=tmp_path, capture_output=True,
+                             text=True, check=True).stdout
+        assert out == value + "\nEND\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+               max_size=30))
+def test_any_value_reaches_sh_as_one_argument(value: str) -> None:
+    command = render({"op": "fmt", "args": [{"lit": "printf '[%s]' "}, {"param": "v"}]},
+                     MapScope(params={"v": value}), shell=True)
+    out = subprocess.run(["/bin/sh", "-c", command], capture_output=True, check=True).stdout
+    assert out == f"[{value}]".encode()
