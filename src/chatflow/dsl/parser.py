@@ -10,8 +10,11 @@ out of this package: every lark error becomes a `Diagnostic` here or in
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from chatflow.diagnostics import Diagnostic, Span, error
@@ -39,22 +42,102 @@ _NOT_A_NAME = frozenset({"true", "false", "null", "not", "and", "or", "in"})
 _CONSTS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
 
 _GRAMMAR_FILE = "flow.lark"
+_TABLES_FILE = "flow_tables.json"
 _STARTS = ("module", "expr_start", "type_start")
 _lark_instance: Any = None
 
 
 def get_lark(builder: _Builder) -> Any:
-    """The module-wide Lark parser (built on first use, with `builder` inline)."""
+    """The module-wide Lark parser, with `builder` as its inline transformer.
+
+    Building the LALR tables from the grammar costs ~100 ms, too much for a
+    CLI's cold start, so they are kept in `flow_tables.json` next to the
+    grammar (plain JSON, never pickle) and rebuilt only when the grammar's
+    hash or the lark version no longer match."""
     global _lark_instance
     if _lark_instance is None:
-        from pathlib import Path
-
-        from lark import Lark
-
-        grammar = (Path(__file__).parent / _GRAMMAR_FILE).read_text(encoding="utf-8")
-        _lark_instance = Lark(grammar, parser="lalr", lexer="contextual", start=list(_STARTS),
-                              maybe_placeholders=True, transformer=builder)
+        _lark_instance = _load_tables(builder) or _build_and_save(builder)
     return _lark_instance
+
+
+def _grammar_text() -> tuple[str, str]:
+    import hashlib
+    from pathlib import Path
+
+    text = (Path(__file__).parent / _GRAMMAR_FILE).read_text(encoding="utf-8")
+    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _tables_key() -> dict[str, str]:
+    import lark
+
+    return {"grammar_sha256": _grammar_text()[1], "lark_version": lark.__version__}
+
+
+def _load_tables(builder: _Builder) -> Any:
+    import json
+    from pathlib import Path
+
+    from lark import Lark
+
+    path = Path(__file__).parent / _TABLES_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("key") != _tables_key():
+            return None
+        data, memo = _int_keys(doc["data"], doc["memo"])
+        return Lark._load_from_dict(data, memo, transformer=builder)  # type: ignore[no-untyped-call]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _int_keys(data: dict[str, Any], memo: dict[str, Any]) -> tuple[dict[str, Any], dict[int, Any]]:
+    """Undo JSON's stringified integer keys in lark's serialized tables."""
+    table = data["parser"]["parser"]
+    table["tokens"] = {int(k): v for k, v in table["tokens"].items()}
+    table["states"] = {
+        int(k): {int(t): a for t, a in acts.items()} for k, acts in table["states"].items()
+    }
+    return data, {int(k): v for k, v in memo.items()}
+
+
+def _build(builder: _Builder | None) -> Any:
+    from lark import Lark
+
+    return Lark(_grammar_text()[0], parser="lalr", lexer="contextual", start=list(_STARTS),
+                maybe_placeholders=True, transformer=builder)
+
+
+def _build_and_save(builder: _Builder) -> Any:
+    inst = _build(builder)
+    with contextlib.suppress(OSError):  # a read-only install still works, only slower
+        write_tables()
+    return inst
+
+
+def write_tables() -> None:
+    """Regenerate `flow_tables.json` from the grammar (atomically)."""
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    data, memo = _build(None).memo_serialize([TerminalDef, Rule])
+    doc = {"key": _tables_key(), "data": data, "memo": memo}
+    target = Path(__file__).parent / _TABLES_FILE
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".flow_tables.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, separators=(",", ":"), sort_keys=True)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def lark_terminals() -> dict[str, Any]:
@@ -572,6 +655,19 @@ def _whole_span(text: str, file: str, base: tuple[int, int, int] | None) -> Span
     return Span(file, line0, col0, l2, c2, off0, o2)
 
 
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic GC: a parse allocates many acyclic nodes, and GC passes
+    over them make big files parse in superlinear time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _clean(text: str) -> str:
     # A BOM is invisible in editors; keep offsets by turning it into a space.
     return text.replace("\ufeff", " ") if "\ufeff" in text else text
@@ -580,7 +676,7 @@ def _clean(text: str) -> str:
 def parse_flow(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse a whole `.flow` file. Returns the module (None after a syntax
     error) and every diagnostic found."""
-    with _LOCK:
+    with _LOCK, _no_gc():
         node, diags = _parse_with(_clean(text), "module", path, None)
         if node is None:
             from chatflow.dsl.syntax_errors import more_errors
