@@ -22,6 +22,8 @@ def test_diagnostics_doc_is_up_to_date() -> None:
 def test_every_registered_code_is_documented_with_an_example() -> None:
     text = (REPO / "docs" / "diagnostics.md").read_text(encoding="utf-8")
     for code in make_docs.registered_codes():
+        if code in make_docs.NO_EXAMPLE:
+            continue
         assert f"### {code}" in text, f"{code} is not in docs/diagnostics.md"
         section = text.split(f"### {code}", 1)[1].split("\n### ", 1)[0]
         assert "```text" in section and f"[{code}]" in section, (

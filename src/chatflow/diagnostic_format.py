@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -290,32 +291,68 @@ def _rule_from(obj: object) -> RuleInfo | None:
     )
 
 
+def _rule_from_dict(item: Mapping[str, object]) -> RuleInfo | None:
+    code = item.get("code")
+    if not isinstance(code, str):
+        return None
+    name, desc, sev = item.get("name"), item.get("description"), item.get("severity")
+    return RuleInfo(code, name if isinstance(name, str) else code,
+                    desc if isinstance(desc, str) else "",
+                    sev if isinstance(sev, str) else
+                    ("warning" if code.startswith("W") else "error"))
+
+
 def known_rules() -> list[RuleInfo]:
     """Every code the project documents, from the registries that exist.
 
-    The checker's registry (`chatflow.compiler.rules`) and the front-ends' code
-    tables are optional here: a missing or differently-shaped registry only
-    means fewer rules are listed (SARIF then lists the codes that were seen)."""
+    The checker's registry (`chatflow.compiler.rules.RULES`) is authoritative
+    for E02xx-W01xx. The front-ends (`dsl.syntax_errors`, `dsl.yaml_front`) may
+    export a `CODES` table; until they do, their codes are read from the code
+    list in their module docstring (lines `- E0101  description`). A missing
+    or differently-shaped registry only means fewer rules are listed (SARIF
+    then lists the codes that were seen)."""
     found: dict[str, RuleInfo] = {}
     for module_name, attrs in (
-        ("chatflow.dsl.syntax_errors", ("CODES", "SYNTAX_CODES", "RULES")),
-        ("chatflow.dsl.yaml_front", ("CODES", "YAML_CODES", "RULES")),
-        ("chatflow.compiler.rules", ("RULES", "REGISTRY", "CODES", "ALL_RULES", "rules")),
+        ("chatflow.dsl.syntax_errors", ("CODES", "RULES")),
+        ("chatflow.dsl.yaml_front", ("CODES", "RULES")),
+        ("chatflow.compiler.rules", ("RULES", "REGISTRY")),
     ):
         try:
             module = __import__(module_name, fromlist=["_"])
-        except Exception:
+        except Exception:  # a broken optional registry must not break the output
             continue
+        infos: list[RuleInfo] = []
         for attr in attrs:
-            table = getattr(module, attr, None)
-            if callable(table) and not isinstance(table, type):
-                try:
-                    table = table()
-                except Exception:
-                    continue
-            for info in _rules_in(table):
-                found.setdefault(info.code, info)
+            infos = _rules_in(getattr(module, attr, None))
+            if infos:
+                break
+        if not infos:
+            infos = _rules_in_docstring(module.__doc__ or "")
+        for info in infos:
+            found.setdefault(info.code, info)
     return sorted(found.values(), key=lambda r: r.code)
+
+
+_DOC_CODE = re.compile(r"^\s*-\s+([EW]\d{4})\s+(\S.*)$")
+
+
+def _rules_in_docstring(doc: str) -> list[RuleInfo]:
+    out: list[RuleInfo] = []
+    current: list[str] | None = None
+    code = ""
+    for line in [*doc.splitlines(), ""]:
+        match = _DOC_CODE.match(line)
+        if match or not line.startswith("  ") or not line.strip():
+            if current is not None:
+                text = " ".join(current).strip()
+                out.append(RuleInfo(code, code, text,
+                                    "warning" if code.startswith("W") else "error"))
+                current = None
+            if match:
+                code, current = match.group(1), [match.group(2)]
+        elif current is not None:
+            current.append(line.strip())
+    return out
 
 
 def _rules_in(table: object) -> list[RuleInfo]:
@@ -328,11 +365,13 @@ def _rules_in(table: object) -> list[RuleInfo]:
                 if isinstance(value, tuple) and value and isinstance(value[-1], str):
                     text = value[-1]
                 info = RuleInfo(key, key, text, "warning" if key.startswith("W") else "error")
+            if info is None and isinstance(value, Mapping) and isinstance(key, str):
+                info = _rule_from_dict({"code": key, **value})
             if info is not None:
                 out.append(info)
     elif isinstance(table, list | tuple):
         for item in table:
-            info = _rule_from(item)
+            info = _rule_from_dict(item) if isinstance(item, Mapping) else _rule_from(item)
             if info is not None:
                 out.append(info)
     return out

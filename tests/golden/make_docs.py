@@ -25,6 +25,12 @@ DOC = REPO / "docs" / "diagnostics.md"
 SOURCE_SUFFIXES = (".flow", ".yaml", ".yml")
 CODE_RE = re.compile(r"^([EW]\d{4})(?:_|$)")
 
+# Codes no source can trigger on purpose, with the reason (shown in the doc).
+NO_EXAMPLE = {
+    "E0100": "An internal parser error is a bug in ChatFlow, not a mistake in a flow; "
+             "please report it.",
+}
+
 PHASES = [
     ("E01", "Syntax (`.flow` files and YAML)"),
     ("E02", "Names: unknown, duplicate, imports, unknown options and actions"),
@@ -77,6 +83,13 @@ def render_golden(path: Path) -> tuple[str, list[str]]:
     return text, [d.code for d in diags]
 
 
+def _helpers(path: Path) -> list[Path]:
+    """Files `_<example stem>*` next to an example (imported by it, not examples
+    themselves)."""
+    return sorted(p for p in path.parent.glob(f"_{path.stem}*")
+                  if p.suffix in SOURCE_SUFFIXES)
+
+
 def _fence_lang(path: Path) -> str:
     return "yaml" if path.suffix in (".yaml", ".yml") else "text"
 
@@ -109,7 +122,8 @@ def generate() -> str:
     ]
     for code in all_codes:
         name, desc = codes.get(code, (code, ""))
-        out.append(f"| [{code}](#{code.lower()}) | {name} | {desc} |")
+        shown = "" if name == code else f"`{name}`"
+        out.append(f"| [{code}](#{code.lower()}) | {shown} | {desc} |")
     out.append("")
     for prefix, title in PHASES:
         in_phase = [c for c in all_codes if c.startswith(prefix)]
@@ -125,8 +139,17 @@ def generate() -> str:
                 out += [desc, ""]
             paths = examples.get(code, [])
             if not paths:
-                out += ["*(no example yet)*", ""]
+                out += [NO_EXAMPLE.get(code, "*(no example yet)*"), ""]
             for path in paths:
+                for helper in _helpers(path):
+                    out += [
+                        f"`{helper.name}` (imported by the example):",
+                        "",
+                        f"```{_fence_lang(helper)}",
+                        helper.read_text(encoding="utf-8").rstrip("\n"),
+                        "```",
+                        "",
+                    ]
                 source = path.read_text(encoding="utf-8")
                 rendered_file = path.with_suffix(".out")
                 rendered = rendered_file.read_text(encoding="utf-8") \
