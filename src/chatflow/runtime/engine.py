@@ -1042,9 +1042,7 @@ class Engine:
             else:
                 self._complete(rt, step, FAILED, {"ok": False},
                                error=f"rejected by {by}" + (f": {comment}" if comment else ""))
-            if rt.status.status == WAITING_APPROVAL:
-                rt.status_changes["status"] = RUNNING
-            self._advance(rt, 0, [])
+            # only the decision is recorded here; `resume` drives on
             self._update_instance_status(rt)
             self._commit(rt)
             return self._status_info(rt)
