@@ -219,10 +219,9 @@ class _Builder:
     def _nest(self, node: object, *kids: object) -> None:
         d = self._depth
         depth = 1 + max(d.get(id(k), 0) for k in kids)
-        if depth > 1:
-            if depth > MAX_NESTING:
-                raise _TooDeep(node.span)  # type: ignore[attr-defined]
-            d[id(node)] = depth
+        if depth > MAX_NESTING:
+            raise _TooDeep(node.span)  # type: ignore[attr-defined]
+        d[id(node)] = depth
 
     def lex_problem(self, p: LexProblem, span: Span) -> None:
         self.diags.append(error(p.code, p.message, span, p.hint))
@@ -274,11 +273,10 @@ class _Builder:
     def body(self, c: list[Any]) -> tuple[tuple[Any, ...], Token, Token]:
         items = tuple(c[1:-1])
         d = self._depth
-        if d:
-            depth = 1 + max((d.get(id(i), 0) for i in items), default=0)
-            if depth > MAX_NESTING:
-                raise _TooDeep(self._tspan(c[0]))
-            d[id(items)] = depth
+        depth = 1 + max((d.get(id(i), 0) for i in items if type(i) is ast.Group), default=0)
+        if depth > MAX_NESTING:
+            raise _TooDeep(self._tspan(c[0]))
+        d[id(items)] = depth
         return items, c[0], c[-1]
 
     # ------------------------------------------------------------ items
@@ -320,8 +318,7 @@ class _Builder:
         node = ast.Group(kind, self._ident(c[1]), c[2], c[3], max_, until, items,
                          self._tspan(c[0]).to(self._tspan(rbrace)))
         d = self._depth
-        if d and id(items) in d:
-            d[id(node)] = d[id(items)]
+        d[id(node)] = d.get(id(items), 1)
         return node
 
     def phase(self, c: list[Any]) -> ast.Group:
@@ -422,10 +419,9 @@ class _Builder:
         node = ast.Binary(str(op), left, right, left.span.to(right.span))
         d = self._depth
         depth = 1 + max(d.get(id(left), 0), d.get(id(right), 0))
-        if depth > 1:
-            if depth > MAX_NESTING:
-                raise _TooDeep(node.span)
-            d[id(node)] = depth
+        if depth > MAX_NESTING:
+            raise _TooDeep(node.span)
+        d[id(node)] = depth
         return node
 
     def unary(self, c: list[Any]) -> ast.Unary:
@@ -440,10 +436,9 @@ class _Builder:
         node = ast.Attribute(value, str(name), aspan, value.span.to(aspan))
         d = self._depth
         depth = 1 + d.get(id(value), 0)
-        if depth > 1:
-            if depth > MAX_NESTING:
-                raise _TooDeep(node.span)
-            d[id(node)] = depth
+        if depth > MAX_NESTING:
+            raise _TooDeep(node.span)
+        d[id(node)] = depth
         return node
 
     def index(self, c: list[Any]) -> ast.Index:

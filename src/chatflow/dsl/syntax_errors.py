@@ -128,28 +128,53 @@ _EXAMPLES: list[tuple[str, list[str]]] = [
       "flow f() { output x = a <= b > c"]),
 ]
 
-_LABELS: dict[tuple[str, int], str] | None = None
+_Key = tuple[int, frozenset[str]]
+_LABELS: dict[_Key, str] | None = None
 
 
-def _labels(parse: Callable[[str, str], Any]) -> dict[tuple[str, int], str]:
-    """LALR state (per start symbol) → message, from the example mistakes."""
+def _labels(parse: Callable[[str, str], Any]) -> dict[_Key, str]:
+    """(LALR state, acceptable terminals) → message, from the example mistakes.
+
+    The acceptable set is part of the key because LALR merges the states
+    after a complete expression across contexts: after `1` in a list and
+    after `1` as a parameter default the state is the same, what may follow
+    (`]` or `)`) is not."""
     global _LABELS
     if _LABELS is None:
         from lark.exceptions import UnexpectedInput
 
-        table: dict[tuple[str, int], str] = {}
+        table: dict[_Key, str] = {}
         for label, examples in _EXAMPLES:
             for ex in examples:
                 try:
                     parse(ex, "module")
                 except UnexpectedInput as exc:
-                    state = _state_of(exc)
-                    if state is not None:
-                        table.setdefault(("module", state), label)
+                    key = _key_of(exc)
+                    if key is not None:
+                        table.setdefault(key, label)
                 except Exception:  # a broken example must not break error reporting
                     continue
         _LABELS = table
     return _LABELS
+
+
+def _accepts(exc: Any) -> frozenset[str]:
+    """Terminals the parser would really accept at the error (reductions
+    applied), falling back to the state's raw lookahead set."""
+    try:
+        acc = exc.interactive_parser.accepts() if exc.interactive_parser else None
+    except Exception:  # best effort only
+        acc = None
+    if acc is None:
+        acc = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or set()
+    return frozenset(acc)
+
+
+def _key_of(exc: Any) -> _Key | None:
+    state = _state_of(exc)
+    if state is None:
+        return None
+    return state, _accepts(exc)
 
 
 def _state_of(exc: Any) -> int | None:
@@ -237,13 +262,13 @@ def convert_error(exc: Any, text: str, file: str,
 
         tok = exc.token
         terminals = lark_terminals()
-        expected = set(exc.expected) if exc.expected else set()
-        state = _state_of(exc)
+        key = _key_of(exc)
+        expected = set(key[1]) if key else set(exc.expected or ())
         at_end = tok.type == "$END"
         pos = len(text) if at_end or tok.start_pos is None else tok.start_pos
         label = None
-        if state is not None and start == "module":
-            label = _labels(label_parse).get(("module", state))
+        if key is not None:
+            label = _labels(label_parse).get(key)
         prev = _prev_token(text, pos) if pos is not None else None
         if label is not None:
             message = label.replace("{prev}", prev or "?")
