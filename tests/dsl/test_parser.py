@@ -1,4 +1,4 @@
-"""The `.flow` parser: every construct of LANGUAGE.md §2–§5, spans, and the
+"""The `.flow` parser: every construct of LANGUAGE.md §2-§5, spans, and the
 public parse functions."""
 
 from __future__ import annotations
@@ -226,7 +226,8 @@ def test_groups() -> None:
 
 
 def test_nested_groups_and_iter_items() -> None:
-    (outer,) = flow_items('phase a { parallel b { repeat c max 2 until s.ok { step s: shell "x" } } }')
+    (outer,) = flow_items(
+        'phase a { parallel b { repeat c max 2 until s.ok { step s: shell "x" } } }')
     names = [i.name.name for i in ast.iter_items((outer,))]  # type: ignore[union-attr]
     assert names == ["a", "b", "c", "s"]
 
@@ -340,7 +341,8 @@ def test_spans_of_step_and_parts() -> None:
     assert diags == [] and module is not None
     step = module.flows[0].items[0]
     assert isinstance(step, ast.Step)
-    assert (step.span.line, step.span.column, step.span.end_line, step.span.end_column) == (2, 3, 4, 4)
+    sp = step.span
+    assert (sp.line, sp.column, sp.end_line, sp.end_column) == (2, 3, 4, 4)
     assert src[step.span.start:step.span.end].startswith("step build")
     assert src[step.span.start:step.span.end].endswith("}")
     assert (step.name.span.line, step.name.span.column, step.name.span.end_column) == (2, 8, 13)
@@ -410,7 +412,8 @@ def _walk(node: object) -> list[ast.Ident | ast.Expr]:
 def test_parse_expression_uses_origin() -> None:
     node, diags = parse_expression("a + b", Span("w.yaml", 7, 12, 7, 17, 100, 105))
     assert diags == [] and isinstance(node, ast.Binary)
-    assert (node.span.file, node.span.line, node.span.column, node.span.start) == ("w.yaml", 7, 12, 100)
+    sp = node.span
+    assert (sp.file, sp.line, sp.column, sp.start) == ("w.yaml", 7, 12, 100)
     assert (node.right.span.column, node.right.span.start) == (16, 104)
 
 

@@ -9,7 +9,7 @@ from chatflow.dsl.parser import parse_flow
 
 
 def errors(src: str) -> list[Diagnostic]:
-    module, diags = parse_flow(src, "e.flow")
+    _, diags = parse_flow(src, "e.flow")
     assert diags, "expected a diagnostic"
     return diags
 
