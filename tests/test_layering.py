@@ -26,6 +26,7 @@ STAGES = {
     "chatflow.diagnostic_format": "format",
     "chatflow.runtime": "runtime",
     "chatflow.cli": "cli",
+    "chatflow.commands": "cli",
     "chatflow.cli_runtime": "cli",
     "chatflow.__main__": "cli",
 }
@@ -145,6 +146,17 @@ def test_version_needs_no_heavy_imports() -> None:
     assert not _heavy(loaded, ("typer", "click", "rich", "lark", "yaml", "networkx",
                                "jsonschema"))
     assert not [m for m in loaded if m.startswith(("chatflow.compiler", "chatflow.runtime"))]
+
+
+def test_plain_lint_does_not_import_typer() -> None:
+    example = SRC.parent / "examples" / "feature.flow"
+    loaded = _loaded_after(
+        "import io, contextlib\nfrom chatflow.__main__ import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), "
+        "contextlib.redirect_stderr(io.StringIO()):\n"
+        f"    main(['lint', {str(example)!r}])"
+    )
+    assert not _heavy(loaded, ("typer", "click", "rich", "pydantic", "jsonschema"))
 
 
 def test_cli_module_top_level_is_light() -> None:

@@ -1,8 +1,11 @@
 """Entry point of the `chatflow` command (and `python -m chatflow`).
 
 `chatflow --version` is answered straight from argv, before typer, rich or lark
-are imported, so it starts in a few milliseconds. Everything else goes to the
-typer app in `chatflow.cli`. Unexpected exceptions never reach the user as a
+are imported, so it starts in a few milliseconds. A plain
+`chatflow lint [--format F] PATH...` goes straight to `chatflow.commands.lint`
+(importing typer and building its parameter converters costs more than linting
+a file); anything else, including help and usage errors, goes to the typer
+app in `chatflow.cli`. Unexpected exceptions never reach the user as a
 traceback: they become `internal error: ...` and exit status 70.
 """
 
@@ -38,6 +41,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"chatflow {__version__}\n")
         return 0
     try:
+        from chatflow import commands
+        from chatflow.diagnostics import ChatflowError
+
+        plain = commands.parse_plain_lint(args)
+        if plain is not None:
+            try:
+                return commands.lint(*plain)
+            except ChatflowError as exc:
+                return commands.report_error(exc)
         from chatflow.cli import run
 
         return run(args)

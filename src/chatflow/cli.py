@@ -1,6 +1,7 @@
 """The `chatflow` command line: parses arguments and prints, nothing else.
 
-All logic lives in `chatflow.compiler.api` (and the runtime's CLI module). The
+What each command does lives in `chatflow.commands` (over
+`chatflow.compiler.api`) and in the runtime's CLI module. The
 one project error type, `ChatflowError`, is caught once in `run` and becomes
 `error: message` on stderr plus its exit code. Exit codes: 0 success (warnings
 allowed), 1 errors in a flow, 2 usage error (missing file, unknown option, bad
@@ -12,23 +13,18 @@ inside the commands that need them, so `chatflow lint` does not pay for them.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from chatflow import __version__
-from chatflow.diagnostics import ChatflowError, Diagnostic, has_errors
+from chatflow import __version__, commands
+from chatflow.commands import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
+from chatflow.diagnostics import ChatflowError
 
-EXIT_OK = 0
-EXIT_ERRORS = 1
-EXIT_USAGE = 2
+__all__ = ["EXIT_ERRORS", "EXIT_OK", "EXIT_USAGE", "app", "print_diagnostics", "run"]
 
 OWN_COMMANDS = frozenset({"compile", "lint", "graph", "schema"})
 
@@ -63,46 +59,9 @@ class SchemaKind(StrEnum):
     ir = "ir"
 
 
-# --------------------------------------------------------------------------- printing
-
-
-def print_diagnostics(
-    diags: Sequence[Diagnostic], sources: Mapping[str, str] | None = None,
-    fmt: str = "text", stream: Any = None,
-) -> None:
-    """Write diagnostics in `fmt` (text|json|sarif) to `stream` (default stderr for
-    text, stdout for the machine formats). Text is coloured only on a terminal."""
-    from chatflow import diagnostic_format as df
-
-    if fmt == "json":
-        (stream or sys.stdout).write(df.render_json(diags))
-    elif fmt == "sarif":
-        (stream or sys.stdout).write(df.render_sarif(diags, version=__version__))
-    else:
-        out = stream or sys.stderr
-        out.write(df.render_text(diags, sources, color=df.use_color(out)))
-    (stream or (sys.stdout if fmt != "text" else sys.stderr)).flush()
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same directory and a
-    rename, so readers never see half a file."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise ChatflowError(f"cannot write `{path}`: directory `{directory}` does not exist",
-                            EXIT_USAGE)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise ChatflowError(f"cannot write `{path}`: {exc.strerror or exc}", EXIT_ERRORS) from None
+# Kept importable from here for the runtime's CLI module.
+print_diagnostics = commands.print_diagnostics
+write_atomic = commands.write_atomic
 
 
 def _echo(text: str) -> None:
@@ -146,39 +105,9 @@ def compile_cmd(
     )] = Emit.ir,
 ) -> None:
     """Compile a flow to its IR (JSON). Diagnostics go to stderr; exit 1 on errors."""
-    from chatflow.compiler import api
-
-    path, flow = api.split_target(target)
-    if emit is Emit.ast:
-        diags, sources, text = _ast_text(path)
-    else:
-        result = api.compile_path(path, flow=flow, source_info=not no_source_info)
-        diags, sources = list(result.diagnostics), dict(result.sources)
-        text = None
-        if result.ir is not None and not has_errors(diags):
-            from chatflow.compiler import ir as ir_mod
-
-            text = ir_mod.dumps(result.ir)
-    print_diagnostics(diags, sources)
-    if has_errors(diags) or text is None:
-        raise typer.Exit(EXIT_ERRORS)
-    if output:
-        write_atomic(output, text)
-    else:
-        sys.stdout.write(text)
-
-
-def _ast_text(path: str) -> tuple[list[Diagnostic], dict[str, str], str | None]:
-    """The AST of `path` as indented JSON, with the parse diagnostics."""
-    import json
-
-    from chatflow.compiler import api
-
-    result = api.ast_of(path)
-    if result.ast is None:
-        return result.diagnostics, result.sources, None
-    text = json.dumps(result.ast, indent=2, ensure_ascii=False) + "\n"
-    return result.diagnostics, result.sources, text
+    code = commands.compile_target(target, output, not no_source_info, emit.value)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("lint")
@@ -193,17 +122,9 @@ def lint_cmd(
     )] = OutputFormat.text,
 ) -> None:
     """Check flows without compiling them. Exit 0 when clean or only warnings, 1 on errors."""
-    missing = [p for p in paths if not os.path.exists(p)]
-    if missing:
-        raise ChatflowError(
-            "no such file or directory: " + ", ".join(f"`{p}`" for p in missing), EXIT_USAGE)
-    from chatflow.compiler import api
-
-    result = api.lint_paths(paths)
-    diags = list(result.diagnostics)
-    print_diagnostics(diags, dict(result.sources), fmt.value)
-    if has_errors(diags):
-        raise typer.Exit(EXIT_ERRORS)
+    code = commands.lint(paths, fmt.value)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("graph")
@@ -216,14 +137,9 @@ def graph_cmd(
     )] = GraphFormat.mermaid,
 ) -> None:
     """Print the dependency graph of a flow (Mermaid or DOT)."""
-    from chatflow.compiler import api
-
-    path, flow = api.split_target(target)
-    result = api.graph_of(path, flow, fmt.value)
-    print_diagnostics(result.diagnostics, result.sources)
-    if has_errors(result.diagnostics) or result.text is None:
-        raise typer.Exit(EXIT_ERRORS)
-    _echo(result.text)
+    code = commands.graph(target, fmt.value)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("schema")
@@ -234,12 +150,7 @@ def schema_cmd(
     )],
 ) -> None:
     """Print a JSON Schema shipped with ChatFlow."""
-    import json
-
-    from chatflow.compiler import api
-
-    schema = api.yaml_schema() if kind is SchemaKind.yaml else api.ir_schema()
-    _echo(json.dumps(schema, indent=2, ensure_ascii=False))
+    commands.schema(kind.value)
 
 
 # --------------------------------------------------------------------------- running
@@ -278,8 +189,5 @@ def run(args: Sequence[str]) -> int:
             return EXIT_OK
         return code if isinstance(code, int) else EXIT_ERRORS
     except ChatflowError as exc:
-        if exc.diagnostics:
-            print_diagnostics(exc.diagnostics)
-        sys.stderr.write(f"error: {exc.message}\n")
-        return exc.exit_code
+        return commands.report_error(exc)
     return EXIT_OK

@@ -1,0 +1,178 @@
+"""What each compiler command of the CLI does, without the argument parser.
+
+`chatflow.cli` (typer) parses arguments and calls these; `chatflow.__main__`
+calls `lint` directly for plain `chatflow lint PATH...` so that the common
+check-my-files case starts without importing typer. Each function prints its
+output and returns the exit status; usage problems raise `ChatflowError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from chatflow import __version__
+from chatflow.diagnostics import ChatflowError, Diagnostic, has_errors
+
+__all__ = [
+    "EXIT_ERRORS", "EXIT_OK", "EXIT_USAGE", "compile_target", "graph", "lint",
+    "parse_plain_lint", "print_diagnostics", "report_error", "schema", "write_atomic",
+]
+
+EXIT_OK = 0
+EXIT_ERRORS = 1
+EXIT_USAGE = 2
+
+LINT_FORMATS = ("text", "json", "sarif")
+
+
+def print_diagnostics(
+    diags: Sequence[Diagnostic], sources: Mapping[str, str] | None = None,
+    fmt: str = "text", stream: TextIO | None = None,
+) -> None:
+    """Write diagnostics in `fmt` (text|json|sarif). Text goes to stderr and is
+    coloured only on a terminal; json and sarif go to stdout."""
+    from chatflow import diagnostic_format as df
+
+    if fmt == "json":
+        out = stream or sys.stdout
+        out.write(df.render_json(diags))
+    elif fmt == "sarif":
+        out = stream or sys.stdout
+        out.write(df.render_sarif(diags, version=__version__))
+    else:
+        out = stream or sys.stderr
+        out.write(df.render_text(diags, sources, color=df.use_color(out)))
+    out.flush()
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same directory and a
+    rename, so readers never see half a file."""
+    target = Path(path)
+    directory = target.parent
+    if not directory.is_dir():
+        raise ChatflowError(f"cannot write `{path}`: directory `{directory}` does not exist",
+                            EXIT_USAGE)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise ChatflowError(f"cannot write `{path}`: {exc.strerror or exc}", EXIT_ERRORS) from None
+
+
+def _echo(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def lint(paths: Sequence[str], fmt: str = "text") -> int:
+    """`chatflow lint`: 0 clean or warnings only, 1 errors."""
+    if fmt not in LINT_FORMATS:
+        raise ChatflowError(f"unknown format `{fmt}` (use text, json or sarif)", EXIT_USAGE)
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise ChatflowError(
+            "no such file or directory: " + ", ".join(f"`{p}`" for p in missing), EXIT_USAGE)
+    from chatflow.compiler import api
+
+    result = api.lint_paths(list(paths))
+    print_diagnostics(result.diagnostics, result.sources, fmt)
+    return EXIT_ERRORS if has_errors(result.diagnostics) else EXIT_OK
+
+
+def compile_target(target: str, output: str | None = None, source_info: bool = True,
+                   emit: str = "ir") -> int:
+    """`chatflow compile`: the IR (or AST) on stdout or in `output`; 1 on errors."""
+    from chatflow.compiler import api
+
+    path, flow = api.split_target(target)
+    text: str | None = None
+    if emit == "ast":
+        tree = api.ast_of(path)
+        diags, sources = tree.diagnostics, tree.sources
+        if tree.ast is not None:
+            text = json.dumps(tree.ast, indent=2, ensure_ascii=False) + "\n"
+    else:
+        result = api.compile_path(path, flow=flow, source_info=source_info)
+        diags, sources = result.diagnostics, result.sources
+        if result.ir is not None and not has_errors(diags):
+            from chatflow.compiler import ir as ir_mod
+
+            text = ir_mod.dumps(result.ir)
+    print_diagnostics(diags, sources)
+    if has_errors(diags) or text is None:
+        return EXIT_ERRORS
+    if output:
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def graph(target: str, fmt: str = "mermaid") -> int:
+    """`chatflow graph`: Mermaid or DOT text of a flow's dependency graph."""
+    from chatflow.compiler import api
+
+    path, flow = api.split_target(target)
+    result = api.graph_of(path, flow, fmt)
+    print_diagnostics(result.diagnostics, result.sources)
+    if has_errors(result.diagnostics) or result.text is None:
+        return EXIT_ERRORS
+    _echo(result.text)
+    return EXIT_OK
+
+
+def schema(kind: str) -> int:
+    """`chatflow schema yaml|ir`."""
+    from chatflow.compiler import api
+
+    doc = api.yaml_schema() if kind == "yaml" else api.ir_schema()
+    _echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def report_error(exc: ChatflowError) -> int:
+    """Print a `ChatflowError` (and any diagnostics it carries); return its exit code."""
+    if exc.diagnostics:
+        print_diagnostics(exc.diagnostics)
+    sys.stderr.write(f"error: {exc.message}\n")
+    sys.stderr.flush()
+    return exc.exit_code
+
+
+def parse_plain_lint(args: Sequence[str]) -> tuple[list[str], str] | None:
+    """(paths, format) when `args` is a plain `lint [--format F] PATH...`, else None
+    (then the full argument parser handles it, with its help and usage errors)."""
+    if len(args) < 2 or args[0] != "lint":
+        return None
+    paths: list[str] = []
+    fmt = "text"
+    rest = list(args[1:])
+    while rest:
+        arg = rest.pop(0)
+        if arg in ("--format", "-f"):
+            if not rest:
+                return None
+            fmt = rest.pop(0)
+        elif arg.startswith("--format="):
+            fmt = arg.partition("=")[2]
+        elif arg.startswith("-"):
+            return None
+        else:
+            paths.append(arg)
+    fmt = fmt.lower()
+    if not paths or fmt not in LINT_FORMATS:
+        return None
+    return paths, fmt
