@@ -221,7 +221,7 @@ def test_ast_of_and_graph_of(monkeypatch: pytest.MonkeyPatch) -> None:
     json.dumps(res.ast)
     assert res.ast["flows"][0]["name"]["name"] == "feature"
     graph = api.graph_of("examples/feature.flow", None, "mermaid")
-    assert graph.text is not None and graph.text.startswith("%% flow feature\nflowchart TD")
+    assert graph.text is not None and graph.text.startswith("flowchart TD\n  %% flow feature\n")
     assert 'subgraph n_checks["parallel checks"]' in graph.text
     dot = api.graph_of("examples/feature.flow", "feature", "dot")
     assert dot.text is not None and 'subgraph "cluster_checks"' in dot.text

@@ -53,8 +53,8 @@ def doc() -> dict[str, Any]:
 
 
 MERMAID = """\
-%% flow main
 flowchart TD
+  %% flow main
   n_build["build<br/>shell #quot;make \\#quot;x\\#quot; FEATURE={feature_id}#quot;"]
   subgraph n_checks["parallel checks · max 2"]
     direction TB

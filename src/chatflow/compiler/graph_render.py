@@ -177,7 +177,7 @@ def to_mermaid(ir: dict[str, Any], flow: str | None = None) -> str:
     key, fl = _flow_of(ir, flow)
     nodes: list[dict[str, Any]] = fl["nodes"]
     children = _children(nodes)
-    lines = [f"%% flow {key}", "flowchart TD"]
+    lines = ["flowchart TD", f"  %% flow {key}"]
 
     def emit(parent: str | None, depth: int) -> None:
         pad = "  " * depth
