@@ -9,6 +9,7 @@ carets). Usage problems — a missing file, an ambiguous or unknown flow — rai
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -120,10 +121,8 @@ def _sources(program: Program | None, diags: list[Diagnostic],
     for d in diags:
         for span in (d.span, *(r.span for r in d.related)):
             if span.file not in out and os.path.isfile(span.file):
-                try:
+                with contextlib.suppress(OSError, UnicodeDecodeError):
                     out[span.file] = Path(span.file).read_text("utf-8")
-                except (OSError, UnicodeDecodeError):
-                    pass
     return out
 
 
