@@ -150,3 +150,9 @@ def test_hostile_value_reaches_the_command_as_one_argument(tmp_path: Path, value
     assert result.ok
     assert result.fields["stdout"] == f"<{value}>\n"
     assert not (tmp_path / "pwned").exists()
+
+
+def test_nul_byte_in_command_fails_cleanly(tmp_path: Path) -> None:
+    result = run_shell("echo a\0b", make_ctx(tmp_path))
+    assert not result.ok
+    assert result.error is not None and "null byte" in result.error

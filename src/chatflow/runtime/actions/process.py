@@ -66,7 +66,7 @@ def run_process(
                 stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
                 stdout=out_f, stderr=err_f, start_new_session=True, close_fds=True,
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
             return ProcessOutcome(None, "", "", start_error=f"cannot start {argv[0]}: {exc}")
     reaper = _Reaper(proc.pid)
     reaper.start()
