@@ -379,6 +379,32 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(f"{r['step']:<20} {r['name']:<24} {r['size']:>9}  "
                              f"{r['path'] or ''}\n")
 
+    @app.command("repair")
+    @_guarded
+    def repair_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID")],
+                   state: StateOpt = None) -> None:
+        """Check an instance's stored files and rebuild what can be rebuilt."""
+        from chatflow.runtime.api import WorkflowEngine
+        from chatflow.runtime.config import resolve_state_url
+        from chatflow.runtime.store import open_store
+
+        url = resolve_state_url(state, Path.cwd())
+        WorkflowEngine.forget()
+        store = open_store(url)
+        problems = store.check(instance_id)
+        if not problems:
+            sys.stdout.write(f"{instance_id}: no problems found\n")
+            return
+        for p in problems:
+            sys.stdout.write(f"problem: {p}\n")
+        report = store.repair(instance_id)
+        for action in report.actions:
+            sys.stdout.write(f"repaired: {action}\n")
+        for b in report.backups:
+            sys.stdout.write(f"backup: {b}\n")
+        if not report.ok:
+            raise typer.Exit(EXIT_FAILED)
+
     @app.command("migrate")
     @_guarded
     def migrate_cmd(state: StateOpt = None, as_json: JsonOpt = False) -> None:
