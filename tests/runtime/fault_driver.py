@@ -14,6 +14,10 @@ from chatflow.runtime.store import open_store
 def main() -> int:
     url, iid, workdir = sys.argv[1:4]
     engine = WorkflowEngine(open_store(url), workdir=workdir)
+    import chatflow.runtime.step_actions  # noqa: F401  (pay imports before "ready")
+
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
     result = engine.resume(iid)
     return 0 if result.status == "succeeded" else 1
 

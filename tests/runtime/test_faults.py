@@ -56,7 +56,17 @@ def _url(kind: str, tmp: Path) -> str:
 
 def _spawn(url: str, iid: str, tmp: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, str(DRIVER), url, iid, str(tmp)], cwd=tmp,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _kill_after_ready(proc: subprocess.Popen[bytes], delay: float) -> None:
+    """Wait until the driver has imported everything, then SIGKILL it after
+    `delay` seconds (so the kill lands inside the run, not in the imports)."""
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
 
 
 def _completed_counts(engine: WorkflowEngine, iid: str) -> dict[str, int]:
@@ -72,6 +82,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
     ir = _compile(tmp_path, KILL_FLOW)
     rng = random.Random(20240501)
     trials = 50
+    progressed = 0
     for trial in range(trials):
         kind = "file" if trial % 2 == 0 else "sqlite"
         tmp = tmp_path / f"t{trial}"
@@ -80,16 +91,10 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
         store = open_store(url)
         engine = WorkflowEngine(store, workdir=str(tmp))
         iid = engine.start_workflow_instance(ir).instance_id
-        proc = _spawn(url, iid, tmp)
-        time.sleep(rng.uniform(0.0, 0.6))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        # a second crash on some trials
-        if trial % 5 == 0:
-            proc = _spawn(url, iid, tmp)
-            time.sleep(rng.uniform(0.0, 0.4))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        _kill_after_ready(_spawn(url, iid, tmp), rng.uniform(0.0, 0.25))
+        if trial % 5 == 0:  # a second crash on some trials
+            _kill_after_ready(_spawn(url, iid, tmp), rng.uniform(0.0, 0.15))
+        progressed += _count(open_store(url), iid, "step_completed") > 0
         fresh = WorkflowEngine(open_store(url), workdir=str(tmp))
         result = fresh.resume(iid)
         info = fresh.status(iid)
@@ -99,6 +104,15 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
         assert counts == {s: 1 for s in ("a", "b", "c", "d", "e", "f")}, (trial, kind, counts)
         assert sum(1 for e in fresh.history(iid) if e.type == "instance_completed") == 1
         fresh.store.close()
+        store.close()
+    # the kills really landed inside runs, not only before or after them
+    assert progressed >= trials // 3, progressed
+
+
+def _count(store: Any, iid: str, etype: str) -> int:
+    try:
+        return sum(1 for e in store.iter_history(iid) if e.type == etype)
+    finally:
         store.close()
 
 
