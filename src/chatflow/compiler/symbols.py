@@ -85,6 +85,8 @@ class FlowSymbols:
     out_fields: dict[str, dict[str, ast.OutField]] = field(default_factory=dict)
     open_fields: set[str] = field(default_factory=set)  # call of an unknown flow
     callees: dict[str, Signature] = field(default_factory=dict)  # call step -> callee
+    # field types as other items read them (`T?` for optional nodes), built lazily
+    _read: dict[str, dict[str, Type]] = field(default_factory=dict, repr=False)
 
     def lookup(self, name: str) -> Symbol | None:
         return self.names.get(name)
@@ -92,13 +94,18 @@ class FlowSymbols:
     def field_type(self, node: str, name: str) -> Type | None:
         """The type of `node.name` as read by another item (`T?` when the
         node may not run); `error` for calls of unknown flows; None if unknown."""
-        fields = self.fields.get(node)
-        if fields is None:
-            return None
-        t = fields.get(name)
+        read = self._read.get(node)
+        if read is None:
+            fields = self.fields.get(node)
+            if fields is None:
+                return None
+            opt = self.optional.get(node, False)
+            read = self._read[node] = {
+                k: t.as_optional() if opt else t for k, t in fields.items()}
+        t = read.get(name)
         if t is None:
             return ERROR if node in self.open_fields else None
-        return t.as_optional() if self.optional.get(node) else t
+        return t
 
     def field_names(self, node: str) -> list[str]:
         return list(self.fields.get(node, {}))

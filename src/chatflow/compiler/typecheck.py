@@ -49,7 +49,7 @@ OPTION_TYPES: dict[str, Type | None] = {
 CONSTANT_OPTIONS = ("timeout", "risk")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Read:
     """`target.field` read by an expression owned by `owner` (a step or
     group; None for vars, outputs, defaults and settings)."""
@@ -61,7 +61,7 @@ class Read:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Site:
     """A root expression and what its context expects of it.
 
@@ -277,39 +277,28 @@ class _Typer:
     # ------------------------------------------------------------------ dispatch
 
     def type(self, e: ast.Expr) -> Type:
-        if isinstance(e, ast.Literal):
-            v = e.value
-            if v is None:
-                return NULL
-            if isinstance(v, bool):
-                return BOOL
-            if isinstance(v, int):
-                return INT
-            if isinstance(v, float):
-                return FLOAT
-            return STR
-        if isinstance(e, ast.DurationLit):
-            return DURATION
-        if isinstance(e, ast.Template):
-            for part in e.parts:
-                if not isinstance(part, str):
-                    self.type(part)
-            return STR
-        if isinstance(e, ast.Name):
-            return self.name(e)
-        if isinstance(e, ast.Attribute):
-            return self.attribute(e)
-        if isinstance(e, ast.Index):
-            return self.index(e)
-        if isinstance(e, ast.Call):
-            return self.call(e)
-        if isinstance(e, ast.Unary):
-            return self.unary(e)
-        if isinstance(e, ast.Binary):
-            return self.binary(e)
-        if isinstance(e, ast.ListExpr):
-            return self.list_expr(e)
-        return self.map_expr(e)
+        return _DISPATCH[type(e)](self, e)
+
+    def literal(self, e: ast.Literal) -> Type:
+        v = e.value
+        if v is None:
+            return NULL
+        if isinstance(v, bool):
+            return BOOL
+        if isinstance(v, int):
+            return INT
+        if isinstance(v, float):
+            return FLOAT
+        return STR
+
+    def duration(self, e: ast.DurationLit) -> Type:
+        return DURATION
+
+    def template(self, e: ast.Template) -> Type:
+        for part in e.parts:
+            if not isinstance(part, str):
+                self.type(part)
+        return STR
 
     # ------------------------------------------------------------------ names
 
@@ -596,6 +585,15 @@ class _Typer:
             item = JSON if joined is None else joined  # mixed values: a JSON object
         return map_of(item if item is not None and item.kind != "null" else JSON)
 
+
+_DISPATCH: dict[type, Callable[[_Typer, ast.Expr], Type]] = {
+    ast.Literal: _Typer.literal, ast.DurationLit: _Typer.duration,  # type: ignore[dict-item]
+    ast.Template: _Typer.template, ast.Name: _Typer.name,  # type: ignore[dict-item]
+    ast.Attribute: _Typer.attribute, ast.Index: _Typer.index,  # type: ignore[dict-item]
+    ast.Call: _Typer.call, ast.Unary: _Typer.unary,  # type: ignore[dict-item]
+    ast.Binary: _Typer.binary, ast.ListExpr: _Typer.list_expr,  # type: ignore[dict-item]
+    ast.MapExpr: _Typer.map_expr,  # type: ignore[dict-item]
+}
 
 _DURATION_OPS = {
     ("+", "duration", "duration"), ("-", "duration", "duration"),

@@ -44,11 +44,24 @@ class Type:
     def as_optional(self) -> Type:
         if self.optional or self.kind in ("null", "error"):
             return self
-        return Type(self.kind, self.arg, True)
+        t = _OPTIONAL.get(self)
+        if t is None:
+            t = _OPTIONAL[self] = Type(self.kind, self.arg, True)
+        return t
 
     def required(self) -> Type:
         """The type without its `?`."""
-        return Type(self.kind, self.arg, False) if self.optional else self
+        if not self.optional:
+            return self
+        t = _REQUIRED.get(self)
+        if t is None:
+            t = _REQUIRED[self] = Type(self.kind, self.arg, False)
+        return t
+
+
+# the checker asks for the same few variants of the same few types all the time
+_OPTIONAL: dict[Type, Type] = {}
+_REQUIRED: dict[Type, Type] = {}
 
 
 STR = Type("str")
@@ -99,7 +112,7 @@ def _from_ref(ref: ast.TypeRef, diags: list[Diagnostic]) -> Type:
 
 def assignable(src: Type, dst: Type) -> bool:
     """Can a value of type `src` be used where `dst` is expected?"""
-    if src.is_dynamic or dst.is_dynamic:
+    if src is dst or src.is_dynamic or dst.is_dynamic:
         return True
     if src.kind == "null":
         return dst.optional
@@ -121,6 +134,8 @@ def optional_only_mismatch(src: Type, dst: Type) -> bool:
 def unify(a: Type, b: Type) -> Type | None:
     """The common type of two values (list items, `??` sides, `==` operands),
     or None when they are unrelated. Optionality is kept if either side has it."""
+    if a is b:
+        return a
     if a.is_error or b.is_error:
         return ERROR
     if a.kind == "null":
@@ -132,6 +147,8 @@ def unify(a: Type, b: Type) -> Type | None:
         return JSON.as_optional() if opt else JSON
     base: Type | None
     if a.kind == b.kind:
+        if a.optional == b.optional and (a.arg is None or a.arg == b.arg):
+            return a
         if a.arg is not None and b.arg is not None:
             inner = unify(a.arg, b.arg)
             if inner is None:
