@@ -182,7 +182,11 @@ def test_lint_json(work: Path) -> None:
     assert unknown and unknown[0]["file"] == "bad.flow"
     r = run_chatflow("lint", "feature.flow", "--format", "json", cwd=work)
     assert r.code == 0
-    assert json.loads(r.stdout) == []
+    assert [d for d in json.loads(r.stdout) if d["severity"] == "error"] == []
+    (work / "clean.flow").write_text('flow clean() {\n  step a: shell "true"\n}\n',
+                                     encoding="utf-8")
+    r = run_chatflow("lint", "clean.flow", "--format", "json", cwd=work)
+    assert (r.code, json.loads(r.stdout)) == (0, [])
 
 
 def test_lint_sarif(work: Path) -> None:
