@@ -10,7 +10,7 @@ raises `LoweringError`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Protocol
@@ -102,46 +102,58 @@ class _ExprLowerer:
         self.scope = scope
 
     def expr(self, e: ast.Expr) -> dict[str, Any]:
-        if isinstance(e, ast.Literal):
-            return {"lit": e.value}
-        if isinstance(e, ast.DurationLit):
-            return {"dur": e.millis}
-        if isinstance(e, ast.Template):
-            return self.template(e)
-        if isinstance(e, ast.Name):
-            return self.name(e.name)
-        if isinstance(e, ast.Attribute):
-            base = e.value
-            if isinstance(base, ast.Name):
-                ref = self.reference(base.name, e.attr)
-                if ref is not None:
-                    return ref
-            return {"op": "attr", "args": [self.expr(base)], "name": e.attr}
-        if isinstance(e, ast.Index):
-            return {"op": "index", "args": [self.expr(e.value), self.expr(e.index)]}
-        if isinstance(e, ast.Call):
-            return {"op": "call", "fn": e.func.name, "args": [self.expr(a) for a in e.args]}
-        if isinstance(e, ast.Unary):
-            operand = self.expr(e.operand)
-            if e.op == "not":
-                return {"op": "not", "args": [operand]}
-            # Fold `-3` into a literal so a `.flow` file and its YAML twin
-            # (where `-3` is a plain scalar) give the same IR.
-            value = operand.get("lit")
-            if len(operand) == 1 and isinstance(value, int | float) \
-                    and not isinstance(value, bool):
-                return {"lit": -value}
-            if len(operand) == 1 and "dur" in operand:
-                return {"dur": -operand["dur"]}
-            return {"op": "neg", "args": [operand]}
-        if isinstance(e, ast.Binary):
-            return {"op": e.op, "args": [self.expr(e.left), self.expr(e.right)]}
-        if isinstance(e, ast.ListExpr):
-            return {"op": "list", "args": [self.expr(i) for i in e.items]}
-        if isinstance(e, ast.MapExpr):
-            return {"op": "map", "keys": [en.key.name for en in e.entries],
-                    "args": [self.expr(en.value) for en in e.entries]}
-        raise LoweringError(f"cannot lower expression {type(e).__name__}")
+        # Dispatch on the exact class (AST classes are never subclassed):
+        # cheaper than a chain of isinstance checks on large flows.
+        method = _EXPR_METHODS.get(type(e))
+        if method is None:
+            raise LoweringError(f"cannot lower expression {type(e).__name__}")
+        return method(self, e)
+
+    def _literal(self, e: ast.Literal) -> dict[str, Any]:
+        return {"lit": e.value}
+
+    def _duration(self, e: ast.DurationLit) -> dict[str, Any]:
+        return {"dur": e.millis}
+
+    def _name(self, e: ast.Name) -> dict[str, Any]:
+        return self.name(e.name)
+
+    def _attribute(self, e: ast.Attribute) -> dict[str, Any]:
+        base = e.value
+        if type(base) is ast.Name:
+            ref = self.reference(base.name, e.attr)
+            if ref is not None:
+                return ref
+        return {"op": "attr", "args": [self.expr(base)], "name": e.attr}
+
+    def _index(self, e: ast.Index) -> dict[str, Any]:
+        return {"op": "index", "args": [self.expr(e.value), self.expr(e.index)]}
+
+    def _call(self, e: ast.Call) -> dict[str, Any]:
+        return {"op": "call", "fn": e.func.name, "args": [self.expr(a) for a in e.args]}
+
+    def _unary(self, e: ast.Unary) -> dict[str, Any]:
+        operand = self.expr(e.operand)
+        if e.op == "not":
+            return {"op": "not", "args": [operand]}
+        # Fold `-3` into a literal so a `.flow` file and its YAML twin
+        # (where `-3` is a plain scalar) give the same IR.
+        value = operand.get("lit")
+        if len(operand) == 1 and isinstance(value, int | float) and not isinstance(value, bool):
+            return {"lit": -value}
+        if len(operand) == 1 and "dur" in operand:
+            return {"dur": -operand["dur"]}
+        return {"op": "neg", "args": [operand]}
+
+    def _binary(self, e: ast.Binary) -> dict[str, Any]:
+        return {"op": e.op, "args": [self.expr(e.left), self.expr(e.right)]}
+
+    def _list(self, e: ast.ListExpr) -> dict[str, Any]:
+        return {"op": "list", "args": [self.expr(i) for i in e.items]}
+
+    def _map(self, e: ast.MapExpr) -> dict[str, Any]:
+        return {"op": "map", "keys": [en.key.name for en in e.entries],
+                "args": [self.expr(en.value) for en in e.entries]}
 
     def template(self, e: ast.Expr) -> dict[str, Any]:
         """A string position that allows interpolation: always a `fmt` node
@@ -179,6 +191,21 @@ class _ExprLowerer:
         if base == "ctx" and attr in CTX_FIELDS:
             return {"ctx": attr}
         raise LoweringError(f"unresolved name `{base}`")
+
+
+_EXPR_METHODS: dict[type, Callable[[_ExprLowerer, Any], dict[str, Any]]] = {
+    ast.Literal: _ExprLowerer._literal,
+    ast.DurationLit: _ExprLowerer._duration,
+    ast.Template: _ExprLowerer.template,
+    ast.Name: _ExprLowerer._name,
+    ast.Attribute: _ExprLowerer._attribute,
+    ast.Index: _ExprLowerer._index,
+    ast.Call: _ExprLowerer._call,
+    ast.Unary: _ExprLowerer._unary,
+    ast.Binary: _ExprLowerer._binary,
+    ast.ListExpr: _ExprLowerer._list,
+    ast.MapExpr: _ExprLowerer._map,
+}
 
 
 class _FlowLowerer:
