@@ -14,8 +14,8 @@ import contextlib
 import gc
 import re
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatflow.diagnostics import Diagnostic, Span, error
 from chatflow.dsl import ast
@@ -163,6 +163,69 @@ def label_parse(text: str, start: str) -> Any:
     return get_lark(_BUILDER).parse(text, start=start)
 
 
+T = TypeVar("T")
+
+
+def _maker(cls: type[T]) -> Callable[..., T]:
+    """A positional constructor for a frozen slots dataclass that fills the
+    slots directly. A frozen dataclass's `__init__` goes through
+    `object.__setattr__` for every field, about twice as slow, and these
+    constructors run once or more per token: they are the parser's hot path.
+    The objects are ordinary instances (equality, hashing, repr unchanged)."""
+    sets = [getattr(cls, name).__set__ for name in cls.__dataclass_fields__]  # type: ignore[attr-defined]
+    new = object.__new__
+    if len(sets) == 2:
+        s0, s1 = sets
+
+        def make2(a: object, b: object) -> T:
+            o = new(cls)
+            s0(o, a)
+            s1(o, b)
+            return o
+        return make2
+    if len(sets) == 4:
+        s0, s1, s2, s3 = sets
+
+        def make4(a: object, b: object, c: object, d: object) -> T:
+            o = new(cls)
+            s0(o, a)
+            s1(o, b)
+            s2(o, c)
+            s3(o, d)
+            return o
+        return make4
+    if len(sets) == 7:
+        s0, s1, s2, s3, s4, s5, s6 = sets
+
+        def make7(a: object, b: object, c: object, d: object, e: object, f: object,
+                  g: object) -> T:
+            o = new(cls)
+            s0(o, a)
+            s1(o, b)
+            s2(o, c)
+            s3(o, d)
+            s4(o, e)
+            s5(o, f)
+            s6(o, g)
+            return o
+        return make7
+    return cls
+
+
+_span = _maker(Span)
+_Ident = _maker(ast.Ident)
+_Name = _maker(ast.Name)
+_Literal = _maker(ast.Literal)
+_Attribute = _maker(ast.Attribute)
+_Binary = _maker(ast.Binary)
+_TypeRef = _maker(ast.TypeRef)
+
+
+def _join(a: Span, b: Span) -> Span:
+    """From the start of `a` to the end of `b` (`Span.to`, on the fast path)."""
+    return _span(a.file, a.line, a.column, b.end_line, b.end_column, a.start, b.end)
+
+
 # One parse at a time: the builder holds per-parse state (file, offsets, diagnostics).
 _LOCK = threading.RLock()
 
@@ -202,19 +265,33 @@ class _Builder:
         # `t` is a lark Token; typed Any because its positions are Optional.
         b = self._base
         if b is None:
-            return Span(self.file, t.line, t.column, t.end_line, t.end_column,
-                        t.start_pos, t.end_pos)
+            return _span(self.file, t.line, t.column, t.end_line, t.end_column,
+                         t.start_pos, t.end_pos)
         line0, col0, off0 = b
         line = t.line
         end_line = t.end_line
-        return Span(
+        return _span(
             self.file, line0 + line - 1, t.column + col0 - 1 if line == 1 else t.column,
             line0 + end_line - 1, t.end_column + col0 - 1 if end_line == 1 else t.end_column,
             off0 + t.start_pos, off0 + t.end_pos,
         )
 
+    def _from(self, t: Any, end: Span) -> Span:
+        """From the start of token `t` to the end of `end`."""
+        if self._base is None:
+            return _span(self.file, t.line, t.column, end.end_line, end.end_column,
+                         t.start_pos, end.end)
+        return _join(self._tspan(t), end)
+
+    def _toks(self, a: Any, b: Any) -> Span:
+        """From the start of token `a` to the end of token `b`."""
+        if self._base is None:
+            return _span(self.file, a.line, a.column, b.end_line, b.end_column,
+                         a.start_pos, b.end_pos)
+        return _join(self._tspan(a), self._tspan(b))
+
     def _ident(self, t: Token) -> ast.Ident:
-        return ast.Ident(str(t), self._tspan(t))
+        return _Ident(str(t), self._tspan(t))
 
     def _nest(self, node: object, *kids: object) -> None:
         d = self._depth
@@ -231,7 +308,7 @@ class _Builder:
     def module(self, c: list[Any]) -> ast.Module:
         imports = tuple(x for x in c if isinstance(x, ast.Import))
         flows = tuple(x for x in c if isinstance(x, ast.Flow))
-        span = c[0].span.to(c[-1].span) if c else Span(self.file, 1, 1, 1, 1, 0, 0)
+        span = _join(c[0].span, c[-1].span) if c else Span(self.file, 1, 1, 1, 1, 0, 0)
         return ast.Module(self.file, imports, flows, span)
 
     def expr_start(self, c: list[Any]) -> Any:
@@ -247,8 +324,8 @@ class _Builder:
         value, problems = decode_plain(src_tok[1:-1])
         for p in problems:
             self.lex_problem(p, _inner_span(src_span, p.start, p.end))
-        source = ast.Literal(value, src_span)
-        return ast.Import(names, source, self._tspan(c[0]).to(src_span))
+        source = _Literal(value, src_span)
+        return ast.Import(names, source, self._from(c[0], src_span))
 
     def flow(self, c: list[Any]) -> ast.Flow:
         params = tuple(c[2:-2])
@@ -256,19 +333,19 @@ class _Builder:
         items, _, rbrace = c[-1]
         decls = outputs[0] if outputs is not None else ()
         return ast.Flow(self._ident(c[1]), params, decls, items,
-                        self._tspan(c[0]).to(self._tspan(rbrace)))
+                        self._toks(c[0], rbrace))
 
     def param(self, c: list[Any]) -> ast.Param:
         name = self._ident(c[0])
         end = c[2].span if c[2] is not None else c[1].span
-        return ast.Param(name, c[1], c[2], name.span.to(end))
+        return ast.Param(name, c[1], c[2], _join(name.span, end))
 
     def outputs(self, c: list[Any]) -> tuple[tuple[ast.OutputDecl, ...], Token]:
         return tuple(c[1:-1]), c[-1]
 
     def output_decl(self, c: list[Any]) -> ast.OutputDecl:
         name = self._ident(c[0])
-        return ast.OutputDecl(name, c[1], name.span.to(c[1].span))
+        return ast.OutputDecl(name, c[1], _join(name.span, c[1].span))
 
     def body(self, c: list[Any]) -> tuple[tuple[Any, ...], Token, Token]:
         items = tuple(c[1:-1])
@@ -283,32 +360,29 @@ class _Builder:
 
     def setting(self, c: list[Any]) -> ast.Setting:
         name = self._ident(c[0])
-        return ast.Setting(name, c[1], name.span.to(c[1].span))
+        return ast.Setting(name, c[1], _join(name.span, c[1].span))
 
     def quota(self, c: list[Any]) -> ast.Quota:
         entries = tuple(c[1:])
-        return ast.Quota(entries, self._tspan(c[0]).to(entries[-1].span))
+        return ast.Quota(entries, self._from(c[0], entries[-1].span))
 
     def quota_entry(self, c: list[Any]) -> ast.QuotaEntry:
         key = self._ident(c[0])
-        return ast.QuotaEntry(key, c[1], key.span.to(c[1].span))
+        return ast.QuotaEntry(key, c[1], _join(key.span, c[1].span))
 
     def var_decl(self, c: list[Any]) -> ast.Var:
-        return ast.Var(self._ident(c[1]), c[2], c[3], self._tspan(c[0]).to(c[3].span))
+        return ast.Var(self._ident(c[1]), c[2], c[3], self._from(c[0], c[3].span))
 
     def output_item(self, c: list[Any]) -> ast.OutputItem:
-        return ast.OutputItem(self._ident(c[1]), c[2], self._tspan(c[0]).to(c[2].span))
+        return ast.OutputItem(self._ident(c[1]), c[2], self._from(c[0], c[2].span))
 
     def step(self, c: list[Any]) -> ast.Step:
         kw, name, after, when, action, opts = c
         if opts is None:
-            options: tuple[ast.StepOption, ...] = ()
-            end = action.span
-        else:
-            options, rbrace = opts
-            end = self._tspan(rbrace)
-        return ast.Step(self._ident(name), after, when, action, options,
-                        self._tspan(kw).to(end))
+            return ast.Step(self._ident(name), after, when, action, (),
+                            self._from(kw, action.span))
+        options, rbrace = opts
+        return ast.Step(self._ident(name), after, when, action, options, self._toks(kw, rbrace))
 
     def after(self, c: list[Any]) -> tuple[ast.Ident, ...]:
         return tuple(self._ident(t) for t in c)
@@ -316,7 +390,7 @@ class _Builder:
     def _group(self, kind: str, c: list[Any], max_: Any, until: Any) -> ast.Group:
         items, _, rbrace = c[-1]
         node = ast.Group(kind, self._ident(c[1]), c[2], c[3], max_, until, items,
-                         self._tspan(c[0]).to(self._tspan(rbrace)))
+                         self._toks(c[0], rbrace))
         d = self._depth
         d[id(node)] = d.get(id(items), 1)
         return node
@@ -335,7 +409,7 @@ class _Builder:
     def simple_action(self, c: list[Any]) -> ast.Action:
         kw, s = c
         arg = self._string(s)
-        span = self._tspan(kw).to(arg.span)
+        span = self._from(kw, arg.span)
         k = kw.type
         if k == "SHELL":
             return ast.ShellAction(arg, span)
@@ -355,25 +429,25 @@ class _Builder:
             "E0108", "interpolation is not allowed here", s.span,
             "this string names something fixed; write `\\{` and `\\}` for literal braces",
         ))
-        return ast.Literal("".join(p for p in s.parts if isinstance(p, str)), s.span)
+        return _Literal("".join(p for p in s.parts if isinstance(p, str)), s.span)
 
     def call_action(self, c: list[Any]) -> ast.CallAction:
         return ast.CallAction(self._ident(c[1]), tuple(c[2:-1]),
-                              self._tspan(c[0]).to(self._tspan(c[-1])))
+                              self._toks(c[0], c[-1]))
 
     def argument(self, c: list[Any]) -> ast.Argument:
         name = self._ident(c[0])
-        return ast.Argument(name, c[1], name.span.to(c[1].span))
+        return ast.Argument(name, c[1], _join(name.span, c[1].span))
 
     def set_action(self, c: list[Any]) -> ast.SetAction:
-        return ast.SetAction(self._ident(c[1]), c[2], self._tspan(c[0]).to(c[2].span))
+        return ast.SetAction(self._ident(c[1]), c[2], self._from(c[0], c[2].span))
 
     def unknown_action(self, c: list[Any]) -> ast.UnknownAction:
         name = self._ident(c[0])
         if c[1] is None:
             return ast.UnknownAction(name, None, name.span)
         arg = self._string(c[1])
-        return ast.UnknownAction(name, arg, name.span.to(arg.span))
+        return ast.UnknownAction(name, arg, _join(name.span, arg.span))
 
     # ------------------------------------------------------------ step options
 
@@ -384,14 +458,14 @@ class _Builder:
         name = self._ident(c[0])
         if len(c) == 1 or c[1] is None:
             return ast.Option(name, None, name.span)
-        return ast.Option(name, c[1], name.span.to(c[1].span))
+        return ast.Option(name, c[1], _join(name.span, c[1].span))
 
     def retry(self, c: list[Any]) -> ast.RetryOption:
         end = c[2] if c[2] is not None else c[1]
-        return ast.RetryOption(c[1], c[2], self._tspan(c[0]).to(end.span))
+        return ast.RetryOption(c[1], c[2], self._from(c[0], end.span))
 
     def out_field(self, c: list[Any]) -> ast.OutField:
-        return ast.OutField(self._ident(c[1]), c[2], c[3], self._tspan(c[0]).to(c[3].span))
+        return ast.OutField(self._ident(c[1]), c[2], c[3], self._from(c[0], c[3].span))
 
     # ------------------------------------------------------------ types
 
@@ -401,10 +475,10 @@ class _Builder:
         args: tuple[ast.TypeRef, ...] = ()
         if targs is not None:
             args, rsqb = targs
-            span = span.to(self._tspan(rsqb))
+            span = _join(span, self._tspan(rsqb))
         if q is not None:
-            span = span.to(self._tspan(q))
-        node = ast.TypeRef(str(head), args, q is not None, span)
+            span = _join(span, self._tspan(q))
+        node = _TypeRef(str(head), args, q is not None, span)
         if args:
             self._nest(node, *args)
         return node
@@ -416,7 +490,7 @@ class _Builder:
 
     def binary(self, c: list[Any]) -> ast.Binary:
         left, op, right = c
-        node = ast.Binary(str(op), left, right, left.span.to(right.span))
+        node = _Binary(str(op), left, right, _join(left.span, right.span))
         d = self._depth
         depth = 1 + max(d.get(id(left), 0), d.get(id(right), 0))
         if depth > MAX_NESTING:
@@ -426,14 +500,14 @@ class _Builder:
 
     def unary(self, c: list[Any]) -> ast.Unary:
         op, operand = c
-        node = ast.Unary(str(op), operand, self._tspan(op).to(operand.span))
+        node = ast.Unary(str(op), operand, self._from(op, operand.span))
         self._nest(node, operand)
         return node
 
     def attribute(self, c: list[Any]) -> ast.Attribute:
         value, name = c
         aspan = self._tspan(name)
-        node = ast.Attribute(value, str(name), aspan, value.span.to(aspan))
+        node = _Attribute(value, str(name), aspan, _join(value.span, aspan))
         d = self._depth
         depth = 1 + d.get(id(value), 0)
         if depth > MAX_NESTING:
@@ -443,21 +517,21 @@ class _Builder:
 
     def index(self, c: list[Any]) -> ast.Index:
         value, idx, rsqb = c
-        node = ast.Index(value, idx, value.span.to(self._tspan(rsqb)))
+        node = ast.Index(value, idx, _join(value.span, self._tspan(rsqb)))
         self._nest(node, value, idx)
         return node
 
     def call(self, c: list[Any]) -> ast.Call:
         func = self._ident(c[0])
         args = tuple(c[1:-1])
-        node = ast.Call(func, args, func.span.to(self._tspan(c[-1])))
+        node = ast.Call(func, args, _join(func.span, self._tspan(c[-1])))
         if args:
             self._nest(node, *args)
         return node
 
     def name(self, c: list[Any]) -> ast.Name:
         t = c[0]
-        return ast.Name(str(t), self._tspan(t))
+        return _Name(str(t), self._tspan(t))
 
     def string(self, c: list[Any]) -> ast.Literal | ast.Template:
         return self._string(c[0])
@@ -468,26 +542,26 @@ class _Builder:
         span = self._tspan(t)
         nv = classify_number(text)
         if nv.kind == "int" or nv.kind == "float":
-            return ast.Literal(nv.value, span)
+            return _Literal(nv.value, span)
         if nv.kind == "duration":
             return ast.DurationLit(int(nv.value), text, span)
         self.diags.append(error("E0104", nv.error, span, _number_hint(text)))
-        return ast.Literal(0, span)
+        return _Literal(0, span)
 
     def const(self, c: list[Any]) -> ast.Literal:
         t = c[0]
-        return ast.Literal(_CONSTS[str(t)], self._tspan(t))
+        return _Literal(_CONSTS[str(t)], self._tspan(t))
 
     def list_lit(self, c: list[Any]) -> ast.ListExpr:
         items = tuple(c[1:-1])
-        node = ast.ListExpr(items, self._tspan(c[0]).to(self._tspan(c[-1])))
+        node = ast.ListExpr(items, self._toks(c[0], c[-1]))
         if items:
             self._nest(node, *items)
         return node
 
     def map_lit(self, c: list[Any]) -> ast.MapExpr:
         entries = tuple(c[1:-1])
-        node = ast.MapExpr(entries, self._tspan(c[0]).to(self._tspan(c[-1])))
+        node = ast.MapExpr(entries, self._toks(c[0], c[-1]))
         if entries:
             self._nest(node, *(e.value for e in entries))
         return node
@@ -502,7 +576,7 @@ class _Builder:
             key = ast.Ident(text, kspan)
         else:
             key = ast.Ident(str(k), kspan)
-        return ast.MapEntry(key, value, kspan.to(value.span))
+        return ast.MapEntry(key, value, _join(kspan, value.span))
 
     # ------------------------------------------------------------ strings
 
@@ -510,7 +584,7 @@ class _Builder:
         span = self._tspan(t)
         content = t[1:-1]
         if not has_specials(content):
-            return ast.Literal(content, span)
+            return _Literal(content, span)
         return build_template(self, content, span, span.line, span.column + 1, span.start + 1)
 
 
@@ -553,7 +627,7 @@ def build_template(b: _Builder, content: str, span: Span,
         if expr is not None:
             out.append(expr)
     if not any(not isinstance(p, str) for p in out):
-        return ast.Literal("".join(p for p in out if isinstance(p, str)), span)
+        return _Literal("".join(p for p in out if isinstance(p, str)), span)
     merged: list[str | ast.Expr] = []
     for p in out:
         if isinstance(p, str) and merged and isinstance(merged[-1], str):
@@ -580,14 +654,14 @@ def _parse_hole(b: _Builder, content: str, hole: Hole,
         k = hole.start + lead
         line, col, off = _pos(content, k, line0, col0, off0)
         head = m.group(1)
-        expr: ast.Expr = ast.Name(head, Span(b.file, line, col, line, col + len(head),
+        expr: ast.Expr = _Name(head, Span(b.file, line, col, line, col + len(head),
                                              off, off + len(head)))
         pos = len(head)
         for attr in m.group(2).split(".")[1:]:
             a0 = pos + 1
             a1 = a0 + len(attr)
             aspan = Span(b.file, line, col + a0, line, col + a1, off + a0, off + a1)
-            expr = ast.Attribute(expr, attr, aspan, expr.span.to(aspan))
+            expr = _Attribute(expr, attr, aspan, _join(expr.span, aspan))
             pos = a1
         return expr
     line, col, off = _pos(content, hole.start, line0, col0, off0)
@@ -715,7 +789,7 @@ def parse_template(text: str, origin: Span) -> tuple[ast.StrExpr | None, list[Di
         end = _pos(text, len(text), line0, col0, off0)
         span = Span(origin.file, line0, col0, end[0], end[1], off0, end[2])
         if not has_specials(text):
-            return ast.Literal(text, span), []
+            return _Literal(text, span), []
         try:
             node = build_template(b, text, span, line0, col0, off0)
         except _TooDeep as exc:
