@@ -64,7 +64,6 @@ _DURATION = re.compile(r"[0-9]+(?:_[0-9]+)*(?:ms|s|m|h|d)\Z")  # as the schema's
 
 SETTING_KEYS = ("version", "description", "automation", "max_depth", "parallelism")
 _STRING_SETTINGS = ("version", "description", "parallelism")
-GROUP_KEYS = ("phase", "parallel", "repeat")
 _TEMPLATE_OPTIONS = ("prompt", "cwd")
 _MAP_OPTIONS = ("with", "env")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -396,18 +396,6 @@ def lookup(root: YNode, path: tuple[str | int, ...]) -> tuple[YNode | None, YSca
         else:
             return None, None
     return node, key
-
-
-def walk(node: YNode) -> Iterator[YNode]:
-    """Every node, pre-order."""
-    stack: list[YNode] = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        if isinstance(current, YMap):
-            stack.extend(e.value for e in reversed(current.entries))
-        elif isinstance(current, YSeq):
-            stack.extend(reversed(current.items))
 
 
 def remap_spans(value: Any, scalar: YScalar, lines: LineIndex) -> Any:
