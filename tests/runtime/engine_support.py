@@ -150,8 +150,15 @@ class MemStore(StateStore):
                                     dict(e.data)))
         st = next_status(old, change.status, len(evs), utc_now())
         self.status[instance_id] = st
-        self.state[instance_id] = apply_delta(self.state[instance_id], change.delta_json(),
-                                              st.rev)
+        old_state = self.state[instance_id]
+        # update the step map in place: O(change), like the real backends
+        steps = dict(old_state.steps) if not isinstance(old_state.steps, dict) \
+            else old_state.steps
+        for rec in change.steps:
+            steps[rec.name] = rec
+        delta = change.delta_json()
+        delta.pop("steps", None)
+        self.state[instance_id] = apply_delta(old_state, delta, st.rev, steps=steps)
         self.commits += 1
         return st
 

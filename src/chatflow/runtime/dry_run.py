@@ -13,6 +13,7 @@ Nothing here touches a state store's write methods.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 class _PlanScope:
     def __init__(self, inputs: Mapping[str, Any], variables: dict[str, Any],
-                 fields: dict[str, Mapping[str, Any]], unknown: set[str],
+                 fields: Mapping[str, Mapping[str, Any]], unknown: set[str],
                  ctx: Mapping[str, Any]) -> None:
         self.inputs = inputs
         self.variables = variables
@@ -79,10 +80,9 @@ def simulate(flow: Mapping[str, Any], graph: FlowGraph, *, statuses: Mapping[str
     fields_now = {k: dict(v) for k, v in fields.items()}
     unknown: set[str] = set()
     level = int(ctx.get("automation", 100))
-    plan: list[dict[str, Any]] = []
-    for nid in graph.order:
-        if statuses.get(nid) == WAITING_APPROVAL:
-            plan.append({"step": nid, "decision": "waiting", "reason": "waits for approval now"})
+    plan: list[dict[str, Any]] = [
+        {"step": n, "decision": "waiting", "reason": "waits for approval now"}
+        for n in graph.order if statuses.get(n) == WAITING_APPROVAL]
     guard = 0
     while guard < 100_000:
         guard += 1
@@ -90,9 +90,10 @@ def simulate(flow: Mapping[str, Any], graph: FlowGraph, *, statuses: Mapping[str
         if grp is not None:
             sched.finish(grp, SUCCEEDED)
             continue
-        nid = sched.next_eligible()
-        if nid is None:
+        nxt = sched.next_eligible()
+        if nxt is None:
             break
+        nid = nxt
         node = graph.nodes[nid]
         entry: dict[str, Any] = {"step": nid, "kind": node.get("kind", "step")}
         blocker = sched.blocking_dep(nid)
@@ -131,10 +132,8 @@ def simulate(flow: Mapping[str, Any], graph: FlowGraph, *, statuses: Mapping[str
         plan.append(entry)
         action = node["action"]
         if action["type"] == "set" and "error" not in entry:
-            try:
+            with contextlib.suppress(EvalError):
                 variables[action["var"]] = evaluate(action["value"], scope)
-            except EvalError:
-                pass
         unknown.add(nid)
         sched.finish(nid, FAILED if action["type"] == "fail" else SUCCEEDED)
         if action["type"] == "fail":

@@ -13,6 +13,7 @@ strategies, sub-flows, quotas).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -28,7 +29,6 @@ from chatflow.runtime.records import (
     CANCELLED,
     FAILED,
     PENDING,
-    READY,
     RUNNING,
     SKIPPED,
     STEP_FINISHED,
@@ -354,10 +354,8 @@ class Engine:
     def _emit(self, etype: str, step: str | None, data: Mapping[str, Any]) -> None:
         sink = self._sink
         if sink is not None:
-            try:
+            with contextlib.suppress(Exception):  # a display bug must never break a run
                 sink(etype, step, data)
-            except Exception:  # a display bug must never break a run
-                pass
 
     # ------------------------------------------------------------------ start
 
