@@ -193,12 +193,30 @@ def human(term: str, terminals: dict[str, Any]) -> str:
     return term.lower()
 
 
+# Families of terminals named as one when most of them are acceptable.
+_GROUPS = [
+    ("an operator", frozenset({"QQ", "OR", "AND", "EQ", "NE", "LT", "LE", "GT", "GE", "IN",
+                               "PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "DOT", "LSQB"})),
+    ("a step option", frozenset({"TIMEOUT", "RETRY", "RISK", "CONTINUE_ON_ERROR", "PROMPT",
+                                 "WITH", "ENV", "CWD", "OUT"})),
+    ("a flow item", frozenset({"STEP", "VAR", "PHASE", "PARALLEL", "REPEAT", "OUTPUT",
+                               "QUOTA"})),
+]
+
+
 def _expected_words(expected: set[str], terminals: dict[str, Any]) -> str:
-    if "NAME" in expected and "NUMBER" in expected and "STRING" in expected:
-        rest = sorted(expected - _EXPR_START - {"NOT"})
-        words = ["an expression", *(human(t, terminals) for t in rest)]
-    else:
-        words = sorted({human(t, terminals) for t in expected})
+    words: list[str] = []
+    rest = set(expected)
+    if {"NAME", "NUMBER", "STRING"} <= rest:
+        words.append("an expression")
+        rest -= _EXPR_START | {"NOT"}
+    for label, family in _GROUPS:
+        if len(rest & family) >= 3:
+            words.append(label)
+            rest -= family
+            if label != "an operator":
+                rest.discard("NAME")  # unknown options / settings are names
+    words += sorted({human(t, terminals) for t in rest})
     if len(words) > 8:
         words = [*words[:7], "..."]
     if len(words) == 1:
