@@ -63,6 +63,12 @@ EventSink = Callable[[str, str | None, Mapping[str, Any]], None]
 
 _HOST = socket.gethostname()
 
+_ACTIVE: set[tuple[str, str, str]] = set()
+"""(owner, instance, step) of every claim being executed in this process, by
+any Engine object: a running step owned by this pid but not in here was left
+by a crashed thread or an earlier engine, and is recovered."""
+_ACTIVE_LOCK = threading.Lock()
+
 
 def _now() -> float:
     return time.time()
@@ -266,7 +272,7 @@ class Engine:
         self._tlocks: dict[str, threading.RLock] = {}
         self._meta = threading.Lock()
         self._token = uuid.uuid4().hex[:12]
-        self._active: set[tuple[str, str]] = set()
+        self._local = threading.local()
         self._cancel_events: dict[str, threading.Event] = {}
         self.owner = f"{_HOST}:{os.getpid()}:{self._token}"
 
@@ -349,10 +355,8 @@ class Engine:
         for ev in ch.events:
             self._emit(ev.type, ev.step, ev.data)
 
-    _sink: EventSink | None = None
-
     def _emit(self, etype: str, step: str | None, data: Mapping[str, Any]) -> None:
-        sink = self._sink
+        sink: EventSink | None = getattr(self._local, "sink", None)
         if sink is not None:
             with contextlib.suppress(Exception):  # a display bug must never break a run
                 sink(etype, step, data)
@@ -415,8 +419,9 @@ class Engine:
         """Run ready steps until the instance finishes, blocks on a person, or
         `max_steps` steps ran. With `wait_for_others`, steps another process is
         running are waited for (polling) instead of returning."""
+        previous = getattr(self._local, "sink", None)
         if sink is not None:
-            self._sink = sink
+            self._local.sink = sink
         ran: list[str] = []
         try:
             while True:
@@ -443,8 +448,7 @@ class Engine:
                     continue
                 break
         finally:
-            if sink is not None:
-                self._sink = None
+            self._local.sink = previous
         return self.instance_state(instance_id, ran)
 
     def instance_state(self, instance_id: str, ran: list[str]) -> WorkflowInstanceState:
@@ -602,7 +606,8 @@ class Engine:
         rt.sched.set_status(nid, RUNNING)
         rt.event("step_started", nid, attempt=attempt, owner=self.owner,
                  **_event_view(claim.rendered))
-        self._active.add((rt.instance_id, nid))
+        with _ACTIVE_LOCK:
+            _ACTIVE.add((self.owner, rt.instance_id, nid))
         return claim
 
     def _render_claim(self, rt: _Runtime, claim: Claim) -> str | None:
@@ -881,7 +886,8 @@ class Engine:
             except ValueError:
                 return True
             if pid == os.getpid():
-                return (instance_id, rec.name) not in self._active
+                with _ACTIVE_LOCK:
+                    return (owner, instance_id, rec.name) not in _ACTIVE
             return not _pid_alive(pid)
         return rec.lease_expired(now)
 
@@ -939,7 +945,8 @@ class Engine:
                     self._commit(rt)
                     return
         finally:
-            self._active.discard((claim.instance_id, claim.step))
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard((claim.owner, claim.instance_id, claim.step))
 
     def _account(self, rt: _Runtime, outcome: ActionOutcome) -> dict[str, int]:
         """Quota bookkeeping (issue 4 enforces limits): what this instance
