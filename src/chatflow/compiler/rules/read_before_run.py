@@ -1,7 +1,7 @@
 """E0405 read-before-run: an expression reads `X.field` but its item does not
 depend (directly or transitively) on X. Allowed exceptions: a repeat's
-`until` reads its own body, `output` items read anything, a step's `out`
-reads its own fields."""
+`until` reads its own body (and the repeat's `iterations`), `output` items
+read anything, a step's `out` reads its own fields."""
 
 from __future__ import annotations
 
@@ -28,12 +28,12 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
             continue
         owner = r.owner
         if r.target == owner:
-            if r.place == "out":
-                continue
+            if r.place == "out" or (r.place == "until" and r.field == "iterations"):
+                continue  # own fields in `out`; iterations so far in a repeat's `until`
             reported.add((owner, r.target))
             yield error("E0405", f"`{owner}` reads its own field {read} before it has run",
-                        r.span, "a step's fields exist only after it runs; read them in an "
-                        "`out` field or a later step")
+                        r.span, "fields exist only once it has run; read them in an `out` "
+                        "field or from a later step")
             continue
         if r.place == "until" and g.is_inside(r.target, owner):
             continue
