@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
 _tmp_ids = itertools.count(1)
@@ -30,9 +29,10 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> None:
-    target = Path(path)
+    target = os.fspath(path)
+    directory, name = os.path.split(target)
     unique = f"{os.getpid()}.{threading.get_ident()}.{next(_tmp_ids)}"
-    tmp = target.with_name(f".{target.name}.{unique}.tmp")
+    tmp = os.path.join(directory, f".{name}.{unique}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(data)
@@ -54,12 +54,20 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = T
             os.unlink(tmp)
         raise
     if durable:
-        fsync_dir(target.parent)
+        fsync_dir(directory or ".")
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps_str(doc: Any) -> str:
+    """The JSON text every store writes (compact; one shared encoder)."""
+    return _ENCODER.encode(doc)
 
 
 def dumps(doc: Any) -> bytes:
     """The JSON encoding every store file uses (compact, UTF-8)."""
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(doc).encode("utf-8")
 
 
 def atomic_write_json(path: str | os.PathLike[str], doc: Any, *, durable: bool = True) -> None:

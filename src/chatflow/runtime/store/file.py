@@ -102,6 +102,7 @@ class FileStore(StateStore):
         self._fds: dict[str, tuple[int, int]] = {}   # instance → (fd, inode)
         self._locks: dict[str, filelock.FileLock] = {}
         self._pid = os.getpid()
+        self._hist_paths: dict[str, str] = {}
         self._ready = False
         self.snapshot_min_bytes = SNAPSHOT_MIN_BYTES
         if check_format:
@@ -130,6 +131,13 @@ class FileStore(StateStore):
 
     def history_path(self, instance_id: str) -> Path:
         return self.instance_dir(instance_id) / "history.ndjson"
+
+    def _hist(self, instance_id: str) -> str:
+        """history.ndjson as a string (hot path: no pathlib)."""
+        path = self._hist_paths.get(instance_id)
+        if path is None:
+            path = self._hist_paths[instance_id] = str(self.history_path(instance_id))
+        return path
 
     def _index_path(self) -> Path:
         return self.root / ".indexes" / "feature_index.json"
@@ -178,16 +186,12 @@ class FileStore(StateStore):
 
     # -- journal file handles ---------------------------------------------
     def _journal_fd(self, instance_id: str) -> int:
-        path = self.history_path(instance_id)
+        path = self._hist(instance_id)
         cached = self._fds.get(instance_id)
-        try:
-            ino = path.stat().st_ino
-        except FileNotFoundError:
-            raise InstanceNotFound(instance_id, str(self.root)) from None
         if cached is not None:
-            if cached[1] == ino:
-                return cached[0]
-            os.close(cached[0])
+            return cached[0]
+        if not os.path.exists(path):
+            raise InstanceNotFound(instance_id, str(self.root))
         if len(self._fds) >= _MAX_OPEN_JOURNALS:
             for fd, _ in self._fds.values():
                 os.close(fd)
@@ -202,9 +206,11 @@ class FileStore(StateStore):
         fd = self._journal_fd(instance_id)
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            # A repair in another process may have replaced the file.
-            if os.fstat(fd).st_ino != self.history_path(instance_id).stat().st_ino:
+            # The file may have been replaced (by hand, or a restore) since we opened it.
+            if os.fstat(fd).st_ino != os.stat(self._hist(instance_id)).st_ino:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+                del self._fds[instance_id]
                 fd = self._journal_fd(instance_id)
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield fd
@@ -478,7 +484,9 @@ class FileStore(StateStore):
                expected_rev: int | None = None) -> StatusRecord:
         check_status_changes(change.status)
         with self._mutex:
-            self._refresh(instance_id, need_state=False)
+            self._after_fork()
+            if instance_id not in self._cache:
+                self._refresh(instance_id, need_state=False)
             with self._journal_locked(instance_id) as fd:
                 entry = self._cache[instance_id]
                 self._catch_up_for_write(instance_id, entry, fd)
@@ -489,8 +497,9 @@ class FileStore(StateStore):
                 last_seq = evs[-1]["seq"] if evs else entry.status.seq
                 new_status = next_status(entry.status, change.status, last_seq, now)
                 delta = change.delta_json()
-                tx = {"rev": new_status.rev, "status": new_status.to_json(), "delta": delta}
-                data = encode_commit(evs, tx)
+                status_json = dumps(new_status.to_json())
+                data = encode_commit(evs, {"rev": new_status.rev, "delta": delta},
+                                     raw_status=status_json)
                 _write_all(fd, data)
                 os.fdatasync(fd)
                 # durable from here on; now update the caches
@@ -502,7 +511,7 @@ class FileStore(StateStore):
                     entry.state = apply_delta(entry.state, {"steps": change.steps, **{
                         k: v for k, v in delta.items() if k != "steps"}},
                         new_status.rev, entry.steps)
-                self._write_status(instance_id, entry, durable=False)
+                self._write_status(instance_id, entry, durable=False, raw=status_json)
                 if self._snapshot_due(entry, change.status.get("status")):
                     self._snapshot_locked(instance_id, entry)
                 return new_status
@@ -553,11 +562,14 @@ class FileStore(StateStore):
         entry.snap_offset = entry.offset
         entry.snap_bytes = len(data)
 
-    def _write_status(self, instance_id: str, entry: _Entry, *, durable: bool) -> None:
-        doc = entry.status.to_json()
-        doc.update({"format": FORMAT_VERSION, "journal_offset": entry.offset,
-                    "next_seq": entry.next_seq})
-        atomic_write_json(self.status_path(instance_id), doc, durable=durable)
+    def _write_status(self, instance_id: str, entry: _Entry, *, durable: bool,
+                      raw: bytes | None = None) -> None:
+        """`raw`: the status already encoded (saves encoding it twice per commit)."""
+        body = raw if raw is not None else dumps(entry.status.to_json())
+        tail = (f',"format":{FORMAT_VERSION},"journal_offset":{entry.offset},'
+                f'"next_seq":{entry.next_seq}}}').encode()
+        path = self._hist(instance_id)[:-len("/history.ndjson")] + ".json"
+        atomic_write(path, body[:-1] + tail, durable=durable)
 
     def flush(self, instance_id: str) -> None:
         """Write a fresh snapshot now (e.g. before copying the tree)."""

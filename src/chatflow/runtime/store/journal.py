@@ -87,10 +87,16 @@ def scan(data: bytes, base: int = 0) -> Scan:
     return out
 
 
-def encode_commit(events: Sequence[Mapping[str, Any]], tx: Mapping[str, Any]) -> bytes:
-    """The bytes of one commit: its event lines, the last one carrying `tx`."""
-    if not events:
-        return dumps({"tx": tx}) + b"\n"
+def encode_commit(events: Sequence[Mapping[str, Any]], tx: Mapping[str, Any],
+                  raw_status: bytes | None = None) -> bytes:
+    """The bytes of one commit: its event lines, the last one carrying `tx`.
+
+    `raw_status`, when given, is the already encoded `tx["status"]`."""
+    if raw_status is None:
+        tx_bytes = dumps(tx)
+    else:
+        tx_bytes = dumps(tx)[:-1] + b',"status":' + raw_status + b"}"
     parts = [dumps(e) + b"\n" for e in events[:-1]]
-    parts.append(dumps({**events[-1], "tx": tx}) + b"\n")
+    head = dumps(events[-1])[:-1] + b"," if events else b"{"
+    parts.append(head + b'"tx":' + tx_bytes + b"}\n")
     return b"".join(parts)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ _STEP_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$")
 
 def utc_now() -> str:
     """An ISO-8601 UTC timestamp with microseconds, e.g. `2024-05-01T12:00:00.000001Z`."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def is_valid_instance_id(instance_id: str) -> bool:
@@ -325,12 +325,14 @@ def check_status_changes(changes: Mapping[str, Any]) -> None:
 
 def next_status(old: StatusRecord, changes: Mapping[str, Any], seq: int, now: str) -> StatusRecord:
     """The status after a commit: `changes` applied, rev + 1, seq and updated_at set."""
-    fields = dict(changes)
-    if "current_steps" in fields:
-        fields["current_steps"] = tuple(fields["current_steps"])
-    if "extra" in fields:
-        fields["extra"] = dict(fields["extra"])
-    return replace(old, **fields, rev=old.rev + 1, seq=seq, updated_at=now)
+    fields = {name: getattr(old, name) for name in StatusRecord.__slots__}
+    fields.update(changes)
+    if "current_steps" in changes:
+        fields["current_steps"] = tuple(changes["current_steps"])
+    if "extra" in changes:
+        fields["extra"] = dict(changes["extra"])
+    fields.update(rev=old.rev + 1, seq=seq, updated_at=now)
+    return StatusRecord(**fields)
 
 
 def apply_delta(state: StateRecord, delta: Mapping[str, Any], rev: int,

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chatflow.runtime.store.atomic import dumps_str
 from chatflow.runtime.store.base import (
     ConflictError,
     InstanceExists,
@@ -62,16 +63,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             feature_id TEXT,
             parent_instance_id TEXT,
             created_at TEXT NOT NULL,
-            status_json TEXT NOT NULL)""",
-        "CREATE INDEX instances_feature ON instances (feature_id)",
-        """CREATE TABLE instance_state (
-            instance_id TEXT PRIMARY KEY,
+            status_json TEXT NOT NULL,
             inputs TEXT NOT NULL,
             variables TEXT NOT NULL,
             outputs TEXT NOT NULL,
             children TEXT NOT NULL,
             ir TEXT,
             extra TEXT NOT NULL)""",
+        "CREATE INDEX instances_feature ON instances (feature_id)",
         """CREATE TABLE step_results (
             instance_id TEXT NOT NULL,
             step TEXT NOT NULL,
@@ -107,15 +106,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 _PAGE = 500
 
 
-def _dumps(doc: Any) -> str:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+_dumps = dumps_str
 
 
 @dataclass
 class _Cached:
     rev: int
-    state: StateRecord
-    steps: dict[str, StepRecord]
+    state: StateRecord | None
+    steps: dict[str, StepRecord] | None
+    status: StatusRecord | None = None
 
 
 class SQLStore(StateStore):
@@ -236,10 +235,13 @@ class SQLStore(StateStore):
                 if self._x(conn, "SELECT 1 FROM instances WHERE instance_id = ?",
                            (iid,)).fetchone() is not None:
                     raise InstanceExists(iid)
-                self._insert_status(conn, st1)
-                self._x(conn, "INSERT INTO instance_state (instance_id, inputs, variables, "
-                              "outputs, children, ir, extra) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (iid, _dumps(dict(state.inputs)), _dumps(dict(state.variables)),
+                self._x(conn, "INSERT INTO instances (instance_id, rev, seq, flow, status, "
+                              "feature_id, parent_instance_id, created_at, status_json, inputs, "
+                              "variables, outputs, children, ir, extra) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (iid, st1.rev, st1.seq, st1.flow, st1.status, st1.feature_id,
+                         st1.parent_instance_id, st1.created_at, _dumps(st1.to_json()),
+                         _dumps(dict(state.inputs)), _dumps(dict(state.variables)),
                          _dumps(dict(state.outputs)), _dumps(list(state.children)),
                          None if state.ir_ref is None else _dumps(state.ir_ref.to_json()),
                          _dumps(dict(state.extra))))
@@ -250,15 +252,8 @@ class SQLStore(StateStore):
                 self._rollback(conn)
                 raise
             steps = dict(state.steps)
-            self._cache[iid] = _Cached(1, replace(state, steps=steps, rev=1), steps)
+            self._cache[iid] = _Cached(1, replace(state, steps=steps, rev=1), steps, st1)
             return st1
-
-    def _insert_status(self, conn: Any, st: StatusRecord) -> None:
-        self._x(conn, "INSERT INTO instances (instance_id, rev, seq, flow, status, feature_id, "
-                      "parent_instance_id, created_at, status_json) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (st.instance_id, st.rev, st.seq, st.flow, st.status, st.feature_id,
-                 st.parent_instance_id, st.created_at, _dumps(st.to_json())))
 
     def _put_steps(self, conn: Any, iid: str, rev: int, steps: Any) -> None:
         rows = [(iid, s.name, rev, _dumps(s.to_json())) for s in steps]
@@ -285,61 +280,76 @@ class SQLStore(StateStore):
             conn = self._read_conn()
             if conn is None:
                 raise InstanceNotFound(instance_id, self._where())
+            cached = self._cache.get(instance_id)
             self._begin_write(conn)
             try:
-                row = self._x(conn, "SELECT status_json FROM instances WHERE instance_id = ?",
-                              (instance_id,)).fetchone()
+                row = self._x(conn, "SELECT rev, status_json FROM instances "
+                                    "WHERE instance_id = ?", (instance_id,)).fetchone()
                 if row is None:
                     raise InstanceNotFound(instance_id, self._where())
-                old = StatusRecord.from_json(json.loads(row[0]))
+                if cached is not None and cached.rev != int(row[0]):
+                    cached = None
+                    self._cache.pop(instance_id, None)
+                if cached is not None and cached.status is not None:
+                    old = cached.status
+                else:
+                    old = StatusRecord.from_json(json.loads(row[1]))
                 if expected_rev is not None and expected_rev != old.rev:
                     raise ConflictError(instance_id, expected_rev, old.rev)
                 now = utc_now()
                 self._insert_events(conn, instance_id, change.events, old.seq + 1, now)
                 new = next_status(old, change.status, old.seq + len(change.events), now)
-                self._x(conn, "UPDATE instances SET rev = ?, seq = ?, flow = ?, status = ?, "
-                              "feature_id = ?, parent_instance_id = ?, status_json = ? "
-                              "WHERE instance_id = ?",
-                        (new.rev, new.seq, new.flow, new.status, new.feature_id,
-                         new.parent_instance_id, _dumps(new.to_json()), instance_id))
-                self._put_steps(conn, instance_id, new.rev, change.steps)
-                cached = self._cache.get(instance_id)
-                if cached is not None and cached.rev != old.rev:
-                    cached = None
-                    self._cache.pop(instance_id, None)
+                sets = ["rev = ?", "seq = ?", "status_json = ?"]
+                params: list[Any] = [new.rev, new.seq, _dumps(new.to_json())]
+                for col in ("flow", "status", "feature_id", "parent_instance_id"):
+                    if col in change.status:
+                        sets.append(f"{col} = ?")
+                        params.append(getattr(new, col))
                 if change.variables or change.outputs or change.extra or change.children:
-                    self._update_state_row(conn, instance_id, change, cached)
+                    self._state_columns(conn, instance_id, change, cached, sets, params)
+                params.append(instance_id)
+                self._x(conn, f"UPDATE instances SET {', '.join(sets)} WHERE instance_id = ?",
+                        params)
+                self._put_steps(conn, instance_id, new.rev, change.steps)
                 self._commit_tx(conn)
             except BaseException:
                 self._rollback(conn)
                 self._cache.pop(instance_id, None)
                 raise
-            if cached is not None:
-                cached.state = apply_delta(cached.state, {
-                    "steps": change.steps, "variables": change.variables,
-                    "outputs": change.outputs, "extra": change.extra,
-                    "children": change.children}, new.rev, cached.steps)
+            if cached is None:
+                cached = self._cache[instance_id] = _Cached(new.rev, None, None, new)
+            else:
+                if cached.state is not None and cached.steps is not None:
+                    cached.state = apply_delta(cached.state, {
+                        "steps": change.steps, "variables": change.variables,
+                        "outputs": change.outputs, "extra": change.extra,
+                        "children": change.children}, new.rev, cached.steps)
                 cached.rev = new.rev
+                cached.status = new
             return new
 
-    def _update_state_row(self, conn: Any, iid: str, change: Change,
-                          cached: _Cached | None) -> None:
-        if cached is not None:
+    def _state_columns(self, conn: Any, iid: str, change: Change, cached: _Cached | None,
+                       sets: list[str], params: list[Any]) -> None:
+        """SET clauses for the changed state maps (merged into the current ones)."""
+        if cached is not None and cached.state is not None:
             base = cached.state
-            variables, outputs = dict(base.variables), dict(base.outputs)
-            extra, children = dict(base.extra), list(base.children)
+            current: dict[str, Any] = {"variables": base.variables, "outputs": base.outputs,
+                                       "extra": base.extra, "children": list(base.children)}
         else:
-            row = self._x(conn, "SELECT variables, outputs, extra, children FROM instance_state "
+            row = self._x(conn, "SELECT variables, outputs, extra, children FROM instances "
                                 "WHERE instance_id = ?", (iid,)).fetchone()
-            variables, outputs = json.loads(row[0]), json.loads(row[1])
-            extra, children = json.loads(row[2]), json.loads(row[3])
-        variables.update(change.variables)
-        outputs.update(change.outputs)
-        extra.update(change.extra)
-        children.extend(c for c in change.children if c not in children)
-        self._x(conn, "UPDATE instance_state SET variables = ?, outputs = ?, extra = ?, "
-                      "children = ? WHERE instance_id = ?",
-                (_dumps(variables), _dumps(outputs), _dumps(extra), _dumps(children), iid))
+            current = {"variables": json.loads(row[0]), "outputs": json.loads(row[1]),
+                       "extra": json.loads(row[2]), "children": json.loads(row[3])}
+        for col, upd in (("variables", change.variables), ("outputs", change.outputs),
+                         ("extra", change.extra)):
+            if upd:
+                sets.append(f"{col} = ?")
+                params.append(_dumps({**current[col], **upd}))
+        if change.children:
+            children = list(current["children"])
+            children.extend(c for c in change.children if c not in children)
+            sets.append("children = ?")
+            params.append(_dumps(children))
 
     def load_status(self, instance_id: str) -> StatusRecord:
         check_instance_id(instance_id)
@@ -361,13 +371,16 @@ class SQLStore(StateStore):
             raise InstanceNotFound(instance_id, self._where())
         rev = int(row[0])
         cached = self._cache.get(instance_id)
+        if cached is not None and cached.state is None:
+            cached = None
         if cached is not None and cached.rev == rev:
             return cached
         since = cached.rev if cached is not None and cached.rev < rev else 0
         srow = self._x(conn, "SELECT inputs, variables, outputs, children, ir, extra "
-                             "FROM instance_state WHERE instance_id = ?",
+                             "FROM instances WHERE instance_id = ?",
                        (instance_id,)).fetchone()
-        steps = cached.steps if cached is not None and since else {}
+        steps = cached.steps if cached is not None and cached.steps is not None and since \
+            else {}
         for name, record in self._x(conn, "SELECT step, record FROM step_results "
                                           "WHERE instance_id = ? AND rev > ?",
                                     (instance_id, since)).fetchall():
@@ -385,6 +398,7 @@ class SQLStore(StateStore):
         check_instance_id(instance_id)
         with self._mutex:
             cached = self._load_cached(instance_id)
+            assert cached.state is not None and cached.steps is not None
             return replace(cached.state, steps=dict(cached.steps))
 
     def load_step(self, instance_id: str, step: str) -> StepRecord | None:
