@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -55,6 +54,8 @@ def print_diagnostics(
 def write_atomic(path: str, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same directory and a
     rename, so readers never see half a file."""
+    import tempfile
+
     target = Path(path)
     directory = target.parent
     if not directory.is_dir():
