@@ -237,3 +237,18 @@ def test_several_flows_need_a_choice(tmp_path: Path) -> None:
     result = api.compile_path(f + ":b")
     assert result.ir is not None and result.ir["entry"] == "b"
     assert list(result.ir["flows"]) == ["b"]
+
+
+@needs_frontend
+def test_lowering_bug_becomes_a_clear_error(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatflow.compiler import lower as lower_mod
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise lower_mod.LoweringError("unresolved name `x`")
+
+    monkeypatch.setattr(lower_mod, "lower", broken)
+    f = write(tmp_path, "ok.flow", 'flow ok() {\n  step a: shell "x"\n}\n')
+    with pytest.raises(ChatflowError) as exc:
+        api.compile_path(f)
+    assert "internal compiler error" in exc.value.message and "`x`" in exc.value.message

@@ -147,10 +147,16 @@ def compile_path(path: str, flow: str | None = None, source_info: bool = True) -
     sources = _sources(program, diags, {path: text})
     if has_errors(diags):
         return CompileResult(diags, None, sources)
-    from chatflow.compiler.lower import lower
+    from chatflow.compiler.lower import LoweringError, lower
 
     entry = select_flow(program, flow)
-    return CompileResult(diags, lower(checked, entry, source_info=source_info), sources)
+    try:
+        ir = lower(checked, entry, source_info=source_info)
+    except LoweringError as e:  # a checker gap: say so instead of a traceback
+        raise ChatflowError(
+            f"internal compiler error while lowering {path}: {e} (the checker should have "
+            "reported this; please file a bug with the source)", 1, diags) from None
+    return CompileResult(diags, ir, sources)
 
 
 def find_sources(paths: list[str]) -> list[str]:
