@@ -147,6 +147,9 @@ class SQLStore(StateStore):
     def _x(self, conn: Any, sql: str, params: Sequence[Any] = ()) -> Any:
         return conn.execute(self._sql(sql), params)
 
+    def _xmany(self, conn: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        conn.executemany(self._sql(sql), rows)
+
     def _rollback(self, conn: Any) -> None:
         conn.execute("ROLLBACK")
 
@@ -258,7 +261,7 @@ class SQLStore(StateStore):
     def _put_steps(self, conn: Any, iid: str, rev: int, steps: Any) -> None:
         rows = [(iid, s.name, rev, _dumps(s.to_json())) for s in steps]
         if rows:
-            conn.executemany(self._sql(
+            self._xmany(conn, (
                 "INSERT INTO step_results (instance_id, step, rev, record) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (instance_id, step) DO UPDATE SET rev = excluded.rev, "
                 "record = excluded.record"), rows)
@@ -268,7 +271,7 @@ class SQLStore(StateStore):
         rows = [(iid, first + i, e.type, e.ts or now, e.step, _dumps(dict(e.data)))
                 for i, e in enumerate(events)]
         if rows:
-            conn.executemany(self._sql(
+            self._xmany(conn, (
                 "INSERT INTO history (instance_id, seq, type, ts, step, data) "
                 "VALUES (?, ?, ?, ?, ?, ?)"), rows)
 
