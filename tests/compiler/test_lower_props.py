@@ -34,7 +34,7 @@ def flows(draw: st.DrawFn) -> str:
         i = len(names)
         name = f"{prefix}{i}"
         after = ""
-        if names and draw(st.booleans()):
+        if draw(st.booleans()) and names:
             after = " after " + draw(st.sampled_from(names))
         when = draw(st.sampled_from(WHENS))
         kind = draw(st.sampled_from(["step"] * 4 + ["phase", "parallel", "repeat"]))
