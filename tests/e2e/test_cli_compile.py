@@ -275,3 +275,34 @@ def test_yaml_schema_accepts_the_example() -> None:
     schema = json.loads(run_chatflow("schema", "yaml").stdout)
     doc = yaml.safe_load((EXAMPLES / "feature.yaml").read_text(encoding="utf-8"))
     jsonschema.validate(doc, schema)
+
+
+def test_deep_parentheses_are_fine(work: Path) -> None:
+    # parentheses only group: they add no nesting to the syntax tree
+    (work / "parens.flow").write_text(
+        "flow parens() -> (x: int) {\n  output x = " + "(" * 1000 + "1" + ")" * 1000 + "\n}\n",
+        encoding="utf-8")
+    assert run_chatflow("lint", "parens.flow", cwd=work).code == 0
+
+
+@pytest.mark.parametrize(("open_", "close"), [
+    ("[", "]"), ("-", ""), ("not ", ""), ("len(", ")"), ("1 + (", ")"),
+])
+def test_deep_nesting_is_a_diagnostic_not_a_crash(work: Path, open_: str, close: str) -> None:
+    depth = 1000
+    expr = open_ * depth + "1" + close * depth
+    (work / "deep.flow").write_text(
+        f"flow deep() -> (x: json) {{\n  output x = {expr}\n}}\n", encoding="utf-8")
+    r = run_chatflow("lint", "deep.flow", cwd=work)  # asserts: no traceback, no exit 70
+    assert r.code == 1
+    assert "error[E0107]" in r.stderr
+
+
+def test_deeply_nested_groups_are_a_diagnostic_not_a_crash(work: Path) -> None:
+    depth = 400
+    body = "".join(f"phase p{i} {{\n" for i in range(depth)) + 'step a: shell "x"\n'
+    body += "}\n" * depth
+    (work / "groups.flow").write_text(f"flow groups() {{\n{body}}}\n", encoding="utf-8")
+    r = run_chatflow("lint", "groups.flow", cwd=work)
+    assert r.code == 1
+    assert "error[E0107]" in r.stderr
