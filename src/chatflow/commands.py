@@ -13,7 +13,6 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TextIO
 
 from chatflow import __version__
@@ -56,18 +55,18 @@ def write_atomic(path: str, text: str) -> None:
     rename, so readers never see half a file."""
     import tempfile
 
-    target = Path(path)
-    directory = target.parent
-    if not directory.is_dir():
+    directory, name = os.path.split(path)
+    directory = directory or "."
+    if not os.path.isdir(directory):
         raise ChatflowError(f"cannot write `{path}`: directory `{directory}` does not exist",
                             EXIT_USAGE)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
