@@ -39,6 +39,16 @@ def action_kind(action: ast.Action) -> str:
     return _ACTION_KIND[type(action)]
 
 
+def action_fields(action: ast.Action, callee: Signature | None) -> dict[str, Type]:
+    """The fields a step's action yields (a call's include the callee's
+    outputs; an unknown action or unknown callee yields only what is known)."""
+    fields = dict(ACTION_FIELDS.get(action_kind(action), {}))
+    if callee is not None:
+        for k, t in callee.outputs.items():
+            fields.setdefault(k, t)
+    return fields
+
+
 @dataclass
 class Signature:
     """What a caller sees of a flow: its params (type, has a default) and outputs."""
@@ -169,16 +179,15 @@ def build_symbols(
     def _step_fields(step: ast.Step, opt: bool) -> None:
         name = step.name.name
         kind = action_kind(step.action)
-        fields = dict(ACTION_FIELDS.get(kind, {}))
+        sig: Signature | None = None
         if isinstance(step.action, ast.CallAction):
             sig = callee(step.action.flow.name)
             if sig is None:
                 syms.open_fields.add(name)
             else:
                 syms.callees[name] = sig
-                for k, t in sig.outputs.items():
-                    fields.setdefault(k, t)
-        elif kind == "unknown":
+        fields = action_fields(step.action, sig)
+        if kind == "unknown":
             syms.open_fields.add(name)
         outs: dict[str, ast.OutField] = {}
         for opt_item in step.options:

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 from chatflow.compiler.graph import FlowGraph
 from chatflow.compiler.spelling import did_you_mean
-from chatflow.compiler.symbols import CTX_FIELDS, FlowSymbols, Signature
+from chatflow.compiler.symbols import (
+    ACTION_FIELDS,
+    CTX_FIELDS,
+    REPEAT_FIELDS,
+    FlowSymbols,
+    Signature,
+    action_fields,
+)
 from chatflow.compiler.types import (
     BOOL,
     DURATION,
@@ -47,6 +54,18 @@ OPTION_TYPES: dict[str, Type | None] = {
     "with": None, "env": None,
 }
 CONSTANT_OPTIONS = ("timeout", "risk")
+OPTION_WORDS = frozenset((*OPTION_TYPES, "retry", "out", "backoff"))
+
+
+def swallowed_value(opt: ast.Option, syms: FlowSymbols) -> bool:
+    """True when an option was written without its value and the parser took
+    what follows for it: `prompt` then `continue_on_error` on the next line
+    reads as `prompt continue_on_error`. That is a bare name that is not a
+    value of the flow and is an option word or starts a later line."""
+    v = opt.value
+    if not isinstance(v, ast.Name) or v.name in syms.names or v.name == "ctx":
+        return False
+    return v.name in OPTION_WORDS or v.span.line > opt.name.span.line
 
 
 @dataclass(slots=True)
@@ -88,8 +107,14 @@ class TypedFlow:
     used_fields: set[tuple[str, str]] = field(default_factory=set)
     diags: list[Diagnostic] = field(default_factory=list)
 
+    skippable: set[int] = field(default_factory=set)  # id(root expr) reading a `T?` field
+
     def type_of(self, expr: ast.Expr) -> Type:
         return self.types.get(id(expr), ERROR)
+
+    def mismatch(self, site: Site) -> tuple[str, str, str | None] | None:
+        """`mismatch` of a root expression with its type as typed here."""
+        return mismatch(site, self.type_of(site.expr), id(site.expr) in self.skippable)
 
     def reported(self, code: str) -> list[Diagnostic]:
         return [d for d in self.diags if d.code == code]
@@ -202,7 +227,7 @@ def _step_sites(step: ast.Step, syms: FlowSymbols) -> Iterator[Site]:
             yield Site(opt.times, name, "option", INT, "`retry`", True)
             if opt.backoff is not None:
                 yield Site(opt.backoff, name, "option", DURATION, "`backoff`", True)
-        elif opt.value is not None:
+        elif opt.value is not None and not swallowed_value(opt, syms):
             oname = opt.name.name
             if oname in ("with", "env") and isinstance(opt.value, ast.MapExpr):
                 for entry in opt.value.entries:
@@ -222,7 +247,13 @@ def type_flow(flow: ast.Flow, syms: FlowSymbols, graph: FlowGraph,
     out = TypedFlow()
     for site in iter_sites(flow, syms):
         if site.constant and not is_constant(site.expr):
-            out.types[id(site.expr)] = ERROR  # reported by the constant rule
+            # reported by the constant rule; typed aside only so the names it
+            # reads count as used (no "unused param" on top)
+            aside = TypedFlow()
+            _Typer(syms, aside, site.owner, site.place, None).type(site.expr)
+            out.used_names |= aside.used_names
+            out.used_fields |= aside.used_fields
+            out.types[id(site.expr)] = ERROR
             out.sites.append(site)
             continue
         own: dict[str, Type] | None = None
@@ -230,23 +261,30 @@ def type_flow(flow: ast.Flow, syms: FlowSymbols, graph: FlowGraph,
             own = _own_fields_before(syms, site)
         typer = _Typer(syms, out, site.owner, site.place, own)
         out.types[id(site.expr)] = typer.type(site.expr)
+        if typer.read_skippable:
+            out.skippable.add(id(site.expr))
         out.sites.append(site)
     return out
 
 
 def _own_fields_before(syms: FlowSymbols, site: Site) -> dict[str, Type]:
-    """A step's fields in scope in its `out` expression: the action's fields
-    and the `out` fields written before this one (never optional here)."""
+    """A step's fields in scope in its `out` expression: the action's own
+    fields and the `out` fields written before this one (never optional
+    here). An `out` named like an action field (`out ok`) reads the action's
+    field inside its own expression and earlier ones."""
     assert site.owner is not None
     outs = syms.out_fields.get(site.owner, {})
     fields = syms.fields.get(site.owner, {})
-    scope: dict[str, Type] = {}
-    for k, t in fields.items():
-        o = outs.get(k)
-        if o is not None and o.value is site.expr:
+    step = syms.names[site.owner].node
+    assert isinstance(step, ast.Step)
+    scope = dict(action_fields(step.action, syms.callees.get(site.owner)))
+    for opt in step.options:
+        if not isinstance(opt, ast.OutField):
+            continue
+        if opt.value is site.expr:
             break
-        scope[k] = t
-    # `fields` keeps action fields first, then `out` fields in source order
+        if outs.get(opt.name.name) is opt:
+            scope[opt.name.name] = fields.get(opt.name.name, ERROR)
     return scope
 
 
@@ -258,6 +296,7 @@ class _Typer:
         self.owner = owner
         self.place = place
         self.own = own
+        self.read_skippable = False  # read a field of a step that may not run
 
     def report(self, code: str, message: str, span: Span, hint: str | None = None) -> Type:
         self.out.diags.append(error(code, message, span, hint))
@@ -265,11 +304,12 @@ class _Typer:
 
     def need(self, t: Type, accept: Callable[[Type], bool], span: Span, what: str,
              code: str = "E0301") -> bool:
-        """Check an operand; reports E0302 for an optional that would fit."""
-        if t.is_dynamic or accept(t):
+        """Check an operand; reports E0302 for an optional that would fit.
+        `accept` looks at the kind only, so optionality is checked here."""
+        if t.is_dynamic or (not t.optional and t.kind != "null" and accept(t)):
             return True
         if t.optional and accept(t.required()):
-            self.report("E0302", f"{what} may be null here: found `{t}`", span, OPTIONAL_HINT)
+            self.report("E0302", f"{what}, but this may be null (`{t}`)", span, OPTIONAL_HINT)
         else:
             self.report(code, f"{what}, found `{t}`", span)
         return False
@@ -327,9 +367,25 @@ class _Typer:
                                "read one of its fields, like `ctx.instance_id`")
         candidates = list(self.syms.names) + (list(self.own) if self.own else [])
         hint = did_you_mean(n, candidates)
-        if hint is None and n in BUILTINS:
-            hint = f"`{n}` is a built-in function: call it, like `{n}(...)`"
+        if hint is None:
+            hint = self._unknown_name_hint(n)
         return self.report("E0201", f"unknown name `{n}`", e.span, hint)
+
+    def _unknown_name_hint(self, n: str) -> str | None:
+        if n in BUILTINS:
+            return f"`{n}` is a built-in function: call it, like `{n}(...)`"
+        if self.own is not None and self.owner is not None \
+                and n in self.syms.out_fields.get(self.owner, {}):
+            return (f"`{n}` is an `out` field written later in this step; an `out` reads "
+                    "only the action's fields and the `out` fields before it")
+        if self.own is not None:
+            listing = ", ".join(f"`{f}`" for f in self.own)
+            return f"in this `out`, the step's fields in scope are: {listing}" if listing \
+                else None
+        if n in _FIELD_NAMES:
+            return (f"`{n}` is a step field: read it as `STEP.{n}`; only a step's `out` "
+                    "reads its own fields by bare name")
+        return None
 
     def _kind_of(self, n: str) -> str:
         sym = self.syms.lookup(n)
@@ -381,6 +437,8 @@ class _Typer:
             return self.report("E0210", f"`{node}` has no field `{e.attr}`", e.attr_span, hint)
         self.out.used_fields.add((node, e.attr))
         self.out.reads.append(Read(self.owner, self.place, node, e.attr, e.span))
+        if self.syms.optional.get(node, False):
+            self.read_skippable = True
         return t
 
     def index(self, e: ast.Index) -> Type:
@@ -484,9 +542,11 @@ class _Typer:
             return BOOL if op in ("==", "!=", "<", "<=", ">", ">=", "in") else ERROR
         if op in ("==", "!="):
             if unify(lt, rt) is None:
-                self.report("E0311", f"cannot compare `{lt}` with `{rt}`", e.span,
-                            "values of unrelated types are never equal; convert one side "
-                            "with `str(...)`, `int(...)` or `float(...)`")
+                # the result is `error`, not `bool`: one mistake, one diagnostic
+                return self.report(
+                    "E0311", f"cannot compare `{lt}` with `{rt}`", e.span,
+                    "values of unrelated types are never equal; convert one side "
+                    "with `str(...)`, `int(...)` or `float(...)`")
             return BOOL
         for side, t in ((e.left, lt), (e.right, rt)):
             if t.optional or t.kind == "null":
@@ -496,8 +556,9 @@ class _Typer:
         if op in ("<", "<=", ">", ">="):
             if not (lt.is_dynamic or rt.is_dynamic or (lt.is_numeric and rt.is_numeric)
                     or (lt.kind == rt.kind and lt.kind in ("str", "duration"))):
-                self.report("E0311", f"cannot compare `{lt}` with `{rt}` using `{op}`", e.span,
-                            "order comparisons need two numbers, two strings or two durations")
+                return self.report(
+                    "E0311", f"cannot compare `{lt}` with `{rt}` using `{op}`", e.span,
+                    "order comparisons need two numbers, two strings or two durations")
             return BOOL
         if op == "in":
             return self.membership(e, lt, rt)
@@ -511,7 +572,7 @@ class _Typer:
         t = unify(lt.required(), rt)
         if t is None:
             return self.report("E0301", f"the two sides of `??` differ: `{lt}` and `{rt}`",
-                               e.span, f"the default must be a `{lt.required()}`")
+                               e.span, f"the default must be a value of type `{lt.required()}`")
         return t if rt.optional or rt.kind == "null" else t.required()
 
     def membership(self, e: ast.Binary, lt: Type, rt: Type) -> Type:
@@ -520,15 +581,16 @@ class _Typer:
         if rt.kind == "list":
             item = rt.arg or ERROR
             if unify(lt, item) is None:
-                self.report("E0311", f"`{lt}` can never be in a `{rt}`", e.span)
+                return self.report("E0311", f"`{lt}` can never be in a `{rt}`", e.span)
         elif rt.kind in ("map", "str"):
             if lt.kind != "str":
                 what = "a map key" if rt.kind == "map" else "a substring"
-                self.report("E0311", f"`in` a `{rt}` tests for {what}: expected `str`, "
-                            f"found `{lt}`", e.left.span)
+                return self.report("E0311", f"`in` a `{rt}` tests for {what}: expected `str`, "
+                                   f"found `{lt}`", e.left.span)
         else:
-            self.report("E0301", f"`in` needs a list, map or string on the right, found `{rt}`",
-                        e.right.span)
+            return self.report(
+                "E0301", f"`in` needs a list, map or string on the right, found `{rt}`",
+                e.right.span)
         return BOOL
 
     def arithmetic(self, e: ast.Binary, lt: Type, rt: Type) -> Type:
@@ -595,18 +657,50 @@ _DISPATCH: dict[type, Callable[[_Typer, ast.Expr], Type]] = {
     ast.MapExpr: _Typer.map_expr,  # type: ignore[dict-item]
 }
 
+_FIELD_NAMES = frozenset(f for fields in ACTION_FIELDS.values() for f in fields) \
+    | frozenset(REPEAT_FIELDS)
+
 _DURATION_OPS = {
     ("+", "duration", "duration"), ("-", "duration", "duration"),
     ("*", "duration", "int"), ("*", "int", "duration"), ("/", "duration", "int"),
 }
 
 
-def mismatch(site: Site, t: Type) -> tuple[str, str, str | None] | None:
+def mismatch(site: Site, t: Type, reads_skippable: bool = True,
+             ) -> tuple[str, str, str | None] | None:
     """(kind, message, hint) when a root expression's type does not fit its
-    place: kind "optional" (fits once unwrapped) or "type"; None if it fits."""
+    place: kind "optional" (fits once unwrapped) or "type"; None if it fits.
+    `reads_skippable`: the expression reads a field of a step that may not
+    run (the usual reason a value may be null; said in the message)."""
+    if site.place == "env":
+        return _env_mismatch(site, t, reads_skippable)
     if site.expected is None or assignable(t, site.expected):
         return None
     if optional_only_mismatch(t, site.expected):
-        return ("optional", f"{site.what} expects `{site.expected}`, found `{t}` "
-                "(null when a step it reads did not run)", OPTIONAL_HINT)
+        why = "null when a step it reads did not run" if reads_skippable else "it may be null"
+        return ("optional", f"{site.what} expects `{site.expected}`, found `{t}` ({why})",
+                OPTIONAL_HINT)
     return ("type", f"expected `{site.expected}`, found `{t}`", None)
+
+
+ENV_KINDS = ("str", "int", "float", "bool", "duration")
+
+
+def _env_mismatch(site: Site, t: Type, reads_skippable: bool,
+                  ) -> tuple[str, str, str | None] | None:
+    """An `env` value becomes the text of one environment variable, so it must
+    be one scalar (`str` as is, others as their interpolation text) or `json`
+    (checked when the step runs); never a list, a map or null."""
+    if t.is_dynamic or (t.kind in ENV_KINDS and not t.optional):
+        return None
+    if t.optional and t.kind in ENV_KINDS:
+        why = "null when a step it reads did not run" if reads_skippable else "it may be null"
+        return ("optional", f"{site.what} expects `{t.required()}`, found `{t}` ({why})",
+                OPTIONAL_HINT)
+    kinds = ", ".join(f"`{k}`" for k in ENV_KINDS)
+    if t.kind in ("list", "map"):
+        hint = ("an environment variable holds one string; write its JSON text with "
+                "`str(...)` if that is what the program expects")
+    else:
+        hint = "an environment variable cannot be null; leave the entry out instead"
+    return ("type", f"{site.what} must be one of {kinds}, found `{t}`", hint)

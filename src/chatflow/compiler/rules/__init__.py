@@ -26,6 +26,7 @@ from chatflow.compiler.rules import (
     never_runs,
     not_a_value,
     option_not_for_action,
+    option_value,
     optional_member_access,
     optional_value,
     output_bound_twice,
@@ -73,6 +74,7 @@ RULES: tuple[Rule, ...] = (
     not_a_value.RULE,             # E0214
     duplicate_setting.RULE,       # E0215
     option_not_for_action.RULE,   # E0216
+    option_value.RULE,            # E0217
     type_mismatch.RULE,           # E0301
     optional_value.RULE,          # E0302
     missing_argument.RULE,        # E0303

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from chatflow.compiler.rules.base import FlowContext, Rule
-from chatflow.compiler.typecheck import mismatch
 from chatflow.diagnostics import Diagnostic, Severity, error
 
 
@@ -13,7 +12,7 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
     for site in ctx.typed.sites:
         if site.place != "arg":
             continue
-        m = mismatch(site, ctx.typed.type_of(site.expr))
+        m = ctx.typed.mismatch(site)
         if m is not None and m[0] == "type":
             yield error("E0305", f"{site.what} expects `{site.expected}`, found "
                         f"`{ctx.typed.type_of(site.expr)}`", site.expr.span)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from chatflow.compiler.rules.base import FlowContext, Rule
-from chatflow.compiler.typecheck import mismatch
 from chatflow.diagnostics import Diagnostic, Severity, error
 
 
@@ -14,7 +13,7 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
         if site.place not in ("when", "until"):
             continue
         t = ctx.typed.type_of(site.expr)
-        m = mismatch(site, t)
+        m = ctx.typed.mismatch(site)
         if m is not None and m[0] == "type":
             yield error("E0307", f"`{site.place}` must be `bool`, found `{t}`", site.expr.span,
                         "compare it to something, like `x == \"yes\"` or `len(x) > 0`")

@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from chatflow.compiler.rules.base import FlowContext, Rule
-from chatflow.compiler.typecheck import mismatch
 from chatflow.diagnostics import Diagnostic, Severity, error
 
 
 def check(ctx: FlowContext) -> Iterator[Diagnostic]:
     yield from ctx.typed.reported("E0302")
     for site in ctx.typed.sites:
-        m = mismatch(site, ctx.typed.type_of(site.expr))
+        m = ctx.typed.mismatch(site)
         if m is not None and m[0] == "optional":
             yield error("E0302", m[1], site.expr.span, m[2])
 

@@ -31,9 +31,14 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
             if r.place == "out" or (r.place == "until" and r.field == "iterations"):
                 continue  # own fields in `out`; iterations so far in a repeat's `until`
             reported.add((owner, r.target))
+            if r.place == "until":
+                hint = (f"its fields exist only once it has finished; test a step of its "
+                        f"body (`until test.ok`) or `{owner}.iterations`")
+            else:
+                hint = ("fields exist only once it has run; read them in an `out` field or "
+                        "from a later step")
             yield error("E0405", f"`{owner}` reads its own field {read} before it has run",
-                        r.span, "fields exist only once it has run; read them in an `out` "
-                        "field or from a later step")
+                        r.span, hint)
             continue
         if r.place == "until" and g.is_inside(r.target, owner):
             continue

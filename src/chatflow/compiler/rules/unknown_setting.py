@@ -6,9 +6,22 @@ from collections.abc import Iterator
 
 from chatflow.compiler.rules.base import FlowContext, Rule
 from chatflow.compiler.spelling import did_you_mean
-from chatflow.compiler.typecheck import QUOTA_TYPES, SETTING_TYPES
+from chatflow.compiler.typecheck import OPTION_TYPES, QUOTA_TYPES, SETTING_TYPES
 from chatflow.diagnostics import Diagnostic, Severity, error
 from chatflow.dsl import ast
+
+STEP_OPTIONS = (*OPTION_TYPES, "retry", "out")
+
+
+def _misplaced_hint(n: str) -> str | None:
+    """A step clause or option written after the step's action, where the
+    parser takes it for a setting of the flow."""
+    if n in ("when", "after"):
+        return f"`{n}` goes before the `:` of a step, like `step NAME {n} ...: ACTION`"
+    if n in STEP_OPTIONS:
+        return f"`{n}` is a step option: put it inside the step's braces, like " \
+            f"`step NAME: ACTION {{ {n} ... }}`"
+    return None
 
 
 def check(ctx: FlowContext) -> Iterator[Diagnostic]:
@@ -16,7 +29,8 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
         if isinstance(item, ast.Setting) and item.name.name not in SETTING_TYPES:
             n = item.name.name
             yield error("E0209", f"unknown setting `{n}`", item.name.span,
-                        did_you_mean(n, [*SETTING_TYPES, "quota"])
+                        _misplaced_hint(n)
+                        or did_you_mean(n, [*SETTING_TYPES, "quota"])
                         or "settings: " + ", ".join([*SETTING_TYPES, "quota"]))
         elif isinstance(item, ast.Quota):
             for entry in item.entries:

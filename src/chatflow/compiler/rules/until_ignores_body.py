@@ -12,11 +12,16 @@ from chatflow.diagnostics import Diagnostic, Severity, warning
 def check(ctx: FlowContext) -> Iterator[Diagnostic]:
     reads_body: set[str] = set()
     for r in ctx.typed.reads:
-        if r.place == "until" and r.owner is not None and ctx.graph.is_inside(r.target, r.owner):
+        if r.place != "until" or r.owner is None:
+            continue
+        # its own `iterations` changes every time too (`until r.iterations >= 2`);
+        # reading its own `ok` is reported as read-before-run (no second diagnostic)
+        if ctx.graph.is_inside(r.target, r.owner) or r.target == r.owner:
             reads_body.add(r.owner)
     for g in ctx.groups():
         if g.kind == "repeat" and g.until is not None and g.name.name not in reads_body \
-                and ctx.graph.nodes.get(g.name.name) is g:
+                and ctx.graph.nodes.get(g.name.name) is g \
+                and ctx.typed.type_of(g.until).kind == "bool":  # else already an error
             yield warning("W0107", f"the `until` of repeat `{g.name.name}` reads nothing from "
                           "its body", g.until.span,
                           "every iteration ends the same way; test a field of a step in the "

@@ -1,6 +1,7 @@
 """E0309 value-out-of-range: a setting or option value outside what it allows
 (`automation`/`risk` 0..100, `max_depth`/group `max` >= 1, `parallelism` one
-of three words, quotas and `timeout` > 0, `retry` >= 0)."""
+of three words, quotas and `timeout` > 0, `retry` >= 0, `env` names
+usable as environment variable names)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,33 @@ def _range(what: str, e: ast.Expr, low: int, high: int | None) -> Iterator[Diagn
     if not isinstance(v, int) or isinstance(v, bool):
         return  # wrong type or not constant: reported by other rules
     if v < low or (high is not None and v > high):
+        text = _duration_text(e)
+        if text is not None:
+            allowed = "longer than zero" if low > 0 else "zero or more"
+            yield error("E0309", f"{what} must be {allowed}, found {text}", e.span)
+            return
         allowed = f"between {low} and {high}" if high is not None else f"at least {low}"
-        shown = e.text if isinstance(e, ast.DurationLit) else str(v)
-        yield error("E0309", f"{what} must be {allowed}, found {shown}", e.span)
+        yield error("E0309", f"{what} must be {allowed}, found {v}", e.span)
+
+
+def _duration_text(e: ast.Expr) -> str | None:
+    """`10m` or `-1s` as written; None when `e` is not a duration literal."""
+    if isinstance(e, ast.DurationLit):
+        return e.text
+    if isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, ast.DurationLit):
+        return "-" + e.operand.text
+    return None
+
+
+def _env_names(value: ast.Expr) -> Iterator[Diagnostic]:
+    """`env` names become environment variable names: not empty, no `=`, no NUL."""
+    if not isinstance(value, ast.MapExpr):
+        return
+    for entry in value.entries:
+        k = entry.key.name
+        if k == "" or "=" in k or "\0" in k:
+            yield error("E0309", f"`env` name {k!r} cannot be an environment variable name",
+                        entry.key.span, "use letters, digits and `_`, like `BUILD_MODE`")
 
 
 def check(ctx: FlowContext) -> Iterator[Diagnostic]:
@@ -57,6 +82,8 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
                         yield from _range("`risk`", opt.value, 0, 100)
                     elif opt.name.name == "timeout":
                         yield from _range("`timeout`", opt.value, 1, None)
+                    elif opt.name.name == "env":
+                        yield from _env_names(opt.value)
 
 
 RULE = Rule("E0309", "value-out-of-range",
