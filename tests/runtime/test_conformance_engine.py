@@ -8,7 +8,6 @@ outputs and history.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -17,29 +16,20 @@ from typing import Any
 
 import pytest
 
+from backends import backend, store_url  # noqa: F401  (fixtures)
 from chatflow.compiler.api import compile_path
 from chatflow.runtime.api import WorkflowEngine
 from chatflow.runtime.store import open_store
 from chatflow.runtime.store.records import StepRecord
 
-BACKENDS = ["file", "sqlite"]
-if os.environ.get("CHATFLOW_TEST_POSTGRES"):
-    BACKENDS.append("postgresql")
 
-
-def _url(kind: str, tmp: Path) -> str:
-    if kind == "file":
-        return f"file:{tmp / 'state'}"
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'state.db'}"
-    return os.environ["CHATFLOW_TEST_POSTGRES"]
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path,
+@pytest.fixture()
+def engine(store_url: str, tmp_path: Path,  # noqa: F811
            monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkflowEngine]:
+    """A WorkflowEngine on a fresh store of each backend (tests/backends.py:
+    file, sqlite, and postgresql when CHATFLOW_TEST_PG_DSN is set)."""
     monkeypatch.chdir(tmp_path)
-    store = open_store(_url(request.param, tmp_path))
+    store = open_store(store_url)
     eng = WorkflowEngine(store, workdir=str(tmp_path))
     yield eng
     store.close()
