@@ -457,3 +457,13 @@ def test_unknown_input_and_missing_input_are_usage_errors(engine: WorkflowEngine
     assert e2.value.exit_code == 2
     with pytest.raises(ChatflowError):
         engine.start_workflow_instance(ir, inputs={"a": "x"})
+
+
+def test_step_output_files_are_kept_as_artifacts(engine: WorkflowEngine,
+                                                 tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, 'flow t() {\n  step a: shell "echo out; echo err >&2"\n}\n')
+    arts = engine.get_task_artifacts(iid, "a")
+    names = {a["name"] for a in arts}
+    assert names, arts
+    assert any("stdout" in n for n in names)
+    assert engine.status(iid).steps["a"].outputs["stderr"].strip() == "err"

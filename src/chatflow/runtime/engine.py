@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from chatflow.diagnostics import ChatflowError
@@ -56,6 +57,7 @@ from chatflow.runtime.values import check_type, describe
 
 DEFAULT_MAX_DEPTH = 8
 DEFAULT_LEASE_S = 3600.0
+MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 POLL_S = 0.05
 
 EventSink = Callable[[str, str | None, Mapping[str, Any]], None]
@@ -897,12 +899,14 @@ class Engine:
         """Run a claimed step (no lock held), with its retries, then commit."""
         try:
             while True:
-                task_dir = self._task_dir(claim)
+                task_dir, temporary = self._task_dir(claim)
                 try:
                     outcome = self._run_action(claim, task_dir)
                 except Exception as exc:  # an adapter bug: the step fails, the run goes on
                     outcome = ActionOutcome(False, {"ok": False},
                                             f"{type(exc).__name__}: {exc}")
+                if temporary:
+                    self._upload_artifacts(claim, task_dir)
                 with self.locked(claim.instance_id) as rt:
                     rec = rt.step(claim.step)
                     if rec.status != RUNNING or rec.owner != claim.owner:
@@ -959,13 +963,27 @@ class Engine:
         rt.extra_changes["spent"] = spent
         return {"tokens": int(outcome.tokens), "cpu_ms": int(outcome.cpu_s * 1000), "steps": 1}
 
-    def _task_dir(self, claim: Claim) -> str:
+    def _task_dir(self, claim: Claim) -> tuple[str, bool]:
+        """Where the step writes stdout/stderr/artifacts, and whether it is a
+        temporary directory to upload (backends that keep blobs only)."""
         path = self.store.artifact_dir(claim.instance_id, claim.step)
-        if path is None:
-            import tempfile
+        if path is not None:
+            return str(path), False
+        import tempfile
 
-            return tempfile.mkdtemp(prefix=f"chatflow-{claim.step}-")
-        return str(path)
+        return tempfile.mkdtemp(prefix="chatflow-task-"), True
+
+    def _upload_artifacts(self, claim: Claim, task_dir: str) -> None:
+        import shutil
+
+        root = Path(task_dir)
+        try:
+            for f in sorted(root.rglob("*")):
+                if f.is_file() and f.stat().st_size <= MAX_ARTIFACT_BYTES:
+                    self.store.put_artifact(claim.instance_id, claim.step,
+                                            f.relative_to(root).as_posix(), f.read_bytes())
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
 
     def _run_action(self, claim: Claim, task_dir: str) -> ActionOutcome:
         if self._runner is not None:
