@@ -161,15 +161,24 @@ class _ExprLowerer:
         if isinstance(e, ast.Literal) and isinstance(e.value, str):
             return {"op": "fmt", "args": [{"lit": e.value}] if e.value else []}
         if not isinstance(e, ast.Template):
-            return {"op": "fmt", "args": [self.expr(e)]}
+            return {"op": "fmt", "args": [self.hole(e)]}
         args: list[dict[str, Any]] = []
         for part in e.parts:
             if isinstance(part, str):
                 if part:
                     args.append({"lit": part})
             else:
-                args.append(self.expr(part))
+                args.append(self.hole(part))
         return {"op": "fmt", "args": args}
+
+    def hole(self, e: ast.Expr) -> dict[str, Any]:
+        """An interpolated value. A `{"lit": "text"}` part of a `fmt` means
+        literal template text, so an interpolated string literal (`{"a b"}`)
+        is wrapped in `str(...)`: it stays a value and is shell-quoted."""
+        lowered = self.expr(e)
+        if isinstance(lowered.get("lit"), str):
+            return {"op": "call", "fn": "str", "args": [lowered]}
+        return lowered
 
     def name(self, n: str) -> dict[str, Any]:
         s = self.scope
