@@ -467,3 +467,27 @@ def test_step_output_files_are_kept_as_artifacts(engine: WorkflowEngine,
     assert names, arts
     assert any("stdout" in n for n in names)
     assert engine.status(iid).steps["a"].outputs["stderr"].strip() == "err"
+
+
+def test_call_waits_for_an_approval_in_the_child(engine: WorkflowEngine,
+                                                 tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow child() -> (ok2: bool) {
+  step gate: approve "go?"
+  output ok2 = gate.approved ?? false
+}
+flow t() -> (r: bool) {
+  step c: call child()
+  output r = c.ok2
+}""", automation_level=50)
+    info = engine.status(iid)
+    assert info.status == "waiting_approval"
+    assert info.steps["c"].status == "waiting_approval"
+    child = engine.state(iid).children[0]
+    assert engine.status(child).steps["gate"].status == "waiting_approval"
+    engine.approve(child, "gate", by="ann")
+    engine.resume(iid)
+    info = engine.status(iid)
+    assert info.status == "succeeded", info.error
+    assert info.outputs == {"r": True}
+    assert engine.status(child).status == "succeeded"

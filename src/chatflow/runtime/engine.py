@@ -855,6 +855,20 @@ class Engine:
     def _recover(self, rt: _Runtime) -> None:
         """Running steps whose owner is gone: re-run if they have retries
         left (or the level is 100), else hold them "in doubt"."""
+        for nid in sorted(rt.waiting):
+            rec = rt.step(nid)
+            child = rec.extra.get("child_instance_id")
+            if rec.extra.get("gate") != "child" or not child:
+                continue
+            try:
+                child_status = self.store.load_status(str(child)).status
+            except ChatflowError:
+                continue
+            if child_status != WAITING_APPROVAL:  # the child was decided on: go on
+                extra = {k: v for k, v in rec.extra.items() if k != "gate"}
+                rt.put(replace(rec, status=PENDING, extra={**extra, "approved_to_run": True}))
+                rt.sched.set_status(nid, PENDING)
+                rt.sched.requeue(nid)
         if not rt.running:
             return
         now = _now()
