@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from store_helpers import create, record_step
 
-from chatflow.runtime.store import Change, StoreCorruption, open_store
+from chatflow.runtime.store import Change, NewEvent, StoreCorruption, open_store
 from chatflow.runtime.store.file import FileStore
 
 
@@ -195,3 +195,21 @@ def test_cache_follows_another_store_object(fs: FileStore, tmp_path: Path) -> No
     os.truncate(hist, len(b"".join(lines[:-1])))
     assert other.load_status("inst-1").rev == 2
     assert [e.seq for e in other.iter_history("inst-1")] == [1, 2]
+
+
+def test_commits_after_a_cut_below_the_snapshot_are_kept(fs: FileStore, tmp_path: Path) -> None:
+    create(fs)
+    record_step(fs, "inst-1", 1)
+    fs.commit("inst-1", Change(status={"status": "waiting_approval"},
+                               events=(NewEvent("step_waiting_approval", "s2"),)))
+    hist = tmp_path / ".chatflow/instances/inst-1/history.ndjson"
+    data = hist.read_bytes()
+    hist.write_bytes(data[:-20])          # the last commit's line is torn; the snapshot has it
+    other = open_store(f"file:{tmp_path / '.chatflow'}")
+    assert other.load_status("inst-1").status == "waiting_approval"
+    for i in range(2, 6):
+        record_step(other, "inst-1", i)
+    third = open_store(f"file:{tmp_path / '.chatflow'}")
+    assert set(third.load_state("inst-1").steps) == {"s1", "s2", "s3", "s4", "s5"}
+    assert third.load_state("inst-1") == other.load_state("inst-1")
+    assert [e.seq for e in third.iter_history("inst-1")] == [1, 2, 3, 4, 5, 6]

@@ -261,7 +261,14 @@ class FileStore(StateStore):
             snap_bytes = self.state_path(instance_id).stat().st_size
             aligned = snap_offset <= size and (snap_offset == 0 or data[snap_offset - 1] == 10)
             start = snap_offset if aligned else 0
+            if not aligned:
+                snap_offset = -1        # the journal was cut below it: re-snapshot soon
         result = scan(data[start:], start)
+        if start and status is not None and result.commits \
+                and result.commits[0].rev != status.rev + 1:
+            # The offset does not lead to the next commit: trust revs, not offsets.
+            snap_offset = -1
+            result = scan(data, 0)
         steps: dict[str, StepRecord] = dict(state.steps) if state is not None else {}
         for c in result.commits:
             if status is not None and c.rev <= status.rev:
