@@ -7,11 +7,12 @@ required ones). The rules in `rules/` use the result; this module only types.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from chatflow.compiler.graph import FlowGraph
-from chatflow.compiler.spelling import did_you_mean
+from chatflow.compiler.spelling import did_you_mean, suggest
 from chatflow.compiler.symbols import (
     ACTION_FIELDS,
     CTX_FIELDS,
@@ -366,8 +367,12 @@ class _Typer:
             return self.report("E0214", "`ctx` is not a value", e.span,
                                "read one of its fields, like `ctx.instance_id`")
         candidates = list(self.syms.names) + (list(self.own) if self.own else [])
-        hint = did_you_mean(n, candidates)
-        if hint is None:
+        guess = suggest(n, candidates)
+        if guess is not None:
+            # the misspelt use is the use: no "unused param" warning on top
+            self.out.used_names.add(guess)
+            hint: str | None = f"did you mean `{guess}`?"
+        else:
             hint = self._unknown_name_hint(n)
         return self.report("E0201", f"unknown name `{n}`", e.span, hint)
 
@@ -511,7 +516,9 @@ class _Typer:
             pattern = e.args[1]
             if isinstance(pattern, ast.Literal) and isinstance(pattern.value, str):
                 try:
-                    re.compile(pattern.value)
+                    with warnings.catch_warnings():  # FutureWarning on `[[`: not ours to print
+                        warnings.simplefilter("ignore")
+                        re.compile(pattern.value)
                 except re.error as err:
                     self.report("E0310", f"invalid regular expression: {err}", pattern.span)
         return BOOL
@@ -521,8 +528,8 @@ class _Typer:
     def unary(self, e: ast.Unary) -> Type:
         t = self.type(e.operand)
         if e.op == "not":
-            self.need(t, lambda x: x.kind == "bool", e.operand.span, "`not` needs `bool`")
-            return BOOL
+            ok = self.need(t, lambda x: x.kind == "bool", e.operand.span, "`not` needs `bool`")
+            return BOOL if ok and not t.is_error else ERROR
         if self.need(t, lambda x: x.kind in ("int", "float", "duration"), e.operand.span,
                      "`-` needs a number or a duration"):
             return t.required() if not t.is_dynamic else t
@@ -535,11 +542,13 @@ class _Typer:
         if op == "??":
             return self.coalesce(e, lt, rt)
         if op in ("and", "or"):
-            self.need(lt, lambda x: x.kind == "bool", e.left.span, f"`{op}` needs `bool`")
-            self.need(rt, lambda x: x.kind == "bool", e.right.span, f"`{op}` needs `bool`")
-            return BOOL
+            left = self.need(lt, lambda x: x.kind == "bool", e.left.span, f"`{op}` needs `bool`")
+            right = self.need(rt, lambda x: x.kind == "bool", e.right.span,
+                              f"`{op}` needs `bool`")
+            # after a reported operand the result is `error`: nothing more about it
+            return BOOL if left and right and not (lt.is_error or rt.is_error) else ERROR
         if lt.is_error or rt.is_error:
-            return BOOL if op in ("==", "!=", "<", "<=", ">", ">=", "in") else ERROR
+            return ERROR
         if op in ("==", "!="):
             if unify(lt, rt) is None:
                 # the result is `error`, not `bool`: one mistake, one diagnostic
@@ -680,7 +689,10 @@ def mismatch(site: Site, t: Type, reads_skippable: bool = True,
         why = "null when a step it reads did not run" if reads_skippable else "it may be null"
         return ("optional", f"{site.what} expects `{site.expected}`, found `{t}` ({why})",
                 OPTIONAL_HINT)
-    return ("type", f"expected `{site.expected}`, found `{t}`", None)
+    hint = None
+    if site.expected.kind == "duration" and t.kind in ("int", "float"):
+        hint = f"{site.what} is a duration: write a unit, like `30s`, `10m` or `2h`"
+    return ("type", f"expected `{site.expected}`, found `{t}`", hint)
 
 
 ENV_KINDS = ("str", "int", "float", "bool", "duration")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from chatflow.compiler.rules.base import FlowContext, Rule
+from chatflow.compiler.spelling import suggest
 from chatflow.diagnostics import Diagnostic, Severity, error
 from chatflow.dsl import ast
 
@@ -16,8 +17,11 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
         if not isinstance(a, ast.CallAction) or sig is None:
             continue
         given = {arg.name.name for arg in a.args}
+        # a misspelt argument (`isue:` for `issue`) is reported once, as unknown
+        # with "did you mean", not also as a missing `issue`
+        meant = {suggest(n, sig.params) for n in given if n not in sig.params}
         missing = [n for n, (_t, has_default) in sig.params.items()
-                   if not has_default and n not in given]
+                   if not has_default and n not in given and n not in meant]
         if missing:
             names = ", ".join(f"`{n}`" for n in missing)
             s = "s" if len(missing) > 1 else ""

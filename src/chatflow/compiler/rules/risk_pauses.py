@@ -24,7 +24,8 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
         for opt in step.options:
             if isinstance(opt, ast.Option) and opt.name.name == "risk" and opt.value is not None:
                 risk = constant_value(opt.value)
-                if isinstance(risk, int) and not isinstance(risk, bool) and risk >= level:
+                if isinstance(risk, int) and not isinstance(risk, bool) \
+                        and level <= risk <= 100:  # above 100: E0309 already
                     yield warning(
                         "W0106", f"step `{step.name.name}` has risk {risk}, at or above the "
                         f"flow's automation {level}: it pauses for approval at the default "

@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from chatflow.compiler.rules.base import FlowContext, Rule
-from chatflow.diagnostics import Diagnostic, Severity, warning
+from chatflow.diagnostics import Diagnostic, Severity, Span, warning
+
+
+def _has_error_inside(ctx: FlowContext, span: Span) -> bool:
+    """Was an error reported inside `span` (an unknown name in the `until`...)?"""
+    return any(d.is_error and d.span.file == span.file
+               and (span.line, span.column) <= (d.span.line, d.span.column)
+               and (d.span.end_line, d.span.end_column) <= (span.end_line, span.end_column)
+               for d in ctx.typed.diags)
 
 
 def check(ctx: FlowContext) -> Iterator[Diagnostic]:
@@ -21,7 +29,8 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
     for g in ctx.groups():
         if g.kind == "repeat" and g.until is not None and g.name.name not in reads_body \
                 and ctx.graph.nodes.get(g.name.name) is g \
-                and ctx.typed.type_of(g.until).kind == "bool":  # else already an error
+                and ctx.typed.type_of(g.until).kind == "bool" \
+                and not _has_error_inside(ctx, g.until.span):  # else already an error
             yield warning("W0107", f"the `until` of repeat `{g.name.name}` reads nothing from "
                           "its body", g.until.span,
                           "every iteration ends the same way; test a field of a step in the "

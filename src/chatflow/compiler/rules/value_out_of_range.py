@@ -16,9 +16,11 @@ from chatflow.dsl import ast
 PARALLELISM = ("sequential", "parallel", "concurrent")
 
 
-def _range(what: str, e: ast.Expr, low: int, high: int | None) -> Iterator[Diagnostic]:
+def _range(what: str, e: ast.Expr, low: int, high: int | None,
+           duration: bool = False) -> Iterator[Diagnostic]:
     v = constant_value(e)
-    if not isinstance(v, int) or isinstance(v, bool):
+    if not isinstance(v, int) or isinstance(v, bool) \
+            or (_duration_text(e) is not None) != duration:
         return  # wrong type or not constant: reported by other rules
     if v < low or (high is not None and v > high):
         text = _duration_text(e)
@@ -68,7 +70,8 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
         elif isinstance(item, ast.Quota):
             for entry in item.entries:
                 low = 1
-                yield from _range(f"quota `{entry.key.name}`", entry.value, low, None)
+                yield from _range(f"quota `{entry.key.name}`", entry.value, low, None,
+                                  entry.key.name in ("cpu", "wall"))
         elif isinstance(item, ast.Group) and item.max is not None:
             yield from _range(f"`max` of {item.kind} `{item.name.name}`", item.max, 1, None)
         elif isinstance(item, ast.Step):
@@ -76,12 +79,12 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
                 if isinstance(opt, ast.RetryOption):
                     yield from _range("`retry`", opt.times, 0, None)
                     if opt.backoff is not None:
-                        yield from _range("`backoff`", opt.backoff, 0, None)
+                        yield from _range("`backoff`", opt.backoff, 0, None, True)
                 elif isinstance(opt, ast.Option) and opt.value is not None:
                     if opt.name.name == "risk":
                         yield from _range("`risk`", opt.value, 0, 100)
                     elif opt.name.name == "timeout":
-                        yield from _range("`timeout`", opt.value, 1, None)
+                        yield from _range("`timeout`", opt.value, 1, None, True)
                     elif opt.name.name == "env":
                         yield from _env_names(opt.value)
 
