@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     base.mkdir(parents=True, exist_ok=True)
     ms = 1000.0
     print("raw = one fsync'd atomic JSON write (file) / one SQLite WAL txn, synchronous=FULL")
-    print("(sqlite), measured on the same disk right before each run; cpu = engine+store CPU")
+    print("(sqlite), on the same disk, averaged before and after each run; cpu = CPU per step")
     print()
     print(f"{'backend':<8} {'steps':>6} {'ms/step':>9} {'raw ms':>8} {'x raw':>7} "
           f"{'cpu ms':>8} {'step~10':>9} {'step~N':>9} {'N/10':>6}")
