@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatflow.diagnostics import ChatflowError, Diagnostic, Span, has_errors, sort_diagnostics
+from chatflow.gcpause import no_cyclic_gc
 
 if TYPE_CHECKING:
     from chatflow.compiler.check import CheckedProgram
@@ -140,6 +141,11 @@ def _check(path: str, text: str) -> tuple[Program, CheckedProgram, list[Diagnost
 
 def compile_path(path: str, flow: str | None = None, source_info: bool = True) -> CompileResult:
     """Compile one flow of `path` (or `FILE:FLOW` when `flow` is None) to IR."""
+    with no_cyclic_gc():
+        return _compile_path(path, flow, source_info)
+
+
+def _compile_path(path: str, flow: str | None, source_info: bool) -> CompileResult:
     if flow is None:
         path, flow = split_target(path)
     text = _read(path)
@@ -181,6 +187,11 @@ def find_sources(paths: list[str]) -> list[str]:
 
 def lint_paths(paths: list[str]) -> LintResult:
     """Check every flow of every source file under `paths`."""
+    with no_cyclic_gc():
+        return _lint_paths(paths)
+
+
+def _lint_paths(paths: list[str]) -> LintResult:
     files = find_sources(paths)
     diags: list[Diagnostic] = []
     sources: dict[str, str] = {}

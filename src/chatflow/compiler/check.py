@@ -4,9 +4,6 @@ sorted, in one pass (never stopping at the first problem)."""
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from chatflow.compiler.graph import FlowGraph, build_graph
@@ -16,6 +13,7 @@ from chatflow.compiler.rules.base import FlowContext
 from chatflow.compiler.symbols import FlowSymbols, Signature, build_symbols, signature_of
 from chatflow.compiler.typecheck import TypedFlow, type_flow
 from chatflow.diagnostics import Diagnostic, sort_diagnostics
+from chatflow.gcpause import no_cyclic_gc
 
 
 @dataclass
@@ -27,24 +25,10 @@ class CheckedProgram:
     signatures: dict[str, Signature] = field(default_factory=dict)
 
 
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """The checker allocates many small acyclic objects next to a large AST;
-    letting the cyclic collector rescan that AST again and again costs more
-    than the checking itself on big flows (2x at 10,000 steps)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def check_program(program: Program) -> tuple[CheckedProgram, list[Diagnostic]]:
     """Check every flow unit. Warnings are kept only for the root file's
     flows: imported files are linted on their own."""
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         return _check_program(program)
 
 

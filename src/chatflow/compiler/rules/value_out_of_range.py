@@ -48,7 +48,8 @@ def _env_names(value: ast.Expr) -> Iterator[Diagnostic]:
     for entry in value.entries:
         k = entry.key.name
         if k == "" or "=" in k or "\0" in k:
-            yield error("E0309", f"`env` name {k!r} cannot be an environment variable name",
+            shown = f"`{k}`" if k and "\0" not in k else repr(k)
+            yield error("E0309", f"`env` name {shown} cannot be an environment variable name",
                         entry.key.span, "use letters, digits and `_`, like `BUILD_MODE`")
 
 
