@@ -194,9 +194,9 @@ class Progress:
 def _summary(engine: Any, instance_id: str, as_json: bool) -> int:
     info = engine.status(instance_id)
     if as_json:
-        _out(info.to_dict())
+        _out(status_with_quota(engine, instance_id))
     else:
-        sys.stderr.write(_status_text(info.to_dict()))
+        sys.stderr.write(_status_text(status_with_quota(engine, instance_id)))
         if info.status == "waiting_approval":
             waiting = [n for n, s in info.steps.items() if s.status == "waiting_approval"]
             for step in waiting:
@@ -217,7 +217,206 @@ def _status_text(d: Mapping[str, Any]) -> str:
         lines.append(f"  {name:<24} {s['status']:<17} attempts {s['attempts']}{extra}")
     if d.get("outputs"):
         lines.append("outputs: " + json.dumps(d["outputs"], ensure_ascii=False))
+    if d.get("quota"):
+        from chatflow.runtime.quota import QuotaLimits, Spending, render_quota_table
+
+        q = d["quota"]
+        limits = QuotaLimits(**{k: int(v["limit"]) for k, v in q.items()})
+        spent = Spending(**{k: int(v["spent"]) for k, v in q.items()})
+        lines.append("quota (this instance and its sub-flows):")
+        lines.extend("  " + row for row in render_quota_table(limits, spent).splitlines())
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------- quota and tree
+
+QUOTA_KEYS = ("tokens", "cpu_ms", "wall_ms", "steps")
+
+
+def _ts(iso: str) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except (ValueError, AttributeError):
+        return None
+
+
+def _own_spent(state: Any) -> dict[str, int]:
+    raw = (state.extra or {}).get("spent") or {}
+    return {k: int(raw.get(k, 0) or 0) for k in QUOTA_KEYS}
+
+
+def quota_view(engine: Any, instance_id: str, info: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`{"tokens": {"limit", "spent"}, ...}` for the quotas the instance's flow
+    sets (None when it sets none). Spending is the instance's tree: its own
+    plus its descendants'. Uses the engine's figure (`quota` in the status
+    object, or `extra.spent_tree`) when it records one, else sums `extra.spent`
+    down the tree; wall time is the instance's elapsed time."""
+    if info.get("quota") is not None:
+        return dict(info["quota"])
+    from chatflow.runtime.quota import (
+        Spending,
+        elapsed_ms,
+        limits_from_settings,
+        quota_status,
+    )
+
+    store = engine.store
+    state = store.load_state(instance_id)
+    if state.ir_ref is None:
+        return None
+    ir = store.load_ir(state.ir_ref)
+    flow_key = str((state.extra or {}).get("flow_key") or ir.get("entry"))
+    limits = limits_from_settings((ir.get("flows", {}).get(flow_key) or {}).get("settings"))
+    if not limits:
+        return None
+    tree_spent = (state.extra or {}).get("spent_tree")
+    if tree_spent is not None:
+        spent = Spending.from_dict(tree_spent)
+    else:
+        spent = Spending.from_dict(_own_spent(state))
+        for child in _descendants(engine, instance_id):
+            spent = spent + Spending.from_dict(_own_spent(store.load_state(child)))
+    end = None
+    if info.get("status") in ("succeeded", "failed", "cancelled"):
+        end = _ts(str(info.get("updated_at") or ""))
+    wall = elapsed_ms(str(info.get("created_at") or ""), end)
+    return quota_status(limits, spent.with_wall(max(wall, spent.wall_ms)))
+
+
+def _children(engine: Any, instance_id: str) -> list[str]:
+    return [c for c in engine.state(instance_id).children if engine.store.exists(c)]
+
+
+def _descendants(engine: Any, instance_id: str) -> list[str]:
+    seen = {instance_id}
+    out: list[str] = []
+    todo = [instance_id]
+    while todo:
+        for child in _children(engine, todo.pop()):
+            if child not in seen:
+                seen.add(child)
+                out.append(child)
+                todo.append(child)
+    return out
+
+
+def status_with_quota(engine: Any, instance_id: str) -> dict[str, Any]:
+    """The status object, with `quota` when the flow sets quotas."""
+    info: dict[str, Any] = engine.status(instance_id).to_dict()
+    quota = quota_view(engine, instance_id, info)
+    if quota:
+        info["quota"] = quota
+    else:
+        info.pop("quota", None)
+    return info
+
+
+def _called_by(engine: Any, parent_id: str) -> dict[str, str]:
+    """child instance id → the parent's call step that started it."""
+    out: dict[str, str] = {}
+    for name, rec in engine.state(parent_id).step_results.items():
+        rounds = [rec, *(rec.get("iterations") or [])]
+        for r in rounds:
+            if not isinstance(r, Mapping):
+                continue
+            for where in (r.get("extra") or {}, r.get("outputs") or {}):
+                child = where.get("child_instance_id") or where.get("instance_id")
+                if isinstance(child, str):
+                    out.setdefault(child, name)
+    return out
+
+
+def instance_tree(engine: Any, instance_id: str) -> dict[str, Any]:
+    """The instance and its sub-flows as nested dicts: instance_id, flow,
+    status, progress, depth, step (the parent's call step), error, quota
+    (when set) and children (in the order they were started)."""
+
+    def node(iid: str, step: str | None) -> dict[str, Any]:
+        info = status_with_quota(engine, iid)
+        n: dict[str, Any] = {
+            "instance_id": iid, "flow": info["flow"], "status": info["status"],
+            "progress": info["progress"], "depth": info.get("depth", 0), "step": step,
+            "error": info.get("error"),
+        }
+        if info.get("quota"):
+            n["quota"] = info["quota"]
+        n["children"] = []
+        return n
+
+    root = node(instance_id, None)
+    seen = {instance_id}
+    todo = [root]
+    while todo:
+        current = todo.pop()
+        steps = _called_by(engine, current["instance_id"])
+        for child in _children(engine, current["instance_id"]):
+            if child in seen:  # a corrupt store must not loop forever
+                continue
+            seen.add(child)
+            sub = node(child, steps.get(child))
+            current["children"].append(sub)
+            todo.append(sub)
+    return root
+
+
+_STATUS_STYLE = {"succeeded": "green", "failed": "red", "cancelled": "dim",
+                 "running": "cyan", "waiting_approval": "yellow"}
+
+
+def tree_label(n: Mapping[str, Any]) -> str:
+    """One tree node as text: `[step] id  flow  status  NN%  quota...`."""
+    from chatflow.runtime.quota import format_amount
+
+    head = f"{n['step']}: {n['instance_id']}" if n.get("step") else str(n["instance_id"])
+    parts = [head, str(n["flow"]), str(n["status"]), f"{round(float(n['progress']) * 100)}%"]
+    for key, q in (n.get("quota") or {}).items():
+        name = {"cpu_ms": "cpu", "wall_ms": "wall"}.get(key, key)
+        parts.append(f"{name} {format_amount(key, q['spent'])}/{format_amount(key, q['limit'])}")
+    if n.get("error") and n.get("status") in ("failed", "cancelled"):
+        parts.append(f"({n['error']})")
+    return "  ".join(parts)
+
+
+def render_tree_text(root: Mapping[str, Any]) -> str:
+    """The tree in plain text with box-drawing connectors."""
+    lines = [tree_label(root)]
+
+    def walk(n: Mapping[str, Any], prefix: str) -> None:
+        kids = list(n.get("children") or [])
+        for i, child in enumerate(kids):
+            last = i == len(kids) - 1
+            lines.append(prefix + ("└── " if last else "├── ") + tree_label(child))
+            walk(child, prefix + ("    " if last else "│   "))
+
+    walk(root, "")
+    return "\n".join(lines) + "\n"
+
+
+def _print_tree(root: Mapping[str, Any]) -> None:
+    """Rich tree on a terminal, plain text otherwise."""
+    if not sys.stdout.isatty():
+        sys.stdout.write(render_tree_text(root))
+        return
+    try:
+        from rich.console import Console
+        from rich.text import Text
+        from rich.tree import Tree
+    except ImportError:  # pragma: no cover - rich ships with the CLI
+        sys.stdout.write(render_tree_text(root))
+        return
+
+    def label(n: Mapping[str, Any]) -> Text:
+        return Text(tree_label(n), style=_STATUS_STYLE.get(str(n.get("status")), ""))
+
+    tree = Tree(label(root))
+    todo: list[tuple[Any, Mapping[str, Any]]] = [(tree, root)]
+    while todo:
+        branch, n = todo.pop(0)
+        for child in n.get("children") or []:
+            todo.append((branch.add(label(child)), child))
+    Console(highlight=False).print(tree)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -287,9 +486,19 @@ def register(app: typer.Typer) -> None:
     @app.command("status")
     @_guarded
     def status_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID")],
+                   tree: Annotated[bool, typer.Option(
+                       "--tree", help="Draw the instance and its sub-flows as a tree.")] = False,
                    state: StateOpt = None, as_json: JsonOpt = False) -> None:
-        """Show an instance's status and its steps."""
-        info = _engine(state).status(instance_id).to_dict()
+        """Show an instance's status and its steps (or, with --tree, its sub-flows)."""
+        engine = _engine(state)
+        if tree:
+            root = instance_tree(engine, instance_id)
+            if as_json:
+                _out(root)
+            else:
+                _print_tree(root)
+            return
+        info = status_with_quota(engine, instance_id)
         if as_json:
             _out(info)
         else:
