@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from chatflow.compiler.ir import IR_VERSION
 from chatflow.dsl import ast
+from chatflow.gcpause import no_cyclic_gc
 
 CTX_FIELDS = frozenset({"instance_id", "feature_id", "automation", "attempt", "depth"})
 QUOTA_KEYS = {"tokens": "tokens", "steps": "steps", "cpu": "cpu_ms", "wall": "wall_ms"}
@@ -422,6 +423,11 @@ def source_of(checked: CheckedProgram, key: str, module: ast.Module) -> dict[str
 
 def lower(checked: CheckedProgram, entry: str, source_info: bool = True) -> dict[str, Any]:
     """The IR document for `entry` (a unit key) and every flow it calls."""
+    with no_cyclic_gc():
+        return _lower(checked, entry, source_info)
+
+
+def _lower(checked: CheckedProgram, entry: str, source_info: bool) -> dict[str, Any]:
     flows: dict[str, Any] = {}
     pending = [entry]
     while pending:
