@@ -17,12 +17,15 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from chatflow.runtime.actions.base import ActionContext, ActionResult, action_env, failure_text
 from chatflow.runtime.actions.process import run_process
-from chatflow.runtime.config import AgentConfig, Config
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
+    from chatflow.runtime.config import AgentConfig, Config
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -174,6 +177,8 @@ def _entry_points() -> dict[str, EntryPoint]:
     global _entry_point_cache
     with _lock:
         if _entry_point_cache is None:
+            from importlib.metadata import entry_points  # slow to import: only when needed
+
             _entry_point_cache = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
         return _entry_point_cache
 
