@@ -23,7 +23,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from chatflow.compiler.spelling import did_you_mean
-from chatflow.diagnostics import Diagnostic, Span, error
+from chatflow.diagnostics import Diagnostic, Related, Span, error, warning
 from chatflow.dsl import ast
 
 
@@ -170,6 +170,11 @@ def build_graph(flow: ast.Flow) -> tuple[FlowGraph, list[Diagnostic]]:
                 if dep not in refs:
                     deps.append(dep)
                     refs[dep] = ident.span
+                else:
+                    diags.append(warning(
+                        "W0109", f"`{dep}` is named twice in `after`", ident.span,
+                        "remove the repeated name",
+                        (Related(refs[dep], "first named here"),)))
             elif dep in values:
                 diags.append(error(
                     "E0203", f"`{dep}` is a {values[dep]}, not a step or group, in `after`",

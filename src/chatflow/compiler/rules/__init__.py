@@ -14,6 +14,7 @@ from chatflow.compiler.rules import (
     condition_not_bool,
     constant_required,
     default_not_constant,
+    duplicate_after,
     duplicate_name,
     duplicate_option,
     duplicate_setting,
@@ -104,6 +105,7 @@ RULES: tuple[Rule, ...] = (
     risk_pauses.RULE,             # W0106
     until_ignores_body.RULE,      # W0107
     empty_group.RULE,             # W0108
+    duplicate_after.RULE,         # W0109
 )
 
 BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}
