@@ -116,6 +116,8 @@ CASES: list[tuple[str, str, str, int, int, str | None]] = [
     ("W0107", flow('  repeat loop max 3 until a == "x" { step s: shell "{a}" }'),
      "the `until` of repeat `loop` reads nothing from its body", 2, 27, None),
     ("W0108", flow('  step s: shell "{a}"\n  phase p { }'), "phase `p` has no steps", 3, 9, None),
+    ("W0109", flow('  step s: shell "{a}"\n  step t after s, s: shell "x"'),
+     "`s` is named twice in `after`", 3, 19, "remove the repeated name"),
 ]
 
 
