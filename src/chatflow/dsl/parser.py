@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatflow.diagnostics import Diagnostic, Span, error
-from chatflow.dsl import ast
+from chatflow.dsl import ast, lalr
+from chatflow.dsl.lalr import Fallback, Tables
 from chatflow.dsl.lexical import (
     Hole,
     LexProblem,
@@ -44,7 +47,9 @@ _CONSTS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
 _GRAMMAR_FILE = "flow.lark"
 _TABLES_FILE = "flow_tables.json"
 _STARTS = ("module", "expr_start", "type_start")
+_DIR = os.path.dirname(os.path.abspath(__file__))
 _lark_instance: Any = None
+_fast_instance: Tables | None = None
 
 
 def get_lark(builder: _Builder) -> Any:
@@ -53,18 +58,43 @@ def get_lark(builder: _Builder) -> Any:
     Building the LALR tables from the grammar costs ~100 ms, too much for a
     CLI's cold start, so they are kept in `flow_tables.json` next to the
     grammar (plain JSON, never pickle) and rebuilt only when the grammar's
-    hash or the lark version no longer match."""
+    hash or the lark version no longer match. Only needed for input the fast
+    driver (`get_fast`) leaves to lark: syntax errors, and error messages."""
     global _lark_instance
     if _lark_instance is None:
         _lark_instance = _load_tables(builder) or _build_and_save(builder)
     return _lark_instance
 
 
+def get_fast(builder: _Builder) -> Tables:
+    """The fast LALR driver (`dsl.lalr`) over the same tables, from the
+    `fast` part of `flow_tables.json`; lark is imported only when that part
+    is missing or was made from another grammar."""
+    global _fast_instance
+    if _fast_instance is None:
+        grammar = _read(_GRAMMAR_FILE)
+        data = None
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            fast = json.loads(_read(_TABLES_FILE))["fast"]
+            if fast["grammar"] == grammar and fast["format"] == lalr.FORMAT:
+                data = fast
+        if data is None:
+            with contextlib.suppress(OSError):  # a read-only install still works
+                write_tables()
+            data = lalr.export(_build(None), grammar)
+        _fast_instance = Tables(data, builder)
+    return _fast_instance
+
+
+def _read(name: str) -> str:
+    with open(os.path.join(_DIR, name), encoding="utf-8") as f:
+        return f.read()
+
+
 def _grammar_text() -> tuple[str, str]:
     import hashlib
-    from pathlib import Path
 
-    text = (Path(__file__).parent / _GRAMMAR_FILE).read_text(encoding="utf-8")
+    text = _read(_GRAMMAR_FILE)
     return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -75,14 +105,10 @@ def _tables_key() -> dict[str, str]:
 
 
 def _load_tables(builder: _Builder) -> Any:
-    import json
-    from pathlib import Path
-
     from lark import Lark
 
-    path = Path(__file__).parent / _TABLES_FILE
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(_read(_TABLES_FILE))
         if doc.get("key") != _tables_key():
             return None
         data, memo = _int_keys(doc["data"], doc["memo"])
@@ -116,19 +142,19 @@ def _build_and_save(builder: _Builder) -> Any:
 
 
 def write_tables() -> None:
-    """Regenerate `flow_tables.json` from the grammar (atomically)."""
-    import json
-    import os
+    """Regenerate `flow_tables.json` from the grammar (atomically): lark's
+    serialized parser, and the same tables for the fast driver."""
     import tempfile
-    from pathlib import Path
 
     from lark.grammar import Rule
     from lark.lexer import TerminalDef
 
-    data, memo = _build(None).memo_serialize([TerminalDef, Rule])
-    doc = {"key": _tables_key(), "data": data, "memo": memo}
-    target = Path(__file__).parent / _TABLES_FILE
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".flow_tables.", suffix=".tmp")
+    inst = _build(None)
+    data, memo = inst.memo_serialize([TerminalDef, Rule])
+    doc = {"key": _tables_key(), "data": data, "memo": memo,
+           "fast": lalr.export(inst, _read(_GRAMMAR_FILE))}
+    target = os.path.join(_DIR, _TABLES_FILE)
+    fd, tmp = tempfile.mkstemp(dir=_DIR, prefix=".flow_tables.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, separators=(",", ":"), sort_keys=True)
@@ -291,7 +317,7 @@ class _Builder:
         return _join(self._tspan(a), self._tspan(b))
 
     def _ident(self, t: Token) -> ast.Ident:
-        return _Ident(str(t), self._tspan(t))
+        return _Ident(t.value, self._tspan(t))
 
     def _nest(self, node: object, *kids: object) -> None:
         d = self._depth
@@ -321,7 +347,7 @@ class _Builder:
         names = tuple(self._ident(t) for t in c[1:-2])
         src_tok = c[-1]
         src_span = self._tspan(src_tok)
-        value, problems = decode_plain(src_tok[1:-1])
+        value, problems = decode_plain(src_tok.value[1:-1])
         for p in problems:
             self.lex_problem(p, _inner_span(src_span, p.start, p.end))
         source = _Literal(value, src_span)
@@ -478,7 +504,7 @@ class _Builder:
             span = _join(span, self._tspan(rsqb))
         if q is not None:
             span = _join(span, self._tspan(q))
-        node = _TypeRef(str(head), args, q is not None, span)
+        node = _TypeRef(head.value, args, q is not None, span)
         if args:
             self._nest(node, *args)
         return node
@@ -490,7 +516,7 @@ class _Builder:
 
     def binary(self, c: list[Any]) -> ast.Binary:
         left, op, right = c
-        node = _Binary(str(op), left, right, _join(left.span, right.span))
+        node = _Binary(op.value, left, right, _join(left.span, right.span))
         d = self._depth
         depth = 1 + max(d.get(id(left), 0), d.get(id(right), 0))
         if depth > MAX_NESTING:
@@ -500,14 +526,14 @@ class _Builder:
 
     def unary(self, c: list[Any]) -> ast.Unary:
         op, operand = c
-        node = ast.Unary(str(op), operand, self._from(op, operand.span))
+        node = ast.Unary(op.value, operand, self._from(op, operand.span))
         self._nest(node, operand)
         return node
 
     def attribute(self, c: list[Any]) -> ast.Attribute:
         value, name = c
         aspan = self._tspan(name)
-        node = _Attribute(value, str(name), aspan, _join(value.span, aspan))
+        node = _Attribute(value, name.value, aspan, _join(value.span, aspan))
         d = self._depth
         depth = 1 + d.get(id(value), 0)
         if depth > MAX_NESTING:
@@ -531,14 +557,14 @@ class _Builder:
 
     def name(self, c: list[Any]) -> ast.Name:
         t = c[0]
-        return _Name(str(t), self._tspan(t))
+        return _Name(t.value, self._tspan(t))
 
     def string(self, c: list[Any]) -> ast.Literal | ast.Template:
         return self._string(c[0])
 
     def number(self, c: list[Any]) -> ast.Literal | ast.DurationLit:
         t = c[0]
-        text = str(t)
+        text = t.value
         span = self._tspan(t)
         nv = classify_number(text)
         if nv.kind == "int" or nv.kind == "float":
@@ -550,7 +576,7 @@ class _Builder:
 
     def const(self, c: list[Any]) -> ast.Literal:
         t = c[0]
-        return _Literal(_CONSTS[str(t)], self._tspan(t))
+        return _Literal(_CONSTS[t.value], self._tspan(t))
 
     def list_lit(self, c: list[Any]) -> ast.ListExpr:
         items = tuple(c[1:-1])
@@ -570,19 +596,19 @@ class _Builder:
         k, value = c
         kspan = self._tspan(k)
         if k.type == "STRING":
-            text, problems = decode_plain(k[1:-1])
+            text, problems = decode_plain(k.value[1:-1])
             for p in problems:
                 self.lex_problem(p, _inner_span(kspan, p.start, p.end))
             key = ast.Ident(text, kspan)
         else:
-            key = ast.Ident(str(k), kspan)
+            key = ast.Ident(k.value, kspan)
         return ast.MapEntry(key, value, _join(kspan, value.span))
 
     # ------------------------------------------------------------ strings
 
     def _string(self, t: Token) -> ast.Literal | ast.Template:
         span = self._tspan(t)
-        content = t[1:-1]
+        content = t.value[1:-1]
         if not has_specials(content):
             return _Literal(content, span)
         return build_template(self, content, span, span.line, span.column + 1, span.start + 1)
@@ -683,7 +709,13 @@ _BUILDER = _Builder()
 
 
 def _run(text: str, start: str) -> Any:
-    return get_lark(_BUILDER).parse(text, start=start)
+    b = _BUILDER
+    try:
+        return get_fast(b).parse(text, start)
+    except (Fallback, _TooDeep, RecursionError):
+        # lark decides, with its own error reporting; start the parse over
+        b.reset(b.file, b._base)
+    return get_lark(b).parse(text, start=start)
 
 
 def _parse_nested(b: _Builder, text: str, start: str,
