@@ -731,21 +731,23 @@ def _parse_nested(b: _Builder, text: str, start: str,
 
 def _parse_with(text: str, start: str, file: str,
                 base: tuple[int, int, int] | None) -> tuple[Any, list[Diagnostic]]:
-    from lark.exceptions import UnexpectedInput
-
-    from chatflow.dsl.syntax_errors import convert_error, internal_error, too_deep
-
     b = _BUILDER
     b.reset(file, base)
     try:
         node = _run(text, start)
-    except UnexpectedInput as exc:
-        return None, [*b.diags, convert_error(exc, text, file, base, start)]
-    except _TooDeep as exc:
-        return None, [*b.diags, too_deep(exc.span, MAX_NESTING)]
-    except RecursionError:
-        return None, [*b.diags, too_deep(_whole_span(text, file, base), MAX_NESTING)]
-    except Exception as exc:  # a parser bug must not become a traceback for the user
+    except Exception as exc:
+        # lark and the error messages are imported only when a parse fails
+        from lark.exceptions import UnexpectedInput
+
+        from chatflow.dsl.syntax_errors import convert_error, internal_error, too_deep
+
+        if isinstance(exc, UnexpectedInput):
+            return None, [*b.diags, convert_error(exc, text, file, base, start)]
+        if isinstance(exc, _TooDeep):
+            return None, [*b.diags, too_deep(exc.span, MAX_NESTING)]
+        if isinstance(exc, RecursionError):
+            return None, [*b.diags, too_deep(_whole_span(text, file, base), MAX_NESTING)]
+        # a parser bug must not become a traceback for the user
         return None, [*b.diags, internal_error(exc, _whole_span(text, file, base))]
     return node, b.diags
 
