@@ -8,6 +8,8 @@ outputs and history.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -248,21 +250,121 @@ flow t(x: int = 2) {
     assert info.steps["after_it"].status == "cancelled"
 
 
-def test_parallel_group_and_group_failure(engine: WorkflowEngine, tmp_path: Path) -> None:
+def test_group_absorbs_member_failure(engine: WorkflowEngine, tmp_path: Path) -> None:
+    """A failed member makes the group `ok: false` but its dependents still
+    run (they may read `GROUP.ok`); fail-fast cancels the unfinished
+    siblings; the instance fails because a step's final record failed."""
     iid = run(engine, tmp_path, """
-flow t() {
+flow t() -> (checks_ok: bool) {
   parallel checks {
-    step u: shell "echo u"
     step l: shell "exit 1"
+    step u: shell "echo u"
+    step k: shell "echo k" { continue_on_error }
   }
   step next: shell "echo n"
+  step fix when not checks.ok: shell "echo fixing"
+  output checks_ok = checks.ok
 }""")
     info = engine.status(iid)
     assert info.steps["checks"].status == "failed"
     assert info.steps["checks"].outputs == {"ok": False}
-    assert info.steps["u"].status == "succeeded"
-    assert info.steps["next"].status == "cancelled"
+    assert info.steps["l"].status == "failed"
+    assert info.steps["u"].status == "cancelled"  # fail-fast: sibling of a failed member
+    assert info.steps["k"].status == "succeeded"  # continue_on_error siblings go on
+    assert info.steps["next"].status == "succeeded"
+    assert info.steps["fix"].status == "succeeded"
     assert info.status == "failed"
+    assert info.outputs == {"checks_ok": False}
+    assert "`l`" in (info.error or "")
+
+
+def test_failed_step_in_a_phase_cancels_its_dependents_only(engine: WorkflowEngine,
+                                                            tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t() {
+  phase p {
+    step a: shell "exit 2"
+    step b: shell "echo b"
+  }
+  step c: shell "echo c"
+}""")
+    info = engine.status(iid)
+    assert [info.steps[n].status for n in ("p", "a", "b", "c")] == \
+        ["failed", "failed", "cancelled", "succeeded"]
+    assert info.status == "failed"
+
+
+def test_continue_on_error_failure_keeps_the_instance_succeeded(engine: WorkflowEngine,
+                                                                tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t() {
+  parallel g {
+    step a: shell "exit 2" { continue_on_error }
+    step b: shell "echo b"
+  }
+}""")
+    info = engine.status(iid)
+    assert info.status == "succeeded"
+    assert info.steps["g"].outputs == {"ok": True}
+    assert info.steps["b"].status == "succeeded"
+
+
+FAKE_AGENT = """\
+import json, sys
+req = json.load(sys.stdin)
+print(json.dumps({"text": "done: " + req["prompt"][:20], "tokens": 10}))
+"""
+
+
+def test_language_example_failing_tests_run_fix(store_url: str, tmp_path: Path,  # noqa: F811
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """LANGUAGE.md §1 when the unit tests fail: `checks` is not ok, `review`
+    is skipped, `fix` (a call to std bugfix) RUNS, and the instance fails
+    because `unit` failed."""
+    import shutil
+    import stat
+
+    from chatflow.runtime.config import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    shutil.copy(root / "examples" / "feature.flow", tmp_path / "feature.flow")
+    (tmp_path / ".chatflow").mkdir()
+    (tmp_path / ".chatflow" / "config.yaml").write_text(
+        f'agents:\n  chatcoder:\n    command: "{sys.executable} fake_agent.py"\n')
+    (tmp_path / "fake_agent.py").write_text(FAKE_AGENT)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tools = {"make": "#!/bin/sh\nexit 0\n",
+             "pytest": "#!/bin/sh\necho '2 failed'\nexit 1\n",   # the feature's tests fail
+             "ruff": "#!/bin/sh\necho ok\n",
+             "python": "#!/bin/sh\necho '3 passed'\n"}           # bugfix's test run passes
+    for name, text in tools.items():
+        p = bindir / name
+        p.write_text(text)
+        p.chmod(p.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    monkeypatch.chdir(tmp_path)
+    store = open_store(store_url)
+    eng = WorkflowEngine(store, workdir=str(tmp_path),
+                         config=load_config(tmp_path / ".chatflow" / "config.yaml"))
+    try:
+        iid = eng.start_workflow_instance(str(tmp_path / "feature.flow"),
+                                          inputs={"feature_id": "F-9"},
+                                          automation_level=100).instance_id
+        eng.run_until_blocked(iid)
+        info = eng.status(iid)
+        st = {n: s.status for n, s in info.steps.items()}
+        assert st["unit"] == "failed"
+        assert st["checks"] == "failed" and info.steps["checks"].outputs["ok"] is False
+        assert st["review"] == "skipped"
+        assert st["fix"] == "succeeded", info.steps["fix"]
+        assert info.steps["fix"].outputs["fixed"] is True
+        assert info.status == "failed"
+        assert info.outputs == {"merged": False}
+        child = eng.state(iid).children[0]
+        assert eng.status(child).status == "succeeded"
+    finally:
+        store.close()
 
 
 def test_skipped_group_skips_members(engine: WorkflowEngine, tmp_path: Path) -> None:

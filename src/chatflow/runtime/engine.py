@@ -65,10 +65,11 @@ EventSink = Callable[[str, str | None, Mapping[str, Any]], None]
 
 _HOST = socket.gethostname()
 
-_ACTIVE: set[tuple[str, str, str]] = set()
+_ACTIVE: dict[tuple[str, str, str], threading.Event] = {}
 """(owner, instance, step) of every claim being executed in this process, by
-any Engine object: a running step owned by this pid but not in here was left
-by a crashed thread or an earlier engine, and is recovered."""
+any Engine object, with the event that kills its action: a running step owned
+by this pid but not in here was left by a crashed thread or an earlier engine,
+and is recovered."""
 _ACTIVE_LOCK = threading.Lock()
 
 
@@ -120,6 +121,7 @@ class _Runtime:
         self.children: list[str] = []
         self.all_children: list[str] = list(state.children)
         self.events: list[NewEvent] = []
+        self.cancel_children: list[str] = []  # cancelled after the lock is released
 
     @property
     def instance_id(self) -> str:
@@ -233,6 +235,8 @@ class Claim:
     attempt: int
     owner: str
     rendered: dict[str, Any] = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    """Set to kill the action (cancel, fail-fast, quota stop)."""
 
 
 @dataclass
@@ -311,6 +315,14 @@ class Engine:
                 self.cm.__exit__(*exc)
             finally:
                 self.tl.release()
+            rt = self.engine._cache.get(self.instance_id)
+            if rt is not None and rt.cancel_children and not rt.has_changes():
+                # a child is locked only once the parent's lock is released:
+                # the engine never holds two instances' locks at once
+                todo, rt.cancel_children = rt.cancel_children, []
+                for child in todo:
+                    with contextlib.suppress(ChatflowError):
+                        self.engine.cancel(child)
 
     def locked(self, instance_id: str) -> _Locked:
         return Engine._Locked(self, instance_id)
@@ -609,7 +621,7 @@ class Engine:
         rt.event("step_started", nid, attempt=attempt, owner=self.owner,
                  **_event_view(claim.rendered))
         with _ACTIVE_LOCK:
-            _ACTIVE.add((self.owner, rt.instance_id, nid))
+            _ACTIVE[(self.owner, rt.instance_id, nid)] = claim.cancel
         return claim
 
     def _render_claim(self, rt: _Runtime, claim: Claim) -> str | None:
@@ -702,7 +714,67 @@ class Engine:
         if error:
             ev["error"] = error
         ev.update(data)
+        iteration = self._iteration_of(rt, nid)
+        if iteration is not None:
+            ev["iteration"] = iteration
         rt.event("step_completed", nid, **ev)
+        if status == FAILED and nid not in rt.graph.continue_on_error:
+            self._fail_fast(rt, nid)
+
+    def _iteration_of(self, rt: _Runtime, nid: str) -> int | None:
+        """The iteration of the innermost repeat around `nid`, if any."""
+        p = rt.graph.parent[nid]
+        while p is not None:
+            if rt.graph.kind(p) == "repeat":
+                return int(rt.step(p).extra.get("iteration", 1))
+            p = rt.graph.parent[p]
+        return None
+
+    def _fail_fast(self, rt: _Runtime, nid: str) -> None:
+        """A member of a `parallel` group failed: cancel its unfinished
+        siblings (running ones are killed) unless they are continue_on_error."""
+        p = rt.graph.parent[nid]
+        if p is None or rt.graph.kind(p) != "parallel" or rt.sched.status[p] != RUNNING:
+            return
+        ids: list[str] = []
+        for m in rt.graph.members[p]:
+            if m == nid or m in rt.graph.continue_on_error \
+                    or rt.sched.status[m] in STEP_FINISHED:
+                continue
+            ids.append(m)
+            ids.extend(rt.graph.subtree(m))
+        if ids:
+            self._cancel_nodes(rt, ids, f"`{nid}` failed in parallel group `{p}` (fail-fast)")
+
+    def _cancel_nodes(self, rt: _Runtime, ids: list[str], reason: str) -> None:
+        """Cancel unfinished nodes now, in the given (pre-)order: a running
+        step is killed (its result, if it still comes, is discarded) and a
+        running `call` step's child instance is cancelled too."""
+        now = utc_now()
+        for nid in ids:
+            if rt.sched.status[nid] in STEP_FINISHED:
+                continue
+            rec = rt.step(nid)
+            if nid in rt.running:
+                self._kill(rt.instance_id, rec)
+                child = rec.extra.get("child_instance_id")
+                if child:
+                    rt.cancel_children.append(str(child))
+            elif rec.status == WAITING_APPROVAL and rec.extra.get("child_instance_id"):
+                rt.cancel_children.append(str(rec.extra["child_instance_id"]))
+            rt.put(replace(rec, status=CANCELLED, outputs={}, finished_at=now, owner=None,
+                           lease_until=None, error=reason))
+            rt.sched.finish_single(nid, CANCELLED)
+            etype = "group_completed" if rt.graph.is_group(nid) else "step_completed"
+            rt.event(etype, nid, status=CANCELLED, reason=reason)
+
+    def _kill(self, instance_id: str, rec: StepRecord) -> None:
+        """Kill a running step if this process executes it (other processes
+        notice through their watcher: the step is no longer theirs)."""
+        with _ACTIVE_LOCK:
+            ev = _ACTIVE.get((rec.owner or "", instance_id, rec.name))
+        if ev is not None:
+            ev.set()
 
     def _finish_node(self, rt: _Runtime, nid: str, status: str, *,
                      error: str | None = None, when: Any = None) -> None:
@@ -741,33 +813,32 @@ class Engine:
         rec = rt.step(gid)
         failed = rt.sched.member_failed(gid)
         if node.get("kind") == "repeat":
+            # a failure in the body only ends this iteration: `until` decides
             iteration = int(rec.extra.get("iteration", 1))
-            held = False
-            if not failed:
-                try:
-                    held = evaluate(node["until"], _Scope(rt)) is True
-                except EvalError as exc:
-                    self._group_done(rt, gid, FAILED, {"ok": False, "iterations": iteration},
-                                     error=self._where(rt, gid, "until", exc))
-                    return
+            try:
+                held = evaluate(node["until"], _Scope(rt)) is True
+            except EvalError as exc:
+                self._group_done(rt, gid, FAILED, {"ok": False, "iterations": iteration},
+                                 error=self._where(rt, gid, "until", exc))
+                return
             limit = int(node.get("max") or 1)
-            if held or failed or iteration >= limit:
-                status = SUCCEEDED if held else FAILED
+            if held or iteration >= limit:
                 err = None
-                if not held and not failed:
+                if not held:
                     err = f"repeat `{gid}` ran {iteration} times without `until` holding"
-                self._group_done(rt, gid, status, {"ok": held, "iterations": iteration},
-                                 error=err)
+                self._group_done(rt, gid, SUCCEEDED if held else FAILED,
+                                 {"ok": held, "iterations": iteration}, error=err)
                 return
             # next iteration: archive this round's results, reset the body
-            snapshot = {m: rt.step(m).to_json() for m in rt.graph.subtree(gid)}
+            body = rt.graph.subtree(gid)
+            snapshot = {m: _iteration_entry(rt.step(m), iteration) for m in body}
+            rt.event("iteration_completed", gid, iteration=iteration, failed=failed)
             for m in rt.sched.reset_iteration(gid):
                 old = rt.step(m)
                 rt.put(StepRecord(name=m, iterations=(*old.iterations, snapshot[m]),
                                   outputs=old.outputs))
             rt.put(replace(rec, outputs={"ok": False, "iterations": iteration},
                            extra={**rec.extra, "iteration": iteration + 1}))
-            rt.event("iteration_completed", gid, iteration=iteration)
             return
         self._group_done(rt, gid, FAILED if failed else SUCCEEDED, {"ok": not failed})
 
@@ -780,14 +851,21 @@ class Engine:
         if error:
             data["error"] = error
         rt.event("group_completed", gid, **data)
+        if status == FAILED:
+            self._fail_fast(rt, gid)
 
     def _finish_instance(self, rt: _Runtime) -> None:
+        # failed iff a node's final record failed (not continue_on_error):
+        # groups absorb failures for their dependents, not for the instance.
+        # O(nodes), once per instance.
         failed_node = None
-        for nid in rt.graph.top_level:
-            s = rt.sched.status[nid]
-            if s == CANCELLED or (s == FAILED and nid not in rt.graph.continue_on_error):
-                failed_node = nid
-                break
+        for nid in rt.graph.order:
+            if rt.sched.status[nid] == FAILED and nid not in rt.graph.continue_on_error:
+                if failed_node is None or (nid in rt.graph.step_set
+                                           and failed_node not in rt.graph.step_set):
+                    failed_node = nid
+                if nid in rt.graph.step_set:
+                    break
         outputs: dict[str, Any] = {}
         error = None
         for o in rt.flow.get("outputs", []):
@@ -804,7 +882,11 @@ class Engine:
         status = FAILED if (failed_node is not None or error is not None) else SUCCEEDED
         if failed_node is not None:
             rec = rt.step(failed_node)
-            error = rec.error or f"step `{failed_node}` {rt.sched.status[failed_node]}"
+            error = f"step `{failed_node}` failed"
+            if rec.error and rec.error.startswith(("step `", "repeat `")):
+                error = rec.error
+            elif rec.error:
+                error += f": {rec.error}"
         rt.outputs.update(outputs)
         rt.output_changes.update(outputs)
         rt.status_changes.update(status=status, progress=rt.sched.progress(),
@@ -815,18 +897,12 @@ class Engine:
         rt.event("instance_completed", None, **data)
 
     def _fail_instance(self, rt: _Runtime, error: str, status: str = FAILED) -> None:
-        """Stop the instance now: every unfinished node is cancelled."""
-        for nid in rt.graph.order:
-            s = rt.sched.status[nid]
-            if s in STEP_FINISHED or nid in rt.running:
-                continue
-            rt.sched.finish(nid, CANCELLED)
-            rt.put(replace(rt.step(nid), status=CANCELLED, finished_at=utc_now(),
-                           owner=None, lease_until=None))
-            etype = "group_completed" if rt.graph.is_group(nid) else "step_completed"
-            rt.event(etype, nid, status=CANCELLED, reason=error)
+        """Stop the instance now: every unfinished node is cancelled and
+        running steps are killed (their late results are discarded)."""
+        self._cancel_nodes(rt, [n for n in rt.graph.order
+                                if rt.sched.status[n] not in STEP_FINISHED], error)
         rt.status_changes.update(status=status, error=error, progress=rt.sched.progress(),
-                                 current_steps=sorted(rt.running))
+                                 current_steps=[])
         rt.event("instance_completed", None, status=status, error=error, outputs={})
 
     def _update_instance_status(self, rt: _Runtime) -> None:
@@ -964,7 +1040,7 @@ class Engine:
                     return
         finally:
             with _ACTIVE_LOCK:
-                _ACTIVE.discard((claim.owner, claim.instance_id, claim.step))
+                _ACTIVE.pop((claim.owner, claim.instance_id, claim.step), None)
 
     def _account(self, rt: _Runtime, outcome: ActionOutcome) -> dict[str, int]:
         """Quota bookkeeping (issue 4 enforces limits): what this instance
@@ -1133,6 +1209,18 @@ class Engine:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _iteration_entry(rec: StepRecord, iteration: int) -> dict[str, Any]:
+    """What a repeat keeps of one body node's round (no nested history)."""
+    d: dict[str, Any] = {"iteration": iteration, "status": rec.status,
+                         "attempts": rec.attempts, "outputs": dict(rec.outputs)}
+    if rec.error:
+        d["error"] = rec.error
+    child = rec.extra.get("child_instance_id")
+    if child:
+        d["child_instance_id"] = child
+    return d
 
 
 def _event_view(rendered: Mapping[str, Any]) -> dict[str, Any]:

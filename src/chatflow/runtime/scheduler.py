@@ -161,11 +161,16 @@ class Schedule:
         )
 
     def blocking_dep(self, nid: str) -> str | None:
-        """A dependency whose failure cancels `nid` (failed without
-        continue_on_error, or cancelled), if any."""
-        for d in self.graph.deps[nid]:
+        """A dependency whose outcome cancels `nid`: a *step* that failed
+        without continue_on_error, or any node that was cancelled. A group
+        that finished with a failed member does not block: groups absorb
+        their members' failures (its dependents read `GROUP.ok`)."""
+        g = self.graph
+        for d in g.deps[nid]:
             s = self.status.get(d)
-            if s == CANCELLED or (s == FAILED and d not in self.graph.continue_on_error):
+            if s == CANCELLED:
+                return d
+            if s == FAILED and d in g.step_set and d not in g.continue_on_error:
                 return d
         return None
 
@@ -225,6 +230,12 @@ class Schedule:
                     self._finish_one(m, status)
                     changed.append(m)
         return changed
+
+    def finish_single(self, nid: str, status: str) -> None:
+        """Mark only `nid` finished (its members, if a group, are the
+        caller's business: it finishes them one by one)."""
+        assert status in STEP_FINISHED, status
+        self._finish_one(nid, status)
 
     def _finish_one(self, nid: str, status: str) -> None:
         g = self.graph

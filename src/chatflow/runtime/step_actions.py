@@ -48,8 +48,7 @@ def run_claim(engine: Engine, claim: Claim, task_dir: str) -> ActionOutcome:
     from chatflow.runtime.engine import ActionOutcome
 
     atype = claim.action["type"]
-    cancel = engine.cancel_event(claim.instance_id)
-    ctx = _context(engine, claim, task_dir, cancel)
+    ctx = _context(engine, claim, task_dir, claim.cancel)
     r = claim.rendered
     if atype == "shell":
         from chatflow.runtime.actions.shell import run_shell
