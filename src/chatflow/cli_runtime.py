@@ -220,9 +220,11 @@ def _status_text(d: Mapping[str, Any]) -> str:
     if d.get("quota"):
         from chatflow.runtime.quota import QuotaLimits, Spending, render_quota_table
 
-        q = d["quota"]
-        limits = QuotaLimits(**{k: int(v["limit"]) for k, v in q.items()})
-        spent = Spending(**{k: int(v["spent"]) for k, v in q.items()})
+        alias = {"cpu": "cpu_ms", "wall": "wall_ms"}
+        q = {alias.get(k, k): v for k, v in d["quota"].items()
+             if alias.get(k, k) in QUOTA_KEYS and isinstance(v, Mapping)}
+        limits = QuotaLimits(**{k: int(v.get("limit") or 0) for k, v in q.items()})
+        spent = Spending(**{k: int(v.get("spent") or 0) for k, v in q.items()})
         lines.append("quota (this instance and its sub-flows):")
         lines.extend("  " + row for row in render_quota_table(limits, spent).splitlines())
     return "\n".join(lines) + "\n"
@@ -373,7 +375,9 @@ def tree_label(n: Mapping[str, Any]) -> str:
     parts = [head, str(n["flow"]), str(n["status"]), f"{round(float(n['progress']) * 100)}%"]
     for key, q in (n.get("quota") or {}).items():
         name = {"cpu_ms": "cpu", "wall_ms": "wall"}.get(key, key)
-        parts.append(f"{name} {format_amount(key, q['spent'])}/{format_amount(key, q['limit'])}")
+        unit = {"cpu": "cpu_ms", "wall": "wall_ms"}.get(key, key)
+        parts.append(f"{name} {format_amount(unit, int(q.get('spent') or 0))}/"
+                     f"{format_amount(unit, int(q.get('limit') or 0))}")
     if n.get("error") and n.get("status") in ("failed", "cancelled"):
         parts.append(f"({n['error']})")
     return "  ".join(parts)
