@@ -23,6 +23,7 @@ and lark decides.
 from __future__ import annotations
 
 import re
+from sys import intern
 from collections.abc import Callable
 from typing import Any
 
@@ -270,10 +271,14 @@ class Tables:
                 raise Fallback(typ)
             if typ in kept:
                 s, e = m.span()
-                value = m.group()
                 col = s - line_start + 1
-                if typ in multiline and "\n" in value:
-                    raise Fallback("multi-line token")
+                if typ in multiline:
+                    value = m.group()
+                    if "\n" in value:
+                        raise Fallback("multi-line token")
+                else:
+                    # names and operators repeat: one string object each
+                    value = intern(m.group())
                 tok: Token | None = Token(typ, value, line, col, line, col + e - s, s, e)
             else:
                 tok = None

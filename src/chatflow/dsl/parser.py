@@ -277,6 +277,8 @@ class _Builder:
         # or None when the parsed text is the whole file.
         self._base: tuple[int, int, int] | None = None
         self.diags: list[Diagnostic] = []
+        # Nesting depth of the nodes not yet inside a parent, by id (a child's
+        # entry goes when its parent is built, so this stays small).
         self._depth: dict[int, int] = {}
 
     def reset(self, file: str, base: tuple[int, int, int] | None) -> None:
@@ -321,7 +323,7 @@ class _Builder:
 
     def _nest(self, node: object, *kids: object) -> None:
         d = self._depth
-        depth = 1 + max(d.get(id(k), 0) for k in kids)
+        depth = 1 + max(d.pop(id(k), 0) for k in kids)
         if depth > MAX_NESTING:
             raise _TooDeep(node.span)  # type: ignore[attr-defined]
         d[id(node)] = depth
@@ -376,7 +378,7 @@ class _Builder:
     def body(self, c: list[Any]) -> tuple[tuple[Any, ...], Token, Token]:
         items = tuple(c[1:-1])
         d = self._depth
-        depth = 1 + max((d.get(id(i), 0) for i in items if type(i) is ast.Group), default=0)
+        depth = 1 + max((d.pop(id(i), 0) for i in items if type(i) is ast.Group), default=0)
         if depth > MAX_NESTING:
             raise _TooDeep(self._tspan(c[0]))
         d[id(items)] = depth
@@ -418,7 +420,7 @@ class _Builder:
         node = ast.Group(kind, self._ident(c[1]), c[2], c[3], max_, until, items,
                          self._toks(c[0], rbrace))
         d = self._depth
-        d[id(node)] = d.get(id(items), 1)
+        d[id(node)] = d.pop(id(items), 1)
         return node
 
     def phase(self, c: list[Any]) -> ast.Group:
@@ -518,7 +520,7 @@ class _Builder:
         left, op, right = c
         node = _Binary(op.value, left, right, _join(left.span, right.span))
         d = self._depth
-        depth = 1 + max(d.get(id(left), 0), d.get(id(right), 0))
+        depth = 1 + max(d.pop(id(left), 0), d.pop(id(right), 0))
         if depth > MAX_NESTING:
             raise _TooDeep(node.span)
         d[id(node)] = depth
@@ -535,7 +537,7 @@ class _Builder:
         aspan = self._tspan(name)
         node = _Attribute(value, name.value, aspan, _join(value.span, aspan))
         d = self._depth
-        depth = 1 + d.get(id(value), 0)
+        depth = 1 + d.pop(id(value), 0)
         if depth > MAX_NESTING:
             raise _TooDeep(node.span)
         d[id(node)] = depth
@@ -749,6 +751,7 @@ def _parse_with(text: str, start: str, file: str,
             return None, [*b.diags, too_deep(_whole_span(text, file, base), MAX_NESTING)]
         # a parser bug must not become a traceback for the user
         return None, [*b.diags, internal_error(exc, _whole_span(text, file, base))]
+    b._depth = {}
     return node, b.diags
 
 
