@@ -23,8 +23,8 @@ and lark decides.
 from __future__ import annotations
 
 import re
-from sys import intern
 from collections.abc import Callable
+from sys import intern
 from typing import Any
 
 __all__ = ["Fallback", "Tables", "Token", "export"]
