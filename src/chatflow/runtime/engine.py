@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import socket
 import threading
 import time
@@ -26,6 +27,16 @@ from typing import Any
 
 from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.evaluator import EvalError, evaluate, render
+from chatflow.runtime.quota import (
+    QuotaExceeded,
+    Spending,
+    elapsed_ms,
+    limits_from_settings,
+    quota_status,
+    step_spending,
+)
+from chatflow.runtime.quota import check as quota_check
+from chatflow.runtime.quota import check_before_step as quota_check_before_step
 from chatflow.runtime.records import (
     CANCELLED,
     FAILED,
@@ -36,6 +47,7 @@ from chatflow.runtime.records import (
     SUCCEEDED,
     WAITING_APPROVAL,
     StepInfo,
+    StepResult,
     WorkflowHistoryEvent,
     WorkflowInstanceState,
     WorkflowStartResult,
@@ -59,6 +71,8 @@ DEFAULT_MAX_DEPTH = 8
 DEFAULT_LEASE_S = 3600.0
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
 POLL_S = 0.05
+WATCH_S = 0.5
+"""How often a process checks that the steps it runs are still its own."""
 
 EventSink = Callable[[str, str | None, Mapping[str, Any]], None]
 """Progress callback: (event type, step, data). Called after each commit."""
@@ -121,7 +135,12 @@ class _Runtime:
         self.children: list[str] = []
         self.all_children: list[str] = list(state.children)
         self.events: list[NewEvent] = []
-        self.cancel_children: list[str] = []  # cancelled after the lock is released
+        # done once the lock is released (the engine never holds two
+        # instances' locks at once): children to stop, spending to roll up
+        self.stop_children: list[tuple[str, str, str]] = []  # (child, status, error)
+        self.child_stop: tuple[str, str] = (CANCELLED, "cancelled")
+        self.after_unlock: list[Callable[[], None]] = []
+        self.limits = limits_from_settings(self.flow.get("settings"))
 
     @property
     def instance_id(self) -> str:
@@ -237,6 +256,7 @@ class Claim:
     rendered: dict[str, Any] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
     """Set to kill the action (cancel, fail-fast, quota stop)."""
+    strategy: str = "sequential"  # the flow's `parallelism`
 
 
 @dataclass
@@ -250,6 +270,8 @@ class ActionOutcome:
     cpu_s: float = 0.0
     pause: bool = False  # a call step whose child waits for a person
     depth_exceeded: bool = False
+    depth: int = 0
+    limit: int = 0
 
 
 ActionRunner = Callable[["Engine", Claim, str], ActionOutcome]
@@ -281,6 +303,8 @@ class Engine:
         self._local = threading.local()
         self._cancel_events: dict[str, threading.Event] = {}
         self.owner = f"{_HOST}:{os.getpid()}:{self._token}"
+        self._watched: dict[tuple[str, str], Claim] = {}
+        self._watcher: threading.Thread | None = None
 
     # ------------------------------------------------------------------ locking / loading
 
@@ -316,13 +340,17 @@ class Engine:
             finally:
                 self.tl.release()
             rt = self.engine._cache.get(self.instance_id)
-            if rt is not None and rt.cancel_children and not rt.has_changes():
-                # a child is locked only once the parent's lock is released:
-                # the engine never holds two instances' locks at once
-                todo, rt.cancel_children = rt.cancel_children, []
-                for child in todo:
-                    with contextlib.suppress(ChatflowError):
-                        self.engine.cancel(child)
+            if rt is None or rt.has_changes() or not (rt.stop_children or rt.after_unlock):
+                return
+            # another instance is locked only once this one's lock is released:
+            # the engine never holds two instances' locks at once
+            stops, rt.stop_children = rt.stop_children, []
+            later, rt.after_unlock = rt.after_unlock, []
+            for child, status, error in stops:
+                with contextlib.suppress(ChatflowError):
+                    self.engine.stop_instance(child, status, error)
+            for fn in later:
+                fn()
 
     def locked(self, instance_id: str) -> _Locked:
         return Engine._Locked(self, instance_id)
@@ -432,28 +460,64 @@ class Engine:
               ) -> WorkflowInstanceState:
         """Run ready steps until the instance finishes, blocks on a person, or
         `max_steps` steps ran. With `wait_for_others`, steps another process is
-        running are waited for (polling) instead of returning."""
+        running are waited for (polling) instead of returning.
+
+        The flow's `parallelism` decides how claimed steps run: `sequential`
+        runs one at a time in this thread, in source order; `concurrent` and
+        `parallel` claim every runnable step (within each group's `max`) and
+        run each in its own thread (`parallel`: its action in a worker
+        process). Claims and commits are per step either way."""
         previous = getattr(self._local, "sink", None)
         if sink is not None:
             self._local.sink = sink
+        current_sink = getattr(self._local, "sink", None)
         ran: list[str] = []
+        inflight: dict[str, threading.Thread] = {}
+        done: queue.Queue[tuple[str, BaseException | None]] = queue.Queue()
+        errors: list[BaseException] = []
+
+        def reap(block: bool) -> None:
+            try:
+                step, exc = done.get(timeout=POLL_S) if block else done.get_nowait()
+            except queue.Empty:
+                return
+            inflight.pop(step).join()
+            ran.append(step)
+            if exc is not None:
+                errors.append(exc)
+            reap(False)
+
         try:
-            while True:
-                budget = None if max_steps is None else max_steps - len(ran)
+            while not errors:
+                reap(False)
+                budget = None if max_steps is None else max_steps - len(ran) - len(inflight)
                 if budget is not None and budget <= 0:
                     break
                 with self.locked(instance_id) as rt:
-                    if rt.inst_status in (SUCCEEDED, FAILED, CANCELLED):
-                        break
-                    self._recover(rt)
-                    claim = self._advance(rt, budget, ran)
-                    self._update_instance_status(rt)
-                    self._commit(rt)
-                    others = sorted(rt.running)
+                    claims: list[Claim] = []
+                    strategy = _strategy(rt.flow)
+                    if rt.inst_status not in (SUCCEEDED, FAILED, CANCELLED):
+                        self._recover(rt)
+                        claims = self._advance(rt, budget, ran,
+                                               1 if strategy == "sequential" else None)
+                        self._update_instance_status(rt)
+                        self._commit(rt)
+                    others = [n for n in rt.running if n not in inflight]
                     inst_status = rt.inst_status
-                if claim is not None:
-                    self._execute(claim)
-                    ran.append(claim.step)
+                if strategy == "sequential" and claims and not inflight:
+                    self._execute(claims[0])
+                    ran.append(claims[0].step)
+                    continue
+                for claim in claims:
+                    t = threading.Thread(target=self._execute_in_thread,
+                                         args=(claim, done, current_sink),
+                                         name=f"chatflow-{claim.step}", daemon=True)
+                    inflight[claim.step] = t
+                    t.start()
+                if claims:
+                    continue
+                if inflight:
+                    reap(True)
                     continue
                 if inst_status in (SUCCEEDED, FAILED, CANCELLED):
                     break
@@ -462,8 +526,24 @@ class Engine:
                     continue
                 break
         finally:
+            while inflight:  # stopped early: the running steps were killed
+                reap(True)
             self._local.sink = previous
+        if errors:
+            raise errors[0]
         return self.instance_state(instance_id, ran)
+
+    def _execute_in_thread(self, claim: Claim,
+                           done: queue.Queue[tuple[str, BaseException | None]],
+                           sink: EventSink | None) -> None:
+        self._local.sink = sink
+        error: BaseException | None = None
+        try:
+            self._execute(claim)
+        except BaseException as exc:  # re-raised by the driving thread
+            error = exc
+        finally:
+            done.put((claim.step, error))
 
     def instance_state(self, instance_id: str, ran: list[str]) -> WorkflowInstanceState:
         with self.locked(instance_id) as rt:
@@ -474,29 +554,41 @@ class Engine:
 
     # ------------------------------------------------------------------ resolution
 
-    def _advance(self, rt: _Runtime, budget: int | None, ran: list[str]) -> Claim | None:
+    def _advance(self, rt: _Runtime, budget: int | None, ran: list[str],
+                 capacity: int | None = 1) -> list[Claim]:
         """Resolve eligible nodes (cancel / skip / start groups / gate / run
-        inline actions) until a step must run outside the lock, nothing is
-        eligible, or `budget` inline steps ran. Commits after each inline step
-        so every completed step is durable before the next starts."""
+        inline actions) and claim steps that must run outside the lock, until
+        `capacity` claims were made (None: every runnable one), nothing is
+        eligible, or `budget` steps ran or were claimed. Commits after each
+        inline step so every completed step is durable before the next
+        starts. A `parallel NAME max N` group never has more than N running
+        members: the others stay eligible for a later call."""
         sched = rt.sched
+        claims: list[Claim] = []
         executed = 0
+        held: set[str] = set()  # eligible, but their group is at its `max`
         while rt.inst_status not in (SUCCEEDED, FAILED, CANCELLED):
+            if claims and capacity is not None and len(claims) >= capacity:
+                break
             grp = sched.pop_group_done()
             if grp is not None:
                 self._finish_group(rt, grp)
                 continue
             if sched.done:
                 self._finish_instance(rt)
-                return None
-            nid = sched.next_eligible()
+                break
+            nid = sched.next_eligible() if not held else \
+                next((n for n in sched.eligible() if n not in held), None)
             if nid is None:
-                return None
+                break
             node = rt.graph.nodes[nid]
             blocker = sched.blocking_dep(nid)
             if blocker is not None:
                 self._finish_node(rt, nid, CANCELLED,
                                   error=f"dependency `{blocker}` did not succeed")
+                continue
+            if self._group_full(rt, nid):
+                held.add(nid)
                 continue
             when = node.get("when")
             if when is not None:
@@ -511,17 +603,31 @@ class Engine:
             if rt.graph.is_group(nid):
                 self._start_group(rt, nid)
                 continue
-            if budget is not None and executed >= budget:
-                return None
+            if budget is not None and executed + len(claims) >= budget:
+                break
+            if self._quota_stop_before(rt, nid):
+                break
             claim = self._resolve_step(rt, nid)
             if claim is not None:
-                return claim
+                claims.append(claim)
+                continue
             if rt.step(nid).status in STEP_FINISHED:
                 executed += 1
                 ran.append(nid)
                 self._update_instance_status(rt)
                 self._commit(rt)
-        return None
+        return claims
+
+    def _group_full(self, rt: _Runtime, nid: str) -> bool:
+        """Whether `nid`'s `parallel` group already runs `max` members."""
+        p = rt.graph.parent[nid]
+        if p is None:
+            return False
+        limit = rt.graph.nodes[p].get("max")
+        if rt.graph.kind(p) != "parallel" or not limit:
+            return False
+        status = rt.sched.status
+        return sum(1 for m in rt.graph.members[p] if status[m] == RUNNING) >= int(limit)
 
     def _where(self, rt: _Runtime, nid: str, what: str, exc: Exception) -> str:
         span = rt.graph.nodes[nid].get("span") or {}
@@ -563,7 +669,8 @@ class Engine:
                 msg = str(exc)
             rt.event("step_started", nid, attempt=1)
             self._complete(rt, nid, SUCCEEDED, {"approved": True, "by": "automation",
-                                               "comment": ""}, attempts=1, message=msg)
+                                               "comment": ""}, attempts=1, message=msg,
+                           **self._account_inline(rt))
             return None
         if atype == "set":
             rt.event("step_started", nid, attempt=rec.attempts + 1)
@@ -580,7 +687,8 @@ class Engine:
                 return None
             rt.vars[action["var"]] = value
             rt.var_changes[action["var"]] = value
-            self._complete(rt, nid, SUCCEEDED, {}, attempts=rec.attempts + 1)
+            self._complete(rt, nid, SUCCEEDED, {}, attempts=rec.attempts + 1,
+                           **self._account_inline(rt))
             return None
         if atype == "fail":
             rt.event("step_started", nid, attempt=rec.attempts + 1)
@@ -588,14 +696,15 @@ class Engine:
                 msg = render(action["message"], _Scope(rt))
             except EvalError as exc:
                 msg = str(exc)
-            self._complete(rt, nid, FAILED, {}, attempts=rec.attempts + 1, error=msg)
+            self._complete(rt, nid, FAILED, {}, attempts=rec.attempts + 1, error=msg,
+                           **self._account_inline(rt))
             if not (node.get("options") or {}).get("continue_on_error"):
                 self._fail_instance(rt, f"step `{nid}` failed: {msg}")
             return None
         # an action with side effects: claim it
         attempt = rec.attempts + 1
         claim = Claim(rt.instance_id, nid, action, dict(node.get("options") or {}),
-                      attempt, self.owner)
+                      attempt, self.owner, strategy=_strategy(rt.flow))
         err = self._render_claim(rt, claim)
         if err is not None:
             rt.event("step_started", nid, attempt=attempt)
@@ -755,13 +864,11 @@ class Engine:
             if rt.sched.status[nid] in STEP_FINISHED:
                 continue
             rec = rt.step(nid)
+            child = rec.extra.get("child_instance_id")
             if nid in rt.running:
                 self._kill(rt.instance_id, rec)
-                child = rec.extra.get("child_instance_id")
-                if child:
-                    rt.cancel_children.append(str(child))
-            elif rec.status == WAITING_APPROVAL and rec.extra.get("child_instance_id"):
-                rt.cancel_children.append(str(rec.extra["child_instance_id"]))
+            if child and (nid in rt.running or rec.status == WAITING_APPROVAL):
+                rt.stop_children.append((str(child), *rt.child_stop))
             rt.put(replace(rec, status=CANCELLED, outputs={}, finished_at=now, owner=None,
                            lease_until=None, error=reason))
             rt.sched.finish_single(nid, CANCELLED)
@@ -879,7 +986,11 @@ class Engine:
                 outputs[o["name"]] = None
                 if error is None and failed_node is None:
                     error = f"output `{o['name']}`: {exc}"
-        status = FAILED if (failed_node is not None or error is not None) else SUCCEEDED
+        stop = rt.extra.get("stop")
+        status = FAILED if (failed_node is not None or error is not None or stop) \
+            else SUCCEEDED
+        if stop and failed_node is None:
+            error = str(stop.get("error") or stop.get("kind"))
         if failed_node is not None:
             rec = rt.step(failed_node)
             error = f"step `{failed_node}` failed"
@@ -899,8 +1010,10 @@ class Engine:
     def _fail_instance(self, rt: _Runtime, error: str, status: str = FAILED) -> None:
         """Stop the instance now: every unfinished node is cancelled and
         running steps are killed (their late results are discarded)."""
+        rt.child_stop = (status, error)  # a cancel cancels the children, a stop fails them
         self._cancel_nodes(rt, [n for n in rt.graph.order
                                 if rt.sched.status[n] not in STEP_FINISHED], error)
+        rt.child_stop = (CANCELLED, "cancelled")
         rt.status_changes.update(status=status, error=error, progress=rt.sched.progress(),
                                  current_steps=[])
         rt.event("instance_completed", None, status=status, error=error, outputs={})
@@ -987,6 +1100,7 @@ class Engine:
 
     def _execute(self, claim: Claim) -> None:
         """Run a claimed step (no lock held), with its retries, then commit."""
+        self._watch(claim)
         try:
             while True:
                 task_dir, temporary = self._task_dir(claim)
@@ -1029,29 +1143,158 @@ class Engine:
                             continue
                         outcome = ActionOutcome(False, {"ok": False}, err)
                     status = SUCCEEDED if outcome.ok else FAILED
+                    spent = self._account(rt, step_spending(outcome.tokens, outcome.cpu_s))
                     self._complete(rt, claim.step, status, outcome.fields,
-                                   attempts=claim.attempt, error=outcome.error,
-                                   spent=self._account(rt, outcome))
+                                   attempts=claim.attempt, error=outcome.error, spent=spent)
                     if outcome.depth_exceeded:
-                        rt.event("max_depth_exceeded", claim.step, error=outcome.error)
-                    self._advance(rt, 0, [])  # settle groups / the instance in this commit
+                        rt.event("max_depth_exceeded", claim.step, error=outcome.error,
+                                 depth=outcome.depth, limit=outcome.limit)
+                        self._set_stop(rt, "max_depth", outcome.error or "max_depth exceeded")
+                    self._advance(rt, 0, [], 0)  # settle groups / the instance in this commit
                     self._update_instance_status(rt)
                     self._commit(rt)
                     return
         finally:
             with _ACTIVE_LOCK:
                 _ACTIVE.pop((claim.owner, claim.instance_id, claim.step), None)
+                self._watched.pop((claim.instance_id, claim.step), None)
 
-    def _account(self, rt: _Runtime, outcome: ActionOutcome) -> dict[str, int]:
-        """Quota bookkeeping (issue 4 enforces limits): what this instance
-        spent, kept in the state's `extra.spent` and in the history."""
-        spent = dict(rt.extra.get("spent") or {})
-        spent["steps"] = int(spent.get("steps", 0)) + 1
-        spent["tokens"] = int(spent.get("tokens", 0)) + int(outcome.tokens)
-        spent["cpu_ms"] = int(spent.get("cpu_ms", 0)) + int(outcome.cpu_s * 1000)
-        rt.extra["spent"] = spent
-        rt.extra_changes["spent"] = spent
-        return {"tokens": int(outcome.tokens), "cpu_ms": int(outcome.cpu_s * 1000), "steps": 1}
+    # ------------------------------------------------------------------ the running-step watcher
+
+    def _watch(self, claim: Claim) -> None:
+        """Register a committed claim with the watcher (started on first use)."""
+        with _ACTIVE_LOCK:
+            self._watched[(claim.instance_id, claim.step)] = claim
+            if self._watcher is None:
+                self._watcher = threading.Thread(target=self._watch_loop, daemon=True,
+                                                 name="chatflow-watcher")
+                self._watcher.start()
+
+    def _watch_loop(self) -> None:
+        """Every WATCH_S: for each instance with steps running here, read its
+        status (small); when it finished (cancelled, failed, a quota stop),
+        or its revision moved and a step's record is no longer ours (another
+        process cancelled it), set that claim's cancel event, which kills the
+        action. O(running steps) per round, independent of history."""
+        revs: dict[str, int] = {}
+        while True:
+            time.sleep(WATCH_S)
+            with _ACTIVE_LOCK:
+                claims = list(self._watched.values())
+            by_instance: dict[str, list[Claim]] = {}
+            for c in claims:
+                by_instance.setdefault(c.instance_id, []).append(c)
+            for iid, group in by_instance.items():
+                with contextlib.suppress(Exception):  # a store hiccup: try next round
+                    self._check_claims(iid, group, revs)
+            for iid in [i for i in revs if i not in by_instance]:
+                del revs[iid]
+
+    def _check_claims(self, iid: str, claims: list[Claim], revs: dict[str, int]) -> None:
+        st = self.store.load_status(iid)
+        if st.status in (SUCCEEDED, FAILED, CANCELLED):
+            for c in claims:
+                c.cancel.set()
+            return
+        self._check_wall(iid, st)
+        if revs.get(iid) == st.rev:
+            return
+        revs[iid] = st.rev
+        for c in claims:
+            rec = self.store.load_step(iid, c.step)
+            if rec is None or rec.status != RUNNING or rec.owner != c.owner:
+                c.cancel.set()
+
+    def _check_wall(self, iid: str, st: StatusRecord) -> None:
+        """Wall-time quotas are checked by the watcher too (a long step must
+        not outlive its budget)."""
+        rt = self._cache.get(iid)
+        if rt is None or rt.limits.wall_ms is None:
+            return
+        wall = self._wall_ms(st)
+        if wall > rt.limits.wall_ms:
+            tree = Spending.from_dict(rt.extra.get("spent_tree")).with_wall(wall)
+            crossed = quota_check(rt.limits, tree, iid)
+            if crossed is not None:
+                self._quota_stop(crossed)
+
+    def _account(self, rt: _Runtime, delta: Spending) -> dict[str, int]:
+        """Quota bookkeeping for one executed step: add it to the instance's
+        own spending (`extra.spent`) and its tree's (`extra.spent_tree`, own
+        plus descendants') in this commit, check the instance's quotas, and
+        roll it up to every ancestor once the lock is released (O(depth)).
+        Returns what goes into the `step_completed` event."""
+        own = Spending.from_dict(rt.extra.get("spent")) + delta
+        tree = Spending.from_dict(rt.extra.get("spent_tree")) + delta
+        rt.extra["spent"] = rt.extra_changes["spent"] = own.to_dict()
+        rt.extra["spent_tree"] = rt.extra_changes["spent_tree"] = tree.to_dict()
+        crossed = None
+        if rt.limits:
+            crossed = quota_check(rt.limits, tree.with_wall(self._wall_ms(rt.status)),
+                                  rt.instance_id)
+        parent = rt.status.parent_instance_id
+        if crossed is not None or parent:
+            rt.after_unlock.append(lambda: self._roll_up(parent, delta, crossed))
+        return {"tokens": delta.tokens, "cpu_ms": delta.cpu_ms, "steps": delta.steps}
+
+    def _account_inline(self, rt: _Runtime) -> dict[str, Any]:
+        """A `set`/`fail`/automatic `approve` step counts as one step, but
+        only where someone reads it (a quota here or above): a flow without
+        quotas and parent keeps its commits as small as before."""
+        if not rt.limits and not rt.status.parent_instance_id:
+            return {}
+        return {"spent": self._account(rt, Spending(steps=1))}
+
+    def _wall_ms(self, st: StatusRecord) -> int:
+        end = None
+        if st.status in (SUCCEEDED, FAILED, CANCELLED):
+            end = _epoch(st.updated_at)
+        return elapsed_ms(st.created_at, end)
+
+    def _roll_up(self, parent: str | None, delta: Spending,
+                 crossed: QuotaExceeded | None) -> None:
+        """Add a step's spending to each ancestor's tree spending (one commit
+        each) and stop the tree under the topmost instance whose quota it
+        crossed."""
+        seen: set[str] = set()
+        while parent and parent not in seen and self.store.exists(parent):
+            seen.add(parent)
+            with self.locked(parent) as prt:
+                tree = Spending.from_dict(prt.extra.get("spent_tree")) + delta
+                prt.extra["spent_tree"] = prt.extra_changes["spent_tree"] = tree.to_dict()
+                if prt.limits:
+                    over = quota_check(prt.limits,
+                                       tree.with_wall(self._wall_ms(prt.status)),
+                                       prt.instance_id)
+                    if over is not None:
+                        crossed = over
+                self._commit(prt)
+                parent = prt.status.parent_instance_id
+        if crossed is not None:
+            self._quota_stop(crossed)
+
+    def _quota_stop(self, crossed: QuotaExceeded) -> None:
+        """A quota was crossed: the instance that set it, and its whole
+        tree, fail now (running steps killed) with a `quota_exceeded` event."""
+        assert crossed.instance_id is not None
+        self.stop_instance(crossed.instance_id, FAILED, crossed.message,
+                           event=("quota_exceeded", crossed.to_event_data()))
+
+    def _quota_stop_before(self, rt: _Runtime, nid: str) -> bool:
+        """Whether starting one more step would cross this instance's quota
+        (then the instance stops here, and its tree once the lock is free)."""
+        if not rt.limits or rt.inst_status in (SUCCEEDED, FAILED, CANCELLED):
+            return False
+        tree = Spending.from_dict(rt.extra.get("spent_tree"))
+        crossed = quota_check_before_step(rt.limits, tree.with_wall(self._wall_ms(rt.status)),
+                                          rt.instance_id)
+        if crossed is None:
+            return False
+        rt.event("quota_exceeded", nid, **crossed.to_event_data())
+        self._set_stop(rt, "quota_exceeded", crossed.message)
+        self._fail_instance(rt, crossed.message, FAILED)
+        # the children are failed by _fail_instance through stop_children
+        return True
 
     def _task_dir(self, claim: Claim) -> tuple[str, bool]:
         """Where the step writes stdout/stderr/artifacts, and whether it is a
@@ -1082,6 +1325,19 @@ class Engine:
 
         return run_claim(self, claim, task_dir)
 
+    def _max_depth(self, flow: Mapping[str, Any]) -> int:
+        """`max_depth:` in the config, else the flow's setting, else 8."""
+        configured = getattr(self.config, "max_depth", None)
+        if configured is not None:
+            return int(configured)
+        return int((flow.get("settings") or {}).get("max_depth", self.max_depth))
+
+    def _set_stop(self, rt: _Runtime, kind: str, error: str) -> None:
+        """Remember that a stop (max_depth, quota) happened: the instance
+        ends `failed` even if the step was continue_on_error."""
+        if not rt.extra.get("stop"):
+            rt.extra["stop"] = rt.extra_changes["stop"] = {"kind": kind, "error": error}
+
     def cancel_event(self, instance_id: str) -> threading.Event:
         """Set when this process cancels the instance (kills running steps)."""
         with self._meta:
@@ -1097,13 +1353,14 @@ class Engine:
         with self.locked(claim.instance_id) as rt:
             ir = rt.ir
             depth = rt.status.depth + 1
-            limit = int((rt.flow.get("settings") or {}).get("max_depth", self.max_depth))
+            limit = self._max_depth(rt.flow)
             feature_id = rt.status.feature_id
             level = rt.automation
         if depth > limit:
             err = (f"max_depth {limit} exceeded: calling `{claim.rendered['flow']}` would "
                    f"start an instance at depth {depth}")
-            return ActionOutcome(False, {"ok": False}, err, depth_exceeded=True)
+            return ActionOutcome(False, {"ok": False}, err, depth_exceeded=True,
+                                 depth=depth, limit=limit)
         if not self.store.exists(child_id):
             try:
                 self.start(ir, flow_key=str(claim.rendered["flow"]),
@@ -1161,16 +1418,30 @@ class Engine:
             return self._status_info(rt)
 
     def cancel(self, instance_id: str) -> WorkflowStatusInfo:
+        """Cancel an instance and its live children (running steps are
+        killed here; other processes' watchers kill theirs)."""
+        return self.stop_instance(instance_id, CANCELLED, "cancelled")
+
+    def stop_instance(self, instance_id: str, status: str, error: str,
+                      event: tuple[str, dict[str, Any]] | None = None) -> WorkflowStatusInfo:
+        """End an unfinished instance now with `status` (cancelled, or failed
+        for a quota stop): unfinished nodes are cancelled, running steps
+        killed, and live children stopped the same way (once this lock is
+        released)."""
         with self.locked(instance_id) as rt:
             if rt.inst_status not in (SUCCEEDED, FAILED, CANCELLED):
-                self._fail_instance(rt, "cancelled", status=CANCELLED)
+                if event is not None:
+                    rt.event(event[0], None, **event[1])
+                if status == FAILED:
+                    self._set_stop(rt, event[0] if event else "stop", error)
+                self._fail_instance(rt, error, status=status)
                 self._commit(rt)
             children = list(rt.all_children)
             info = self._status_info(rt)
         self.cancel_event(instance_id).set()
         for child in children:
-            if self.store.exists(child):
-                self.cancel(child)
+            if self.store.exists(child) and not self.store.load_status(child).finished:
+                self.stop_instance(child, status, error)
         return info
 
     # ------------------------------------------------------------------ reading
@@ -1185,23 +1456,48 @@ class Engine:
             rec = rt.step(nid)
             kind = rt.graph.kind(nid)
             steps[nid] = StepInfo(rec.status, rec.attempts, dict(rec.outputs), kind,
-                                  bool(rec.extra.get("in_doubt")), rec.error)
+                                  bool(rec.extra.get("in_doubt")), rec.error,
+                                  self._iterations(rt, nid))
         st = rt.status
         declared = [o["name"] for o in rt.flow.get("outputs", [])]
         outputs = {k: rt.outputs[k] for k in declared if k in rt.outputs}
+        quota = None
+        if rt.limits:
+            spent = Spending.from_dict(rt.extra.get("spent_tree"))
+            quota = quota_status(rt.limits, spent.with_wall(self._wall_ms(st)))
         return WorkflowStatusInfo(
             st.instance_id, st.flow, rt.inst_status, rt.sched.progress(), st.feature_id,
             outputs, steps,
             sorted(rt.running | rt.waiting, key=rt.graph.index.__getitem__),
             rt.automation, st.parent_instance_id, st.depth,
-            rt.status_changes.get("error", st.error), st.created_at, st.updated_at)
+            rt.status_changes.get("error", st.error), st.created_at, st.updated_at,
+            quota, list(rt.all_children))
+
+    def _iterations(self, rt: _Runtime, nid: str) -> list[dict[str, Any]] | None:
+        """Every iteration of a node inside a `repeat` (archived rounds, then
+        the current record once it started); None outside repeats."""
+        current = self._iteration_of(rt, nid)
+        if current is None:
+            return None
+        rec = rt.step(nid)
+        out = [dict(i) for i in rec.iterations]
+        if rec.status != PENDING:
+            out.append(_iteration_entry(rec, current))
+        return out
 
     def workflow_state(self, instance_id: str) -> WorkflowState:
         with self.locked(instance_id) as rt:
+            results = {}
+            for nid in rt.graph.order:
+                rec = rt.step(nid)
+                results[nid] = StepResult(nid, rec.status, rec.attempts, dict(rec.outputs),
+                                          rec.error, self._iterations(rt, nid) or [])
             return WorkflowState(
                 rt.instance_id, dict(rt.state.inputs), dict(rt.vars),
                 {n: r.to_json() for n, r in rt.steps.items()}, dict(rt.outputs),
-                rt.status.parent_instance_id, list(rt.all_children), rt.status.depth)
+                rt.status.parent_instance_id, list(rt.all_children), rt.status.depth,
+                results, dict(rt.extra.get("spent") or {}),
+                dict(rt.extra.get("spent_tree") or {}))
 
     def history(self, instance_id: str) -> Iterator[WorkflowHistoryEvent]:
         for ev in self.store.iter_history(instance_id):
@@ -1209,6 +1505,21 @@ class Engine:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _epoch(iso: str) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except (ValueError, AttributeError):
+        return None
+
+
+def _strategy(flow: Mapping[str, Any]) -> str:
+    """The flow's `parallelism`: sequential (default), concurrent, parallel."""
+    value = (flow.get("settings") or {}).get("parallelism", "sequential")
+    return str(value) if value in ("sequential", "concurrent", "parallel") else "sequential"
 
 
 def _iteration_entry(rec: StepRecord, iteration: int) -> dict[str, Any]:

@@ -57,6 +57,9 @@ class StepInfo:
     kind: str = "step"
     in_doubt: bool = False
     error: str | None = None
+    iterations: list[dict[str, Any]] | None = None
+    """Inside a `repeat`: one entry per iteration run so far (the last is
+    the current record): {"iteration", "status", "attempts", "outputs"[, "error"]}."""
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -70,6 +73,8 @@ class StepInfo:
             d["in_doubt"] = True
         if self.error:
             d["error"] = self.error
+        if self.iterations is not None:
+            d["iterations"] = [dict(i) for i in self.iterations]
         return d
 
 
@@ -91,9 +96,13 @@ class WorkflowStatusInfo:
     error: str | None = None
     created_at: str = ""
     updated_at: str = ""
+    quota: dict[str, dict[str, int]] | None = None
+    """Spending of this instance's tree against each quota its flow sets:
+    {"tokens": {"limit": L, "spent": S}, ...}; None without quotas."""
+    children: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "instance_id": self.instance_id,
             "flow": self.flow,
             "status": self.status,
@@ -105,10 +114,33 @@ class WorkflowStatusInfo:
             "automation": self.automation,
             "parent_instance_id": self.parent_instance_id,
             "depth": self.depth,
+            "children": list(self.children),
             "error": self.error,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+        if self.quota is not None:
+            d["quota"] = {k: dict(v) for k, v in self.quota.items()}
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """One step's (or group's) stored result, for `WorkflowState.steps`."""
+
+    name: str
+    status: str
+    attempts: int
+    outputs: dict[str, Any]
+    error: str | None = None
+    iterations: list[dict[str, Any]] = field(default_factory=list)
+    """Inside a `repeat`: every iteration's result, first to last
+    (`iterations[k]` is iteration k + 1); empty elsewhere."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "attempts": self.attempts,
+                "outputs": self.outputs, "error": self.error,
+                "iterations": [dict(i) for i in self.iterations]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +155,15 @@ class WorkflowState:
     parent_instance_id: str | None = None
     children: list[str] = field(default_factory=list)
     recursion_depth: int = 0
+    steps: dict[str, StepResult] = field(default_factory=dict)
+    spent: dict[str, int] = field(default_factory=dict)       # this instance alone
+    spent_tree: dict[str, int] = field(default_factory=dict)  # with its descendants
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "steps": {n: r.to_dict() for n, r in self.steps.items()},
+            "spent": dict(self.spent),
+            "spent_tree": dict(self.spent_tree),
             "instance_id": self.instance_id,
             "inputs": self.inputs,
             "variables": self.variables,
