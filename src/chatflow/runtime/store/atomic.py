@@ -59,15 +59,25 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, durable: bool = T
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
+# The C encoder built once (JSONEncoder.encode builds one per call, which
+# costs as much as encoding a small record).  Without a markers dict it does
+# not look for reference cycles: stored values are JSON data, never cyclic.
+_make_c_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE: Any = None if _make_c_encoder is None else _make_c_encoder(
+    None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",",
+    False, False, True)
+
 
 def dumps_str(doc: Any) -> str:
     """The JSON text every store writes (compact; one shared encoder)."""
-    return _ENCODER.encode(doc)
+    if _C_ENCODE is None:
+        return _ENCODER.encode(doc)
+    return "".join(_C_ENCODE(doc, 0))
 
 
 def dumps(doc: Any) -> bytes:
     """The JSON encoding every store file uses (compact, UTF-8)."""
-    return _ENCODER.encode(doc).encode("utf-8")
+    return dumps_str(doc).encode("utf-8")
 
 
 def atomic_write_json(path: str | os.PathLike[str], doc: Any, *, durable: bool = True) -> None:

@@ -185,6 +185,30 @@ class StepRecord:
             "extra": dict(self.extra),
         }
 
+    def to_stored_json(self) -> dict[str, Any]:
+        """`to_json()` without the fields that hold their defaults (what the
+        stores write: `from_json` reads both forms)."""
+        d: dict[str, Any] = {"name": self.name, "status": self.status}
+        if self.attempts:
+            d["attempts"] = self.attempts
+        if self.outputs:
+            d["outputs"] = dict(self.outputs)
+        if self.started_at is not None:
+            d["started_at"] = self.started_at
+        if self.finished_at is not None:
+            d["finished_at"] = self.finished_at
+        if self.owner is not None:
+            d["owner"] = self.owner
+        if self.lease_until is not None:
+            d["lease_until"] = self.lease_until
+        if self.iterations:
+            d["iterations"] = [dict(i) for i in self.iterations]
+        if self.error is not None:
+            d["error"] = self.error
+        if self.extra:
+            d["extra"] = dict(self.extra)
+        return d
+
     @staticmethod
     def from_json(d: Mapping[str, Any]) -> StepRecord:
         lease = d.get("lease_until")
@@ -301,7 +325,7 @@ class Change:
         """The state part of the change (what the journal stores)."""
         d: dict[str, Any] = {}
         if self.steps:
-            d["steps"] = [s.to_json() for s in self.steps]
+            d["steps"] = [s.to_stored_json() for s in self.steps]
         if self.variables:
             d["variables"] = dict(self.variables)
         if self.outputs:

@@ -13,10 +13,11 @@ how to start a write transaction) and the cross-process instance lock.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,7 +47,6 @@ from chatflow.runtime.store.records import (
     apply_delta,
     canonical_json,
     check_status_changes,
-    ir_sha256,
     next_status,
     utc_now,
 )
@@ -101,9 +101,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             data BYTEA NOT NULL,
             PRIMARY KEY (instance_id, step, name))""",
     ),
+    # 3: one index fewer to update per commit; an incremental reload finds the
+    # changed steps by scanning the instance's step rows (SQLite also rebuilds
+    # step_results and history as clustered tables: see sqlite.py)
+    (
+        "DROP INDEX IF EXISTS step_results_rev",
+    ),
 )
 
 _PAGE = 500
+
+_PUT_STEP = ("INSERT INTO step_results (instance_id, step, rev, record) VALUES (?, ?, ?, ?) "
+             "ON CONFLICT (instance_id, step) DO UPDATE SET rev = excluded.rev, "
+             "record = excluded.record")
+_INSERT_EVENT = ("INSERT INTO history (instance_id, seq, type, ts, step, data) "
+                 "VALUES (?, ?, ?, ?, ?, ?)")
 
 
 _dumps = dumps_str
@@ -159,6 +171,10 @@ class SQLStore(StateStore):
     def _blob(self, data: bytes) -> Any:
         return data
 
+    def _migration(self, v: int) -> tuple[str, ...]:
+        """The statements of schema migration `v` for this dialect."""
+        return MIGRATIONS[v - 1]
+
     # -- schema ------------------------------------------------------------------
     def setup(self) -> None:
         with self._mutex:
@@ -181,7 +197,7 @@ class SQLStore(StateStore):
                     f"{self._where()} has schema version {current}, newer than this ChatFlow "
                     f"understands ({len(MIGRATIONS)}); upgrade ChatFlow")
             for v in range(current + 1, len(MIGRATIONS) + 1):
-                for stmt in MIGRATIONS[v - 1]:
+                for stmt in self._migration(v):
                     self._x(conn, stmt)
                 self._x(conn, "INSERT INTO schema_migrations (v, applied_at) VALUES (?, ?)",
                         (v, utc_now()))
@@ -258,22 +274,21 @@ class SQLStore(StateStore):
             self._cache[iid] = _Cached(1, replace(state, steps=steps, rev=1), steps, st1)
             return st1
 
-    def _put_steps(self, conn: Any, iid: str, rev: int, steps: Any) -> None:
-        rows = [(iid, s.name, rev, _dumps(s.to_json())) for s in steps]
-        if rows:
-            self._xmany(conn, (
-                "INSERT INTO step_results (instance_id, step, rev, record) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (instance_id, step) DO UPDATE SET rev = excluded.rev, "
-                "record = excluded.record"), rows)
+    def _put_steps(self, conn: Any, iid: str, rev: int, steps: Iterable[StepRecord]) -> None:
+        rows = [(iid, s.name, rev, _dumps(s.to_stored_json())) for s in steps]
+        if len(rows) == 1:
+            self._x(conn, _PUT_STEP, rows[0])
+        elif rows:
+            self._xmany(conn, _PUT_STEP, rows)
 
     def _insert_events(self, conn: Any, iid: str, events: Sequence[NewEvent], first: int,
                        now: str) -> None:
-        rows = [(iid, first + i, e.type, e.ts or now, e.step, _dumps(dict(e.data)))
+        rows = [(iid, first + i, e.type, e.ts or now, e.step, _dumps(e.data))
                 for i, e in enumerate(events)]
-        if rows:
-            self._xmany(conn, (
-                "INSERT INTO history (instance_id, seq, type, ts, step, data) "
-                "VALUES (?, ?, ?, ?, ?, ?)"), rows)
+        if len(rows) == 1:
+            self._x(conn, _INSERT_EVENT, rows[0])
+        elif rows:
+            self._xmany(conn, _INSERT_EVENT, rows)
 
     def commit(self, instance_id: str, change: Change,
                expected_rev: int | None = None) -> StatusRecord:
@@ -284,41 +299,13 @@ class SQLStore(StateStore):
             if conn is None:
                 raise InstanceNotFound(instance_id, self._where())
             cached = self._cache.get(instance_id)
-            self._begin_write(conn)
-            try:
-                row = self._x(conn, "SELECT rev, status_json FROM instances "
-                                    "WHERE instance_id = ?", (instance_id,)).fetchone()
-                if row is None:
-                    raise InstanceNotFound(instance_id, self._where())
-                if cached is not None and cached.rev != int(row[0]):
-                    cached = None
-                    self._cache.pop(instance_id, None)
-                if cached is not None and cached.status is not None:
-                    old = cached.status
-                else:
-                    old = StatusRecord.from_json(json.loads(row[1]))
-                if expected_rev is not None and expected_rev != old.rev:
-                    raise ConflictError(instance_id, expected_rev, old.rev)
-                now = utc_now()
-                self._insert_events(conn, instance_id, change.events, old.seq + 1, now)
-                new = next_status(old, change.status, old.seq + len(change.events), now)
-                sets = ["rev = ?", "seq = ?", "status_json = ?"]
-                params: list[Any] = [new.rev, new.seq, _dumps(new.to_json())]
-                for col in ("flow", "status", "feature_id", "parent_instance_id"):
-                    if col in change.status:
-                        sets.append(f"{col} = ?")
-                        params.append(getattr(new, col))
-                if change.variables or change.outputs or change.extra or change.children:
-                    self._state_columns(conn, instance_id, change, cached, sets, params)
-                params.append(instance_id)
-                self._x(conn, f"UPDATE instances SET {', '.join(sets)} WHERE instance_id = ?",
-                        params)
-                self._put_steps(conn, instance_id, new.rev, change.steps)
-                self._commit_tx(conn)
-            except BaseException:
-                self._rollback(conn)
-                self._cache.pop(instance_id, None)
-                raise
+            new = None
+            if cached is not None and cached.status is not None \
+                    and expected_rev in (None, cached.rev):
+                new = self._commit_cached(conn, instance_id, change, cached, cached.status)
+            if new is None:
+                cached, new = self._commit_read(conn, instance_id, change, expected_rev,
+                                                self._cache.get(instance_id))
             if cached is None:
                 cached = self._cache[instance_id] = _Cached(new.rev, None, None, new)
             else:
@@ -330,6 +317,78 @@ class SQLStore(StateStore):
                 cached.rev = new.rev
                 cached.status = new
             return new
+
+    def _commit_cached(self, conn: Any, iid: str, change: Change, cached: _Cached,
+                       old: StatusRecord) -> StatusRecord | None:
+        """The common case, four statements: the status row is updated only if
+        its rev is still the cached one (`WHERE rev = ?`, so no SELECT first);
+        None (and nothing written) when another process committed meanwhile."""
+        now = utc_now()
+        new = next_status(old, change.status, old.seq + len(change.events), now)
+        self._begin_write(conn)
+        try:
+            sets, params = self._status_sets(conn, iid, change, new, cached)
+            params.append(iid)
+            params.append(old.rev)
+            cur = self._x(conn, f"UPDATE instances SET {', '.join(sets)} "
+                                "WHERE instance_id = ? AND rev = ?", params)
+            if cur.rowcount != 1:
+                self._rollback(conn)
+                self._cache.pop(iid, None)
+                return None
+            self._insert_events(conn, iid, change.events, old.seq + 1, now)
+            self._put_steps(conn, iid, new.rev, change.steps)
+            self._commit_tx(conn)
+        except BaseException:
+            self._rollback(conn)
+            self._cache.pop(iid, None)
+            raise
+        return new
+
+    def _commit_read(self, conn: Any, iid: str, change: Change, expected_rev: int | None,
+                     cached: _Cached | None) -> tuple[_Cached | None, StatusRecord]:
+        """A commit that first reads the current status row (no status cached,
+        or someone else committed since).  Returns the cache entry still valid
+        for the old rev (None if there is none) and the new status."""
+        self._begin_write(conn)
+        try:
+            row = self._x(conn, "SELECT rev, status_json FROM instances "
+                                "WHERE instance_id = ?", (iid,)).fetchone()
+            if row is None:
+                raise InstanceNotFound(iid, self._where())
+            if cached is not None and cached.rev != int(row[0]):
+                cached = None
+                self._cache.pop(iid, None)
+            old = StatusRecord.from_json(json.loads(row[1]))
+            if expected_rev is not None and expected_rev != old.rev:
+                raise ConflictError(iid, expected_rev, old.rev)
+            now = utc_now()
+            self._insert_events(conn, iid, change.events, old.seq + 1, now)
+            new = next_status(old, change.status, old.seq + len(change.events), now)
+            sets, params = self._status_sets(conn, iid, change, new, cached)
+            params.append(iid)
+            self._x(conn, f"UPDATE instances SET {', '.join(sets)} WHERE instance_id = ?",
+                    params)
+            self._put_steps(conn, iid, new.rev, change.steps)
+            self._commit_tx(conn)
+        except BaseException:
+            self._rollback(conn)
+            self._cache.pop(iid, None)
+            raise
+        return cached, new
+
+    def _status_sets(self, conn: Any, iid: str, change: Change, new: StatusRecord,
+                     cached: _Cached | None) -> tuple[list[str], list[Any]]:
+        """SET clauses (and their parameters) of the instance row after `change`."""
+        sets = ["rev = ?", "seq = ?", "status_json = ?"]
+        params: list[Any] = [new.rev, new.seq, _dumps(new.to_json())]
+        for col in ("flow", "status", "feature_id", "parent_instance_id"):
+            if col in change.status:
+                sets.append(f"{col} = ?")
+                params.append(getattr(new, col))
+        if change.variables or change.outputs or change.extra or change.children:
+            self._state_columns(conn, iid, change, cached, sets, params)
+        return sets, params
 
     def _state_columns(self, conn: Any, iid: str, change: Change, cached: _Cached | None,
                        sets: list[str], params: list[Any]) -> None:
@@ -359,11 +418,16 @@ class SQLStore(StateStore):
         with self._mutex:
             conn = self._read_conn()
             row = None if conn is None else self._x(
-                conn, "SELECT status_json FROM instances WHERE instance_id = ?",
+                conn, "SELECT rev, status_json FROM instances WHERE instance_id = ?",
                 (instance_id,)).fetchone()
             if row is None:
                 raise InstanceNotFound(instance_id, self._where())
-            return StatusRecord.from_json(json.loads(row[0]))
+            cached = self._cache.get(instance_id)
+            if cached is not None and cached.rev == row[0]:
+                if cached.status is None:
+                    cached.status = StatusRecord.from_json(json.loads(row[1]))
+                return cached.status
+            return StatusRecord.from_json(json.loads(row[1]))
 
     def _load_cached(self, instance_id: str) -> _Cached:
         """The cached state, refreshed by reading only rows newer than it."""
@@ -454,7 +518,8 @@ class SQLStore(StateStore):
 
     # -- pinned IR -------------------------------------------------------------------
     def pin_ir(self, ir: Mapping[str, Any], flow: str, version: str) -> IRRef:
-        sha = ir_sha256(ir)
+        doc = canonical_json(ir)
+        sha = hashlib.sha256(doc.encode("utf-8")).hexdigest()
         self.setup()
         with self._mutex:
             conn = self._connection(create=True)
@@ -462,7 +527,7 @@ class SQLStore(StateStore):
             try:
                 self._x(conn, "INSERT INTO ir_documents (sha256, flow, version, doc) "
                               "VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
-                        (sha, flow, version, canonical_json(ir)))
+                        (sha, flow, version, doc))
                 self._commit_tx(conn)
             except BaseException:
                 self._rollback(conn)
@@ -599,6 +664,8 @@ class SQLStore(StateStore):
             except BaseException:
                 self._rollback(conn)
                 raise
+            finally:
+                self._cache.pop(instance_id, None)   # same rev, new status_json
         report.backups.append("the damaged status_json is kept in status.extra"
                               "['repaired_status_json']")
         report.actions.append("rebuilt status_json from the instances row")
