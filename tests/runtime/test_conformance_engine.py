@@ -593,3 +593,250 @@ flow t() -> (r: bool) {
     assert info.status == "succeeded", info.error
     assert info.outputs == {"r": True}
     assert engine.status(child).status == "succeeded"
+
+
+# ---------------------------------------------------------------------------- issue 4
+
+
+def test_repeat_with_failing_body_succeeds_on_third_iteration(engine: WorkflowEngine,
+                                                              tmp_path: Path) -> None:
+    """A failure in the body ends only that iteration; each iteration's
+    result is kept and addressable (state and status JSON)."""
+    iid = run(engine, tmp_path, """
+flow t() -> (rounds: int) {
+  repeat loop max 5 until test.ok {
+    step test: shell "n=$(cat n || echo 0); n=$((n+1)); echo $n > n; echo try$n; test $n -ge 3"
+  }
+  output rounds = loop.iterations
+}""")
+    info = engine.status(iid)
+    assert info.status == "succeeded", info.error
+    assert info.outputs == {"rounds": 3}
+    assert info.steps["loop"].outputs == {"ok": True, "iterations": 3}
+    its = engine.state(iid).steps["test"].iterations
+    assert [i["status"] for i in its] == ["failed", "failed", "succeeded"]
+    assert [i["iteration"] for i in its] == [1, 2, 3]
+    assert its[0]["outputs"]["stdout"].strip() == "try1"
+    assert its[2]["outputs"]["exit_code"] == 0
+    as_json = info.to_dict()["steps"]["test"]["iterations"]
+    assert [i["outputs"]["stdout"].strip() for i in as_json] == ["try1", "try2", "try3"]
+    done = [e.data.get("iteration") for e in events(engine, iid)
+            if e.type == "step_completed" and e.step == "test"]
+    assert done == [1, 2, 3]
+
+
+def test_repeat_running_out_at_max_fails_with_every_iteration_kept(engine: WorkflowEngine,
+                                                                   tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t() -> (ok: bool) {
+  repeat loop max 3 until test.ok {
+    step test: shell "exit 1"
+  }
+  step after_loop: shell "echo still runs"
+  output ok = loop.ok
+}""")
+    info = engine.status(iid)
+    assert info.status == "failed"
+    assert info.steps["loop"].status == "failed"
+    assert info.steps["loop"].outputs == {"ok": False, "iterations": 3}
+    assert info.steps["after_loop"].status == "succeeded"  # the group absorbed it
+    assert info.outputs == {"ok": False}
+    assert len(engine.state(iid).steps["test"].iterations) == 3
+
+
+@pytest.mark.parametrize("parallelism", ["concurrent", "parallel"])
+def test_parallel_group_members_overlap_within_max(engine: WorkflowEngine, tmp_path: Path,
+                                                   parallelism: str) -> None:
+    members = "\n".join(f'    step s{i}: shell "sleep 0.5; echo s{i} >> log"' for i in range(4))
+    src = (f'flow t() {{\n  parallelism "{parallelism}"\n'
+           f'  parallel g max MAX {{\n{members}\n  }}\n}}')
+    t0 = time.monotonic()
+    iid = run(engine, tmp_path, src.replace("MAX", "4"))
+    wide = time.monotonic() - t0
+    assert engine.status(iid).status == "succeeded"
+    assert wide < 1.6, wide  # 4 x 0.5 s at once
+    t0 = time.monotonic()
+    iid = run(engine, tmp_path, src.replace("MAX", "2"))
+    narrow = time.monotonic() - t0
+    assert engine.status(iid).status == "succeeded"
+    assert 0.95 <= narrow < 2.2, narrow  # two rounds of two
+    starts = [e.ts for e in events(engine, iid) if e.type == "step_started"]
+    assert len(starts) == 4
+    assert sorted((tmp_path / "log").read_text().split()) == sorted(
+        [f"s{i}" for i in range(4)] * 2)
+
+
+def test_sequential_runs_independent_steps_in_source_order(engine: WorkflowEngine,
+                                                           tmp_path: Path) -> None:
+    iid = run(engine, tmp_path, """
+flow t() {
+  parallel g {
+    step b: shell "echo b >> log"
+    step a: shell "echo a >> log"
+  }
+}""")
+    assert engine.status(iid).status == "succeeded"
+    assert (tmp_path / "log").read_text().split() == ["b", "a"]
+
+
+@pytest.mark.parametrize("parallelism", ["concurrent", "parallel"])
+def test_fail_fast_kills_running_siblings(engine: WorkflowEngine, tmp_path: Path,
+                                          parallelism: str) -> None:
+    t0 = time.monotonic()
+    iid = run(engine, tmp_path, f"""
+flow t() {{
+  parallelism "{parallelism}"
+  parallel g {{
+    step slow: shell "sleep 20; echo slow >> log"
+    step keep: shell "sleep 0.6; echo keep >> log" {{ continue_on_error }}
+    step bad: shell "sleep 0.2; exit 1"
+  }}
+  step next: shell "echo next >> log"
+}}""")
+    assert time.monotonic() - t0 < 8
+    info = engine.status(iid)
+    assert info.steps["bad"].status == "failed"
+    assert info.steps["slow"].status == "cancelled"
+    assert info.steps["keep"].status == "succeeded"
+    assert info.steps["next"].status == "succeeded"
+    assert info.status == "failed"
+    assert sorted((tmp_path / "log").read_text().split()) == ["keep", "next"]
+
+
+def test_parallel_calls_fan_out_children_at_once(engine: WorkflowEngine,
+                                                 tmp_path: Path) -> None:
+    t0 = time.monotonic()
+    iid = run(engine, tmp_path, """
+flow child(x: int) -> (y: int) {
+  step s: shell "sleep 0.5; echo {x}"
+  output y = int(trim(s.stdout))
+}
+flow t() -> (sum: int) {
+  parallelism "concurrent"
+  parallel fan {
+    step a: call child(x: 1)
+    step b: call child(x: 2)
+    step c: call child(x: 3)
+  }
+  output sum = a.y + b.y + c.y
+}""")
+    assert time.monotonic() - t0 < 1.4
+    info = engine.status(iid)
+    assert info.status == "succeeded" and info.outputs == {"sum": 6}
+    kids = engine.state(iid).children
+    assert len(kids) == 3
+    assert {engine.status(k).parent_instance_id for k in kids} == {iid}
+
+
+def test_cancel_parent_kills_running_children(engine: WorkflowEngine, tmp_path: Path) -> None:
+    ir = compile_src(tmp_path, """
+flow child() {
+  step s: shell "sleep 30; echo late >> log"
+}
+flow t() {
+  step c: call child()
+}""")
+    iid = engine.start_workflow_instance(ir).instance_id
+    th = threading.Thread(target=engine.run_until_blocked, args=(iid,))
+    th.start()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        kids = engine.state(iid).children
+        if kids and engine.engine.store.exists(kids[0]) \
+                and engine.status(kids[0]).steps["s"].status == "running":
+            break
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    engine.cancel(iid)
+    th.join(20)
+    assert not th.is_alive() and time.monotonic() - t0 < 10
+    child = engine.state(iid).children[0]
+    assert engine.status(iid).status == "cancelled"
+    assert engine.status(child).status == "cancelled"
+    assert engine.status(child).steps["s"].status == "cancelled"
+    assert not (tmp_path / "log").exists()
+
+
+def test_max_depth_in_config_overrides_the_flow(store_url: str, tmp_path: Path,  # noqa: F811
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatflow.runtime.config import Config
+
+    monkeypatch.chdir(tmp_path)
+    store = open_store(store_url)
+    eng = WorkflowEngine(store, workdir=str(tmp_path), config=Config(max_depth=1))
+    try:
+        iid = run(eng, tmp_path, """
+flow t(n: int = 0) -> (d: int) {
+  max_depth 5
+  step r when n < 3: call t(n: n + 1)
+  output d = r.d ?? n
+}""")
+        assert eng.status(iid).status == "failed"
+        ev = [e for i in eng.list_instances() for e in eng.history(i["instance_id"])
+              if e.type == "max_depth_exceeded"]
+        assert len(ev) == 1
+        assert ev[0].data["limit"] == 1 and ev[0].data["depth"] == 2
+    finally:
+        store.close()
+
+
+class _Spender:
+    def run(self, request: Any, ctx: Any) -> Any:
+        from chatflow.runtime.actions.agent import AgentResponse
+
+        return AgentResponse("ok", 400)
+
+
+def test_grandchild_crossing_a_quota_stops_the_tree(engine: WorkflowEngine,
+                                                    tmp_path: Path) -> None:
+    from chatflow.runtime.actions.agent import register_agent, unregister_agent
+
+    register_agent("spend400", _Spender)
+    try:
+        iid = run(engine, tmp_path, """
+flow leaf() {
+  step x1: agent "spend400" { prompt "1" }
+  step x2: agent "spend400" { prompt "2" }
+  step x3: agent "spend400" { prompt "3" }
+  step x4: agent "spend400" { prompt "4" }
+}
+flow mid() {
+  step g: call leaf()
+}
+flow t() {
+  quota tokens 1_000
+  step c: call mid()
+  step later: shell "echo never >> log"
+}""")
+    finally:
+        unregister_agent("spend400")
+    mid = engine.state(iid).children[0]
+    leaf = engine.state(mid).children[0]
+    assert [engine.status(i).status for i in (iid, mid, leaf)] == ["failed"] * 3
+    assert engine.status(leaf).steps["x3"].status == "succeeded"  # it crossed the quota
+    assert engine.status(leaf).steps["x4"].status == "cancelled"
+    ev = [e for e in events(engine, iid) if e.type == "quota_exceeded"]
+    assert len(ev) == 1
+    assert ev[0].data["quota"] == "tokens" and ev[0].data["limit"] == 1000
+    assert ev[0].data["spent"] == 1200
+    q = engine.status(iid).to_dict()["quota"]
+    assert q["tokens"] == {"limit": 1000, "spent": 1200}
+    assert engine.state(iid).spent_tree["steps"] >= 3
+    done = [e for e in engine.history(leaf) if e.type == "step_completed"
+            and e.data.get("status") == "succeeded"]
+    assert all(e.data["spent"]["tokens"] == 400 for e in done)
+    assert not (tmp_path / "log").exists()
+
+
+def test_create_subworkflow_links_parent_and_child(engine: WorkflowEngine,
+                                                   tmp_path: Path) -> None:
+    parent = run(engine, tmp_path, 'flow t() {\n  step a: shell "true"\n}', feature_id="F-2")
+    ir = compile_src(tmp_path, 'flow c(x: int) -> (y: int) {\n  output y = x + 1\n}', "c.flow")
+    child = engine.create_subworkflow(parent, ir, {"x": 4})
+    assert child.parent_instance_id == parent and child.depth == 1
+    engine.run_until_blocked(child.instance_id)
+    st = engine.state(child.instance_id)
+    assert st.parent_instance_id == parent and st.recursion_depth == 1
+    assert engine.state(parent).children == [child.instance_id]
+    assert engine.status(child.instance_id).outputs == {"y": 5}
+    assert engine.status(child.instance_id).feature_id == "F-2"

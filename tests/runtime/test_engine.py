@@ -33,7 +33,6 @@ from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.dry_run import plan_flow, render_plan
 from chatflow.runtime.engine import Engine
 from chatflow.runtime.records import (
-    CANCELLED,
     FAILED,
     RUNNING,
     SKIPPED,

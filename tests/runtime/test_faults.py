@@ -191,3 +191,93 @@ def test_cli_reports_damage_without_traceback(tmp_path: Path) -> None:
                        capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["instance_id"] == iid
+
+
+FANOUT_FLOW = """
+flow k() -> (total: int) {
+  parallelism "PARALLELISM"
+  parallel fan max 4 {
+    step a: call child(name: "a")
+    step b: call child(name: "b")
+    step c: call child(name: "c")
+    step d: call child(name: "d")
+  }
+  step done: shell "echo root-done >> log"
+  output total = a.n + b.n + c.n + d.n
+}
+flow child(name: str) -> (n: int) {
+  step s1: shell "echo {name}-s1 >> log; sleep 0.05"
+  step s2: shell "echo {name}-s2 >> log; sleep 0.1"
+  step s3: shell "echo {name}-s3 >> log"
+  output n = 3
+}
+"""
+
+
+def _tree(engine: WorkflowEngine, root: str) -> list[str]:
+    out, todo = [], [root]
+    while todo:
+        iid = todo.pop(0)
+        out.append(iid)
+        todo.extend(c for c in engine.state(iid).children if engine.store.exists(c))
+    return out
+
+
+def _completed_steps(url: str, root: str, tmp: Path) -> set[tuple[str, str]]:
+    """(flow, step) of every step_completed in the tree, read from the histories."""
+    engine = WorkflowEngine(open_store(url), workdir=str(tmp))
+    done: set[tuple[str, str]] = set()
+    for iid in _tree(engine, root):
+        name = engine.status(iid).flow
+        arg = engine.state(iid).inputs.get("name", "root")
+        for ev in engine.history(iid):
+            if ev.type == "step_completed" and ev.step and ev.data.get("status") == "succeeded":
+                done.add((f"{name}:{arg}", ev.step))
+    engine.store.close()
+    return done
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("parallelism", ["concurrent", "parallel"])
+def test_kill_during_parallel_children(tmp_path: Path, parallelism: str) -> None:
+    """kill -9 of the driver while four children run in parallel, then
+    `resume`: the whole tree finishes, every step of every instance has
+    exactly one `step_completed`, and no step that had completed before the
+    kill ran again (its line is in the log once)."""
+    ir = _compile(tmp_path, FANOUT_FLOW.replace("PARALLELISM", parallelism))
+    rng = random.Random(4242 if parallelism == "concurrent" else 4343)
+    interrupted_children = 0
+    for trial in range(4):
+        kind = "file" if trial % 2 == 0 else "sqlite"
+        tmp = tmp_path / f"t{trial}"
+        tmp.mkdir()
+        url = _url(kind, tmp)
+        engine = WorkflowEngine(open_store(url), workdir=str(tmp))
+        root = engine.start_workflow_instance(ir).instance_id
+        engine.store.close()
+        _kill_after_ready(_spawn(url, root, tmp), rng.uniform(0.15, 0.6))
+        before = _completed_steps(url, root, tmp)
+        fresh = WorkflowEngine(open_store(url), workdir=str(tmp))
+        states_at_kill = {fresh.status(i).status for i in _tree(fresh, root)[1:]}
+        interrupted_children += "running" in states_at_kill
+        result = fresh.resume(root)
+        assert result.status == "succeeded", (trial, fresh.status(root).to_dict())
+        assert fresh.status(root).outputs == {"total": 12}
+        ids = _tree(fresh, root)
+        assert len(ids) == 5, ids  # no second child was started for a call step
+        for iid in ids:
+            assert fresh.status(iid).status == "succeeded", (trial, iid)
+            counts = _completed_counts(fresh, iid)
+            assert set(counts.values()) == {1}, (trial, iid, counts)
+        lines = (tmp / "log").read_text().split()
+        for name in "abcd":
+            for step in ("s1", "s2", "s3"):
+                n = lines.count(f"{name}-{step}")
+                assert n >= 1, (trial, name, step)
+                if (f"child:{name}", step) in before:
+                    assert n == 1, (trial, name, step, "a completed step ran again")
+        assert lines.count("root-done") >= 1
+        if ("k:root", "done") in before:
+            assert lines.count("root-done") == 1
+        fresh.store.close()
+    assert interrupted_children >= 1, "no kill landed while children were running"

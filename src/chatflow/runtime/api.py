@@ -143,10 +143,12 @@ class WorkflowEngine:
                            context: Mapping[str, Any] | None = None) -> WorkflowStartResult:
         """Start a child instance of `parent_id` (the seed's name)."""
         parent = self.engine.store.load_status(parent_id)
-        return self.start_workflow_instance(flow, inputs=context,
-                                            feature_id=parent.feature_id,
-                                            automation_level=parent.automation,
-                                            parent_instance_id=parent_id)
+        started = self.start_workflow_instance(flow, inputs=context,
+                                               feature_id=parent.feature_id,
+                                               automation_level=parent.automation,
+                                               parent_instance_id=parent_id)
+        self.engine.link_child(parent_id, started.instance_id)
+        return started
 
     # ------------------------------------------------------------------ driving
 

@@ -1325,6 +1325,14 @@ class Engine:
 
         return run_claim(self, claim, task_dir)
 
+    def link_child(self, parent_id: str, child_id: str) -> None:
+        """Record `child_id` among `parent_id`'s children (create_subworkflow)."""
+        with self.locked(parent_id) as rt:
+            if child_id not in rt.all_children:
+                rt.children.append(child_id)
+                rt.all_children.append(child_id)
+                self._commit(rt)
+
     def _max_depth(self, flow: Mapping[str, Any]) -> int:
         """`max_depth:` in the config, else the flow's setting, else 8."""
         configured = getattr(self.config, "max_depth", None)
