@@ -7,8 +7,8 @@ before its side effects start, and long steps run *outside* the lock (claim
 under the lock, run, commit under the lock), so `status` is never blocked.
 
 Execution semantics follow LANGUAGE.md §6; docs/runtime.md describes the
-events, the crash-recovery rules and the seams for issue 4 (parallel
-strategies, sub-flows, quotas).
+events, the crash-recovery rules, the parallel strategies, sub-flows and
+quotas.
 """
 
 from __future__ import annotations
@@ -324,6 +324,8 @@ class Engine:
 
         def __enter__(self) -> _Runtime:
             self.tl.acquire()
+            held = self.engine._held()
+            held[self.instance_id] = held.get(self.instance_id, 0) + 1
             try:
                 self.cm = self.engine.store.lock(self.instance_id)
                 self.cm.__enter__()
@@ -331,26 +333,38 @@ class Engine:
             except BaseException:
                 if self.cm is not None:
                     self.cm.__exit__(None, None, None)
+                held[self.instance_id] -= 1
                 self.tl.release()
                 raise
 
         def __exit__(self, *exc: object) -> None:
+            stops: list[tuple[str, str, str]] = []
+            later: list[Callable[[], None]] = []
+            held = self.engine._held()
+            held[self.instance_id] -= 1
+            outermost = held[self.instance_id] == 0
+            rt = self.engine._cache.get(self.instance_id)
+            if outermost and exc[0] is None and rt is not None and not rt.has_changes():
+                stops, rt.stop_children = rt.stop_children, []
+                later, rt.after_unlock = rt.after_unlock, []
             try:
                 self.cm.__exit__(*exc)
             finally:
                 self.tl.release()
-            rt = self.engine._cache.get(self.instance_id)
-            if rt is None or rt.has_changes() or not (rt.stop_children or rt.after_unlock):
-                return
             # another instance is locked only once this one's lock is released:
             # the engine never holds two instances' locks at once
-            stops, rt.stop_children = rt.stop_children, []
-            later, rt.after_unlock = rt.after_unlock, []
             for child, status, error in stops:
                 with contextlib.suppress(ChatflowError):
                     self.engine.stop_instance(child, status, error)
             for fn in later:
                 fn()
+
+    def _held(self) -> dict[str, int]:
+        """How often this thread holds each instance's lock (re-entrant)."""
+        held: dict[str, int] | None = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = {}
+        return held
 
     def locked(self, instance_id: str) -> _Locked:
         return Engine._Locked(self, instance_id)
