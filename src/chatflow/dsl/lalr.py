@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from operator import itemgetter
 from sys import intern
 from typing import Any
 
@@ -142,8 +143,10 @@ def _export_rule(rule: Any) -> list[Any]:
 # --------------------------------------------------------------------- running
 
 Callback = Callable[[list[Any]], Any]
-_IDENTITY = 0
-_CALL = 1
+# How a rule's value is made from its children (the `kind` of a rule):
+_IDENTITY = 0  # `?a: b`: the child's value, and nothing to pop (a unit rule)
+_PICK = 1  # `?a: "(" b ")"`: one kept child's value
+_CALL = 2  # a callback on the children
 
 
 def _filter(include: list[list[int]], append_none: int, expand1: bool,
@@ -154,6 +157,12 @@ def _filter(include: list[list[int]], append_none: int, expand1: bool,
     steps = [(i, bool(expand), nones) for i, expand, nones in include]
     plain = all(not e and not n for _, e, n in steps) and not append_none
     picks = [i for i, _, _ in steps]
+    if plain and method is not None and not expand1:
+        if len(picks) == 1:
+            only = picks[0]
+            return lambda c: method([c[only]])
+        get = itemgetter(*picks)
+        return lambda c: method(list(get(c)))
 
     def finish(filtered: list[Any]) -> Any:
         if expand1 and len(filtered) == 1:
@@ -164,9 +173,6 @@ def _filter(include: list[list[int]], append_none: int, expand1: bool,
             raise Fallback(f"no callback for {origin}")
         return method(filtered)
 
-    if plain and len(picks) == 1:
-        only = picks[0]
-        return lambda c: finish([c[only]])
     if plain:
         return lambda c: finish([c[i] for i in picks])
 
@@ -211,20 +217,26 @@ class Tables:
         self._states: list[dict[str, int]] = data["states"]
         self._start: dict[str, int] = data["start_states"]
         self._end: dict[str, int] = data["end_states"]
-        self._rules: list[tuple[int, str, int, Callback | None]] = []
+        self._end_states = frozenset(self._end.values())
+        # per rule: (size, origin, kind, callback, index of the picked child - size)
+        self._rules: list[tuple[int, str, int, Callback | None, int]] = []
         self._chains: dict[tuple[int, int, str], tuple[int, int | None]] = {}
         for origin, size, name, expand1, include, append_none in data["rules"]:
             method = getattr(callbacks, name, None)
             if include is None:
                 if expand1 and size == 1:
-                    self._rules.append((size, origin, _IDENTITY, None))
+                    self._rules.append((size, origin, _IDENTITY, None, 0))
                     continue
                 include = [[i, 0, 0] for i in range(size)]
                 if method is not None and not expand1:
-                    self._rules.append((size, origin, _CALL, method))
+                    self._rules.append((size, origin, _CALL, method, 0))
                     continue
+            if (expand1 and not append_none and len(include) == 1
+                    and not include[0][1] and not include[0][2]):
+                self._rules.append((size, origin, _PICK, None, include[0][0] - size))
+                continue
             cb = _filter(include, append_none, expand1, method, origin)
-            self._rules.append((size, origin, _CALL, cb))
+            self._rules.append((size, origin, _CALL, cb, 0))
 
     def parse(self, text: str, start: str) -> Any:
         """The callbacks' value for `text` parsed from `start`; `Fallback`
@@ -260,7 +272,7 @@ class Tables:
                 raise Fallback("no terminal matches")
             acts = states[sstack[-1]]
             if g == name_group:
-                value = m.group()
+                value = m.group(g)
                 typ = keywords.get(value, "NAME")
                 if typ not in acts:
                     typ = "NAME"
@@ -270,20 +282,20 @@ class Tables:
             if a is None:
                 raise Fallback(typ)
             if typ in kept:
-                s, e = m.span()
+                s, e = m.span(g)
                 col = s - line_start + 1
                 if typ in multiline:
-                    value = m.group()
+                    value = m.group(g)
                     if "\n" in value:
                         raise Fallback("multi-line token")
                 else:
                     # names and operators repeat: one string object each
-                    value = intern(m.group())
+                    value = intern(m.group(g))
                 tok: Token | None = Token(typ, value, line, col, line, col + e - s, s, e)
             else:
                 tok = None
             while a < 0:
-                size, origin, kind, cb = rules[~a]
+                size, origin, kind, cb, pick = rules[~a]
                 if kind == _IDENTITY:
                     # a run of unit rules (`?sum: product` ...) depends only on
                     # the two top states and the lookahead: resolve it once
@@ -295,6 +307,11 @@ class Tables:
                     if a is None:
                         raise Fallback(typ)
                     continue
+                if kind == _PICK:
+                    picked = vstack[pick]
+                    del sstack[-size:]
+                    del vstack[-size:]
+                    push_v(picked)
                 else:
                     if size:
                         children = vstack[-size:]
@@ -303,7 +320,7 @@ class Tables:
                     else:
                         children = []
                     push_v(cb(children))  # type: ignore[misc]
-                    push_s(states[sstack[-1]][origin])
+                push_s(states[sstack[-1]][origin])
                 a = states[sstack[-1]].get(typ)
                 if a is None:
                     raise Fallback(typ)
@@ -313,28 +330,43 @@ class Tables:
 
     def _chain(self, key: tuple[int, int, str]) -> tuple[int, int | None]:
         """Where a run of unit-rule reductions from `key` (state below, top
-        state, lookahead) ends: the new top state and its action."""
+        state, lookahead) ends: the new top state and its action. At the end
+        of input the run stops on reaching an end state, as lark's does."""
         below, top, typ = key
         states = self._states
         a = states[top].get(typ)
         while a is not None and a < 0:
-            _, origin, kind, _ = self._rules[~a]
+            _, origin, kind, _, _ = self._rules[~a]
             if kind != _IDENTITY:
                 break
             top = states[below][origin]
+            if typ == "$END" and top in self._end_states:
+                break
             a = states[top].get(typ)
         return top, a
 
     def _finish(self, sstack: list[int], vstack: list[Any], end_state: int) -> Any:
+        """Reduce at the end of input until `end_state` is reached."""
         states = self._states
         rules = self._rules
+        chains = self._chains
         while True:
             a = states[sstack[-1]].get("$END")
             if a is None or a >= 0:
                 raise Fallback("$END")
-            size, origin, kind, cb = rules[~a]
+            size, origin, kind, cb, pick = rules[~a]
             if kind == _IDENTITY:
-                sstack[-1] = states[sstack[-2]][origin]
+                key = (sstack[-2], sstack[-1], "$END")
+                hit = chains.get(key)
+                if hit is None:
+                    hit = chains[key] = self._chain(key)
+                sstack[-1] = hit[0]
+            elif kind == _PICK:
+                picked = vstack[pick]
+                del sstack[-size:]
+                del vstack[-size:]
+                vstack.append(picked)
+                sstack.append(states[sstack[-1]][origin])
             else:
                 if size:
                     children = vstack[-size:]
