@@ -33,7 +33,8 @@ def test_cached_tables_match_the_grammar() -> None:
     """`flow_tables.json` must be regenerated when flow.lark changes:
     python -c 'from chatflow.dsl.parser import write_tables; write_tables()'"""
     doc = json.loads((DSL / "flow_tables.json").read_text())
-    assert doc["key"] == parser._tables_key()
+    assert json.loads(doc["lark"])["key"] == parser._tables_key()
+    assert doc["fast"]["grammar"] == (DSL / "flow.lark").read_text()
 
 
 def test_loaded_tables_parse_like_a_fresh_build() -> None:
