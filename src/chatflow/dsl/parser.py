@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chatflow.diagnostics import Diagnostic, Span, error
 from chatflow.dsl import ast, lalr
-from chatflow.dsl.lalr import Fallback, Tables
+from chatflow.dsl.lalr import Tables
 from chatflow.dsl.lexical import (
     Hole,
     LexProblem,
@@ -717,7 +717,7 @@ def _run(text: str, start: str) -> Any:
     b = _BUILDER
     try:
         return get_fast(b).parse(text, start)
-    except (Fallback, _TooDeep, RecursionError):
+    except Exception:  # Fallback, _TooDeep, RecursionError, or a bug of the fast path
         # lark decides, with its own error reporting; start the parse over
         b.reset(b.file, b._base)
     return get_lark(b).parse(text, start=start)
