@@ -1,6 +1,9 @@
-"""Shared pytest options."""
+"""Shared pytest options and the safety net every test runs under."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,3 +14,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="rewrite golden files (tests/golden/...) from the current output instead of "
              "comparing against them",
     )
+
+
+@pytest.fixture(autouse=True)
+def _throwaway_home(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test (and every process it starts) sees a temporary HOME.
+
+    Several tests feed the issue's hostile value `x"; rm -rf ~; echo "` to
+    real shell steps. Quoting makes it harmless; this makes sure a quoting
+    bug can never cost more than a temporary directory."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    yield home

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NoReturn, Protocol
 
+from chatflow.runtime.shellquote import ShellContext, ShellQuoteError
 from chatflow.runtime.values import (
     check_type,
     describe,
@@ -149,11 +150,25 @@ def _render(expr: dict[str, Any], scope: Scope, shell: bool) -> str:
         if not isinstance(parts, list):
             raise EvalError("malformed template (no parts)")
         out: list[str] = []
+        sh = ShellContext() if shell else None
         for part in parts:
             if isinstance(part, dict) and isinstance(part.get("lit"), str):
-                out.append(part["lit"])
+                text = part["lit"]
+            elif sh is None:
+                text = _interpolate(ev, part, False)
             else:
-                out.append(_interpolate(ev, part, shell))
+                value = ev.text(ev.eval(part, 1), part)
+                try:
+                    out.append(sh.quote(value))
+                except ShellQuoteError as e:
+                    raise EvalError(str(e), expr_source(part)) from None
+                continue
+            if sh is not None:
+                try:
+                    sh.feed(text)
+                except ShellQuoteError as e:
+                    raise EvalError(str(e)) from None
+            out.append(text)
         return "".join(out)
     if isinstance(expr, dict) and isinstance(expr.get("lit"), str):
         return str(expr["lit"])
