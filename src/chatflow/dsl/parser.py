@@ -299,13 +299,17 @@ class _Builder:
             return _span(self.file, t.line, t.column, t.end_line, t.end_column,
                          t.start_pos, t.end_pos)
         line0, col0, off0 = b
-        line = t.line
-        end_line = t.end_line
-        return _span(
-            self.file, line0 + line - 1, t.column + col0 - 1 if line == 1 else t.column,
-            line0 + end_line - 1, t.end_column + col0 - 1 if end_line == 1 else t.end_column,
-            off0 + t.start_pos, off0 + t.end_pos,
-        )
+        # On the hole's first line, reuse `line0` itself: a new int per span
+        # adds up in big files (most holes are one line).
+        if t.line == 1:
+            line, col = line0, t.column + col0 - 1
+        else:
+            line, col = line0 + t.line - 1, t.column
+        if t.end_line == 1:
+            end_line, end_col = line0, t.end_column + col0 - 1
+        else:
+            end_line, end_col = line0 + t.end_line - 1, t.end_column
+        return _span(self.file, line, col, end_line, end_col, off0 + t.start_pos, off0 + t.end_pos)
 
     def _from(self, t: Any, end: Span) -> Span:
         """From the start of token `t` to the end of `end`."""
