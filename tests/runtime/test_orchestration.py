@@ -373,7 +373,7 @@ flow t() {{
 def test_independent_steps_of_a_group_overlap(engine: WorkflowEngine, tmp_path: Path,
                                               parallelism: str) -> None:
     members = "\n".join(
-        f'    step s{i}: shell "echo + >> log; sleep 0.5; echo - >> log"' for i in range(4))
+        f'    step s{i}: shell "echo + >> log; sleep 0.8; echo - >> log"' for i in range(4))
     t0 = time.monotonic()
     iid = run(engine, tmp_path, f"""
 flow t() {{
@@ -384,7 +384,7 @@ flow t() {{
 }}""")
     assert engine.status(iid).status == "succeeded"
     assert overlap(tmp_path / "log") == 4
-    assert time.monotonic() - t0 < 1.9  # sequential would take 2 s
+    assert time.monotonic() - t0 < 2.9  # sequential would take 3.2 s
 
 
 def test_sequential_runs_one_at_a_time(engine: WorkflowEngine, tmp_path: Path) -> None:
@@ -434,11 +434,11 @@ flow t() {
   }
 }
 flow nap() {
-  step z: shell "sleep 0.6"
+  step z: shell "sleep 1"
 }""")
     assert engine.status(iid).status == "succeeded"
     assert len(children(engine, iid)) == 3
-    assert time.monotonic() - t0 < 1.7  # one after the other would take 1.8 s
+    assert time.monotonic() - t0 < 2.6  # one after the other would take 3 s
 
 
 # ---------------------------------------------------------------------------- status --tree
