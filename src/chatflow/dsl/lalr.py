@@ -148,6 +148,15 @@ _IDENTITY = 0  # `?a: b`: the child's value, and nothing to pop (a unit rule)
 _PICK = 1  # `?a: "(" b ")"`: one kept child's value
 _CALL = 2  # a callback on the children
 
+# What the lexer does with a match (by terminal):
+_K_SKIP = 0  # ignored (comments)
+_K_SKIP_NL = 1  # ignored, may hold newlines (blanks)
+_K_NAME = 2  # NAME, maybe a keyword
+_K_DROP = 3  # anonymous punctuation: only its type matters
+_K_KEEP = 4  # a named terminal the callbacks see
+_K_KEEP_NL = 5  # the same, of a terminal lark thinks may span lines
+_K_ERROR = 6  # no terminal matches here
+
 
 def _filter(include: list[list[int]], append_none: int, expand1: bool,
             method: Callback | None, origin: str) -> Callback:
@@ -209,11 +218,21 @@ class Tables:
         self._name_group = 1 + [n for n, _ in terms].index("NAME")
         ignore = set(data["ignore"])
         newline = set(data["newline"])
-        self._skip = {g for g, n in enumerate(self._names) if n in ignore}
-        self._skip_newline = {g for g in self._skip if self._names[g] in newline}
-        self._multiline = {n for n in newline if n not in ignore}
-        self._keywords: dict[str, str] = data["keywords"]
         self._kept = frozenset(data["kept"])
+        # what to do with a match, by group number
+        self._kinds = [_K_ERROR] * (len(terms) + 2)
+        for g, n in enumerate(self._names):
+            if n is None:
+                continue
+            if n in ignore:
+                self._kinds[g] = _K_SKIP_NL if n in newline else _K_SKIP
+            elif n == "NAME":
+                self._kinds[g] = _K_NAME
+            elif n not in self._kept:
+                self._kinds[g] = _K_DROP
+            else:
+                self._kinds[g] = _K_KEEP_NL if n in newline else _K_KEEP
+        self._keywords: dict[str, str] = data["keywords"]
         self._states: list[dict[str, int]] = data["states"]
         self._start: dict[str, int] = data["start_states"]
         self._end: dict[str, int] = data["end_states"]
@@ -244,13 +263,9 @@ class Tables:
         states = self._states
         rules = self._rules
         names = self._names
-        skip = self._skip
-        skip_newline = self._skip_newline
-        multiline = self._multiline
+        kinds = self._kinds
         keywords = self._keywords
         kept = self._kept
-        name_group = self._name_group
-        error_group = self._error_group
         chains = self._chains
         sstack = [self._start[start]]
         vstack: list[Any] = []
@@ -260,37 +275,41 @@ class Tables:
         line_start = 0
         for m in self._regex.finditer(text):
             g: int = m.lastindex  # type: ignore[assignment]  # every alternative is a group
-            if g in skip:
-                if g in skip_newline:
-                    value = m.group()
-                    n = value.count("\n")
-                    if n:
-                        line += n
-                        line_start = m.start() + value.rindex("\n") + 1
+            kind = kinds[g]
+            if kind == _K_SKIP_NL:
+                value = m.group()
+                n = value.count("\n")
+                if n:
+                    line += n
+                    line_start = m.start() + value.rindex("\n") + 1
                 continue
-            if g == error_group:
-                raise Fallback("no terminal matches")
+            if kind == _K_SKIP:
+                continue
             acts = states[sstack[-1]]
-            if g == name_group:
-                value = m.group(g)
+            if kind == _K_NAME:
+                # names repeat: one string object each
+                value = intern(m.group(g))
                 typ = keywords.get(value, "NAME")
                 if typ not in acts:
                     typ = "NAME"
+                keep = typ in kept
+            elif kind == _K_ERROR:
+                raise Fallback("no terminal matches")
             else:
                 typ = names[g]  # type: ignore[assignment]  # None only for the error group
+                keep = kind != _K_DROP
             a = acts.get(typ)
             if a is None:
                 raise Fallback(typ)
-            if typ in kept:
+            if keep:
                 s, e = m.span(g)
                 col = s - line_start + 1
-                if typ in multiline:
+                if kind == _K_KEEP_NL:
                     value = m.group(g)
                     if "\n" in value:
                         raise Fallback("multi-line token")
-                else:
-                    # names and operators repeat: one string object each
-                    value = intern(m.group(g))
+                elif kind == _K_KEEP:
+                    value = intern(m.group(g))  # operators repeat too
                 tok: Token | None = Token(typ, value, line, col, line, col + e - s, s, e)
             else:
                 tok = None
@@ -320,8 +339,9 @@ class Tables:
                     else:
                         children = []
                     push_v(cb(children))  # type: ignore[misc]
-                push_s(states[sstack[-1]][origin])
-                a = states[sstack[-1]].get(typ)
+                top = states[sstack[-1]][origin]
+                push_s(top)
+                a = states[top].get(typ)
                 if a is None:
                     raise Fallback(typ)
             push_s(a)
