@@ -681,6 +681,38 @@ flow nul() -> (is_null: bool) {
     assert st["steps"]["after_g"]["status"] == "succeeded"
 
 
+@pytest.mark.xfail(reason="bug RQ8: a `when` reading a json value that is not a bool "
+                          "(\"yes\") silently skips the step instead of failing it clearly",
+                   strict=True)
+def test_when_on_non_bool_json_is_a_run_time_error(project: Path) -> None:
+    write(project, "w.flow", """\
+flow w(j: json = null) {
+  step a: shell "echo a"
+  step w when j.flag: shell "echo w"
+}
+""")
+    st, _ = api_run(project, "w.flow", {"j": {"flag": "yes"}})
+    assert st["steps"]["w"]["status"] == "failed", st["steps"]["w"]
+    err = st["steps"]["w"].get("error") or ""
+    assert "`w`" in err and "w.flow:3" in err, err
+
+
+def test_out_field_of_wrong_json_type_fails_the_step_naming_it(project: Path) -> None:
+    write(project, "cov.py", 'import json; print(json.dumps({"coverage": "high"}))\n')
+    write(project, "o.flow", """\
+flow o() -> (cov: float) {
+  step unit: shell "python3 cov.py" {
+    out coverage: float = json(stdout).coverage ?? 0.0
+  }
+  output cov = unit.coverage ?? 0.0
+}
+""")
+    st, _ = api_run(project, "o.flow")
+    assert st["status"] == "failed"
+    err = st["steps"]["unit"]["error"]
+    assert "`unit`" in err and "o.flow:2" in err and "float" in err, err
+
+
 def test_fail_step_fails_instance_with_message(project: Path) -> None:
     write(project, "f.flow", """\
 flow f(why: str = "because") {
@@ -1061,6 +1093,27 @@ def test_ctrl_c_at_level_below_100_holds_step_in_doubt(project: Path) -> None:
     fin = cf(project, "resume", iid, "--json")
     assert fin.code == 0 and fin.json()["status"] == "succeeded"
     assert (project / "log.txt").read_text().split().count("a") == 1
+
+
+def test_second_terminal_resume_waits_and_runs_nothing_twice(project: Path) -> None:
+    write(project, "l.flow", """\
+flow l() {
+  step a: shell "echo a >> lines.txt; sleep 1"
+  step b: shell "echo b >> lines.txt"
+}
+""")
+    first = subprocess.Popen([*chatflow_command(), "run", "l.flow"], cwd=project,
+                             env=sandbox_env(project), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while not (project / "lines.txt").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    iid = _only_instance(project)
+    second = cf(project, "resume", iid, "--json")
+    first.communicate(timeout=20)
+    assert first.returncode == 0 and second.code == 0, second.output
+    assert second.json()["status"] == "succeeded"
+    assert (project / "lines.txt").read_text().split() == ["a", "b"]
 
 
 @pytest.mark.xfail(reason="bug RQ2: Ctrl-C leaves the running step's process group alive "
