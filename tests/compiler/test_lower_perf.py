@@ -33,14 +33,24 @@ def best(fn: Callable[[], Any], repeat: int = 2) -> tuple[float, Any]:
     return min(times), result
 
 
-def test_ir_costs_a_fraction_of_parsing() -> None:
+def test_check_and_ir_cost_less_than_half_a_bare_lark_parse() -> None:
+    """The issue's budget: end-to-end compile <= 1.5x what lark alone takes to
+    parse the file with the same grammar, so checking plus IR must stay under
+    half of that bare parse (ours is faster than lark's, so it is no yardstick)."""
+    from importlib import resources
+
+    from lark import Lark
+
     text = generate(1500)
-    t_parse, (program, diags) = best(lambda: load_program("big.flow", text))
-    checked, more = check_program(program)
+    grammar = resources.files("chatflow.dsl").joinpath("flow.lark").read_text("utf-8")
+    bare = Lark(grammar, parser="lalr", start="module")
+    t_lark, _ = best(lambda: bare.parse(text))
+    program, diags = load_program("big.flow", text)
+    t_check, (checked, more) = best(lambda: check_program(program))
     assert not [d for d in [*diags, *more] if d.is_error]
     t_ir, out = best(lambda: dumps(lower(checked, "big")))
     assert out.count('"kind": "step"') == 1500
-    assert t_ir < 0.5 * t_parse, (t_ir, t_parse)
+    assert t_check + t_ir < 0.5 * t_lark, (t_check, t_ir, t_lark)
 
 
 def test_lowering_is_linear() -> None:

@@ -14,7 +14,6 @@ import json
 import os
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -243,6 +242,8 @@ def graph_of(path: str, flow: str | None, fmt: str) -> GraphResult:
 
 
 def _schema(name: str) -> dict[str, Any]:
+    from importlib import resources
+
     text = resources.files("chatflow").joinpath("schemas", name).read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema

@@ -14,7 +14,6 @@ import json
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from chatflow.diagnostics import ChatflowError
@@ -111,6 +110,8 @@ def ir_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _schema() -> dict[str, Any]:
+    from importlib import resources
+
     text = resources.files("chatflow").joinpath("schemas/ir.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema

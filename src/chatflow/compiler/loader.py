@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import PurePath
 
 from chatflow.compiler.spelling import did_you_mean
@@ -52,7 +51,9 @@ class _File:
 
 def std_dir() -> str:
     """The directory of the standard library's `.flow` files."""
-    return str(resources.files("chatflow") / "stdlib")
+    # beside this package, as setuptools installs package data (no importlib.resources
+    # import on the lint path)
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "stdlib")
 
 
 def load_program(path: str, text: str | None = None) -> tuple[Program, list[Diagnostic]]:
