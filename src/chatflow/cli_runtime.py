@@ -597,10 +597,11 @@ def register(app: typer.Typer) -> None:
     def repair_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID")],
                    state: StateOpt = None) -> None:
         """Check an instance's stored files and rebuild what can be rebuilt."""
-        from chatflow.runtime.api import WorkflowEngine
+        from chatflow.runtime.api import WorkflowEngine, check_instance_id
         from chatflow.runtime.config import resolve_state_url
         from chatflow.runtime.store import open_store
 
+        check_instance_id(instance_id)
         url = resolve_state_url(state, Path.cwd())
         WorkflowEngine.forget()
         store = open_store(url)

@@ -69,6 +69,19 @@ def compile_flow(flow: str) -> dict[str, Any]:
     return result.ir
 
 
+def check_instance_id(instance_id: str) -> str:
+    """Refuse an id no instance can have (empty, `../x`, `a/b`) as a usage
+    error, before any path is built from it."""
+    from chatflow.runtime.store.records import is_valid_instance_id
+
+    if not isinstance(instance_id, str) or not is_valid_instance_id(instance_id):
+        raise ChatflowError(
+            f"invalid instance id {instance_id!r}: an id is letters, digits and "
+            "'.', '_', '-', '@', '+', starting with a letter or digit; see `chatflow list`",
+            exit_code=2)
+    return instance_id
+
+
 class WorkflowEngine:
     """Start, drive, inspect and decide on workflow instances."""
 
@@ -142,6 +155,7 @@ class WorkflowEngine:
     def create_subworkflow(self, parent_id: str, flow: FlowRef,
                            context: Mapping[str, Any] | None = None) -> WorkflowStartResult:
         """Start a child instance of `parent_id` (the seed's name)."""
+        check_instance_id(parent_id)
         parent = self.engine.store.load_status(parent_id)
         started = self.start_workflow_instance(flow, inputs=context,
                                                feature_id=parent.feature_id,
@@ -155,6 +169,7 @@ class WorkflowEngine:
     def trigger_next_step(self, instance_id: str, dry_run: bool = False
                           ) -> WorkflowInstanceState:
         """Run the next ready step once (or, with `dry_run`, only plan)."""
+        check_instance_id(instance_id)
         if dry_run:
             from chatflow.runtime.dry_run import plan_instance
 
@@ -164,36 +179,44 @@ class WorkflowEngine:
     def run_until_blocked(self, instance_id: str, on_event: EventSink | None = None
                           ) -> WorkflowInstanceState:
         """Drive until the instance finishes or waits for a person."""
+        check_instance_id(instance_id)
         return self.engine.drive(instance_id, sink=on_event)
 
     def resume(self, instance_id: str, on_event: EventSink | None = None
                ) -> WorkflowInstanceState:
         """Continue after an approval, a crash or a stop (same as
         `run_until_blocked`; interrupted steps are recovered first)."""
+        check_instance_id(instance_id)
         return self.engine.drive(instance_id, sink=on_event)
 
     # ------------------------------------------------------------------ decisions
 
     def approve(self, instance_id: str, step: str, by: str, comment: str = ""
                 ) -> WorkflowStatusInfo:
+        check_instance_id(instance_id)
         return self.engine.decide(instance_id, step, approved=True, by=by, comment=comment)
 
     def reject(self, instance_id: str, step: str, by: str, comment: str = ""
                ) -> WorkflowStatusInfo:
+        check_instance_id(instance_id)
         return self.engine.decide(instance_id, step, approved=False, by=by, comment=comment)
 
     def cancel(self, instance_id: str) -> WorkflowStatusInfo:
+        check_instance_id(instance_id)
         return self.engine.cancel(instance_id)
 
     # ------------------------------------------------------------------ reading
 
     def status(self, instance_id: str) -> WorkflowStatusInfo:
+        check_instance_id(instance_id)
         return self.engine.status_info(instance_id)
 
     def state(self, instance_id: str) -> WorkflowState:
+        check_instance_id(instance_id)
         return self.engine.workflow_state(instance_id)
 
     def history(self, instance_id: str) -> Iterator[WorkflowHistoryEvent]:
+        check_instance_id(instance_id)
         self.engine.store.load_status(instance_id)  # a clear error for unknown ids
         return self.engine.history(instance_id)
 
@@ -219,9 +242,23 @@ class WorkflowEngine:
 
     def get_task_artifacts(self, instance_id: str, step: str | None = None
                            ) -> list[dict[str, Any]]:
+        check_instance_id(instance_id)
         self.engine.store.load_status(instance_id)
+        if step is not None:
+            self._check_step(instance_id, step)
         out = []
         for a in self.engine.store.list_artifacts(instance_id, step):
             out.append({"instance_id": a.instance_id, "step": a.step, "name": a.name,
                         "size": a.size, "path": a.path})
         return out
+
+    def _check_step(self, instance_id: str, step: str) -> None:
+        """An unknown step name is a usage error (with the closest names)."""
+        names = self.engine.step_names(instance_id)
+        if step in names:
+            return
+        import difflib
+
+        close = difflib.get_close_matches(step, names, n=3)
+        hint = f"; did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
+        raise ChatflowError(f"instance {instance_id} has no step `{step}`{hint}", exit_code=2)
