@@ -594,8 +594,6 @@ def test_unknown_instance_id_every_command(project: Path) -> None:
     assert not (project / ".chatflow").exists() and not (project / "st.db").exists()
 
 
-@pytest.mark.xfail(reason="bug RQ6: an instance id that cannot exist (`../x`, ``) exits 1, "
-                          "an unknown one 2", strict=True)
 def test_malformed_instance_id_is_a_usage_error(project: Path) -> None:
     for bad in ("../evil", ""):
         r = cf(project, "status", bad)
@@ -622,8 +620,6 @@ def test_artifacts_of_instance_and_step(project: Path) -> None:
     assert text.code == 0 and "stdout" in text.stdout
 
 
-@pytest.mark.xfail(reason="bug RQ7: `chatflow artifacts ID NOSUCHSTEP` exits 0 with nothing",
-                   strict=True)
 def test_artifacts_of_unknown_step_is_an_error(project: Path) -> None:
     write(project, "simple.flow", SIMPLE)
     iid = run_json(project, "simple.flow")[1]["instance_id"]
@@ -679,9 +675,6 @@ flow nul() -> (is_null: bool) {
     assert st["steps"]["after_g"]["status"] == "succeeded"
 
 
-@pytest.mark.xfail(reason="bug RQ8: a `when` reading a json value that is not a bool "
-                          "(\"yes\") silently skips the step instead of failing it clearly",
-                   strict=True)
 def test_when_on_non_bool_json_is_a_run_time_error(project: Path) -> None:
     write(project, "w.flow", """\
 flow w(j: json = null) {
@@ -1272,8 +1265,6 @@ def test_migrate_v1_store_keeps_backup_and_data(project: Path) -> None:
     assert cf(project, "run", "simple.flow").code == 0
 
 
-@pytest.mark.xfail(reason="bug RQ4: after `chatflow migrate`, `chatflow status ID` of a "
-                          "migrated instance fails: 'has no pinned IR' (exit 1)", strict=True)
 def test_migrated_instance_status(project: Path) -> None:
     _v1_store(project)
     assert cf(project, "migrate").code == 0

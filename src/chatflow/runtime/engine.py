@@ -372,7 +372,10 @@ class Engine:
     def _ir_for(self, state: StateRecord) -> dict[str, Any]:
         ref = state.ir_ref
         if ref is None:
-            raise ChatflowError(f"instance {state.instance_id} has no pinned IR")
+            raise ChatflowError(
+                f"instance {state.instance_id} has no pinned IR (it was migrated from a "
+                "v1.0 store): `status`, `history` and `artifacts` show it, but it cannot "
+                "be driven or decided on; start a new instance instead", exit_code=2)
         ir = self._irs.get(ref.sha256)
         if ir is None:
             ir = self.store.load_ir(ref)
@@ -612,6 +615,10 @@ class Engine:
                     self._finish_node(rt, nid, FAILED, error=self._where(rt, nid, "when", exc))
                     continue
                 if ok is not True:
+                    if ok is not False:  # a json value read at run time
+                        self._finish_node(rt, nid, FAILED, error=self._where(
+                            rt, nid, "when", EvalError(f"must be bool, got {describe(ok)}")))
+                        continue
                     self._finish_node(rt, nid, SKIPPED, when=ok)
                     continue
             if rt.graph.is_group(nid):
@@ -1469,8 +1476,28 @@ class Engine:
     # ------------------------------------------------------------------ reading
 
     def status_info(self, instance_id: str) -> WorkflowStatusInfo:
+        unpinned = self._unpinned_state(instance_id)
+        if unpinned is not None:
+            return _status_from_records(self.store.load_status(instance_id), unpinned)
         with self.locked(instance_id) as rt:
             return self._status_info(rt)
+
+    def _unpinned_state(self, instance_id: str) -> StateRecord | None:
+        """The state of an instance with no pinned IR (migrated from a v1.0
+        store): it can be read from its step records, not driven."""
+        if instance_id in self._cache:
+            return None
+        state: StateRecord = self.store.load_state(instance_id)
+        return state if state.ir_ref is None else None
+
+    def step_names(self, instance_id: str) -> list[str]:
+        """Every node of the instance's flow, in source order (an unpinned
+        instance: the steps it recorded)."""
+        unpinned = self._unpinned_state(instance_id)
+        if unpinned is not None:
+            return list(unpinned.steps)
+        with self.locked(instance_id) as rt:
+            return list(rt.graph.order)
 
     def _status_info(self, rt: _Runtime) -> WorkflowStatusInfo:
         steps: dict[str, StepInfo] = {}
@@ -1508,6 +1535,18 @@ class Engine:
         return out
 
     def workflow_state(self, instance_id: str) -> WorkflowState:
+        unpinned = self._unpinned_state(instance_id)
+        if unpinned is not None:
+            st = self.store.load_status(instance_id)
+            return WorkflowState(
+                instance_id, dict(unpinned.inputs), dict(unpinned.variables),
+                {n: r.to_json() for n, r in unpinned.steps.items()}, dict(unpinned.outputs),
+                st.parent_instance_id, list(unpinned.children), st.depth,
+                {n: StepResult(n, r.status, r.attempts, dict(r.outputs), r.error,
+                               [dict(i) for i in r.iterations])
+                 for n, r in unpinned.steps.items()},
+                dict(unpinned.extra.get("spent") or {}),
+                dict(unpinned.extra.get("spent_tree") or {}))
         with self.locked(instance_id) as rt:
             results = {}
             for nid in rt.graph.order:
@@ -1527,6 +1566,20 @@ class Engine:
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _status_from_records(st: StatusRecord, state: StateRecord) -> WorkflowStatusInfo:
+    """The status object of an unpinned (migrated) instance, from what it
+    stored: its status record and its step records."""
+    steps = {n: StepInfo(r.status, r.attempts, dict(r.outputs), "step",
+                         bool(r.extra.get("in_doubt")), r.error,
+                         [dict(i) for i in r.iterations] or None)
+             for n, r in state.steps.items()}
+    return WorkflowStatusInfo(
+        st.instance_id, st.flow, st.status, st.progress, st.feature_id, dict(state.outputs),
+        steps, list(st.current_steps), st.automation if st.automation is not None else 100,
+        st.parent_instance_id, st.depth, st.error, st.created_at, st.updated_at, None,
+        list(state.children))
 
 
 def _epoch(iso: str) -> float | None:
