@@ -59,7 +59,7 @@ CASES: list[tuple[str, str, str, int, int, str | None]] = [
     ("E0217", flow('  step s: agent "x" {\n    prompt\n    continue_on_error\n  }',
                    sig="f() -> (r: bool)"),
      "option `prompt` needs a value", 3, 5,
-     "`continue_on_error` was read as its value; write it like `prompt \"Summarise {spec}\"`"),
+     "write it like `prompt \"Summarise {spec}\"`"),
     ("E0301", flow('  var v: int = "s"\n  step s: shell "{a}{v}"'), "expected `int`, found `str`",
      2, 16, "var `v` must be `int`"),
     ("E0302", flow('  step s when a == "x": shell "{a}"', out="output r = s.ok"),

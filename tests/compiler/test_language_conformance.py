@@ -700,7 +700,7 @@ EXACT: list[tuple[str, str, str, str | None]] = [
      "fields and the `out` fields before it"),
     ('flow f() { step a: agent "x" {\n prompt\n continue_on_error } }',
      "E0217", "option `prompt` needs a value",
-     "`continue_on_error` was read as its value; write it like `prompt \"Summarise {spec}\"`"),
+     "write it like `prompt \"Summarise {spec}\"`"),
     ('flow f(l: list[int] = [1]) { step a: shell "x" { env { L: l } } }',
      "E0301", "`env` entry `L` must be one of `str`, `int`, `float`, `bool`, `duration`, "
      "found `list[int]`",

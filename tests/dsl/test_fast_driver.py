@@ -27,7 +27,7 @@ TOKENS = re.findall(r'"(?:[^"\\\n]|\\.)*"|\w+|[^\w\s]|\s+', EXAMPLE)
 FRAGMENTS = ["{", "}", "(", ")", "[", "]", '"', ":", ",", "=", "==", "??", "?", "<=", "->",
              ".", "-", "step", "when", "after", "max", "until", "in", "not", "notify", "index",
              "output", "outputs", "{x}", "{a ?? 1}", "1_", "10m", "1e5", "#c\n", "\n", "\t",
-             "out", "with", "env"]
+             "out", "with", "env", "cwd", "risk", "timeout", "continue_on_error", "retry"]
 ORIGIN = Span("p.yaml", 3, 7, 3, 7, 50, 50)
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -83,6 +83,10 @@ def test_valid_files_never_load_lark() -> None:
     'flow f(x: int?) -> (y: int) { var v: int?? = 1 }',
     "flow f() { step s: shell \"x\" { timeout 5m\n with {timeout: 1}\n env {a: \"b\"} } }",
     'flow f(max: int, after: str) { step when: fail "x" }',
+    'flow f() { step a: shell "x" { continue_on_error true } }',
+    'flow f() { step a: shell "x" { continue_on_error [1] cwd\n env {A: "1"} risk } }',
+    'flow f() { step a: shell "x" { risk\n retry 2 timeout with {a: 1} with cwd d } }',
+    'flow f() { step a: shell "x" { timeout\n foo 1 } }',
     "",
     "# only a comment",
     "flow f() {\n step s: shell \"x\"\n}\n\n\nflow g() { }",

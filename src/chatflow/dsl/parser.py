@@ -495,6 +495,10 @@ class _Builder:
             return ast.Option(name, None, name.span)
         return ast.Option(name, c[1], _join(name.span, c[1].span))
 
+    def bare_option(self, c: list[Any]) -> ast.Option:
+        """An option word written without its value; the checker reports it."""
+        return ast.Option(self._ident(c[0]), None, self._tspan(c[0]))
+
     def retry(self, c: list[Any]) -> ast.RetryOption:
         end = c[2] if c[2] is not None else c[1]
         return ast.RetryOption(c[1], c[2], self._from(c[0], end.span))
