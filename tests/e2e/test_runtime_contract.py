@@ -890,8 +890,6 @@ def test_dry_run_on_a_fresh_directory_creates_no_store(project: Path) -> None:
     assert not (project / "new.db").exists() and not (project / "newdir").exists()
 
 
-@pytest.mark.xfail(reason="bug RQ3: the dry-run plan says a step is skipped by `when` but not "
-                          "the `when` nor the current values it read", strict=True)
 def test_dry_run_shows_when_with_current_values(project: Path) -> None:
     write(project, "dry.flow", DRY)
     r = cf(project, "run", "dry.flow", "-i", "name=y", "--dry-run", "--json")

@@ -2,8 +2,9 @@
 
 Walks the same ready-set (`Schedule`) the engine uses, over a copy of the
 state (or a fresh one for a flow that has not started): for each node in
-order it says whether it would be cancelled, skipped by its `when` (with the
-current values), pause for approval, or run — with its interpolated command.
+order it says whether it would be cancelled, skipped by its `when` (the
+expression in source syntax and the current value of everything it
+reads), pause for approval, or run — with its interpolated command.
 Steps that have not run yet are assumed to succeed with unknown fields; a
 `when` that reads such a field is reported as "decided at run time". `set`
 steps are evaluated, so later interpolations see their values.
@@ -117,7 +118,11 @@ def simulate(flow: Mapping[str, Any], graph: FlowGraph, *, statuses: Mapping[str
                 entry["when"] = "decided at run time (reads " + \
                     ", ".join(dict.fromkeys(scope.read_unknown)) + ")"
             elif ok is not True:
-                entry.update(decision="skipped", reason=f"`when` is {ok!r} now")
+                text, values = _when_values(node["when"], scope)
+                shown = ", ".join(f"{k} = {_show(v)}" for k, v in values.items())
+                entry.update(decision="skipped", when=text, values=values,
+                             reason=f"when {text}: {_show(ok)}" + (f" ({shown})" if shown
+                                                                   else ""))
                 plan.append(entry)
                 sched.finish(nid, "skipped")
                 continue
@@ -139,6 +144,44 @@ def simulate(flow: Mapping[str, Any], graph: FlowGraph, *, statuses: Mapping[str
         if action["type"] == "fail":
             break
     return plan
+
+
+def _when_values(expr: Mapping[str, Any], scope: _PlanScope) -> tuple[str, dict[str, Any]]:
+    """A `when` in source syntax and the current value of each param, var,
+    `ctx` value and step field it reads (in the order it reads them)."""
+    from chatflow.compiler.graph_render import expr_text
+
+    values: dict[str, Any] = {}
+    todo: list[Any] = [expr]
+    while todo:
+        e = todo.pop(0)
+        if not isinstance(e, Mapping):
+            continue
+        name: str | None = None
+        try:
+            if "param" in e:
+                name, value = str(e["param"]), scope.param(str(e["param"]))
+            elif "var" in e:
+                name, value = str(e["var"]), scope.var(str(e["var"]))
+            elif "ctx" in e:
+                name, value = f"ctx.{e['ctx']}", scope.ctx(str(e["ctx"]))
+            elif "step" in e:
+                name = f"{e['step']}.{e['field']}"
+                value = scope.step_field(str(e["step"]), str(e["field"]))
+        except EvalError:
+            continue
+        if name is not None:
+            values.setdefault(name, value)
+            continue
+        todo.extend(e.get("args") or [])
+    return expr_text(dict(expr)), values
+
+
+def _show(value: Any) -> str:
+    """A value as the language writes it (`false`, `null`, `"text"`)."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _describe_step(node: Mapping[str, Any], entry: dict[str, Any], scope: _PlanScope,
@@ -221,7 +264,8 @@ def render_plan(plan: list[dict[str, Any]]) -> str:
         action = e.get("action", e.get("kind", ""))
         decision = e.get("decision", "")
         line = f"{i:3}. {e['step']:<20} {decision:<10} {action:<8} {what}".rstrip()
-        extra = [x for x in (e.get("reason"), e.get("when"), e.get("error")) if x]
+        when = e.get("when") if decision != "skipped" else None  # the reason shows it
+        extra = [x for x in (e.get("reason"), when, e.get("error")) if x]
         if extra:
             line += "  (" + "; ".join(str(x) for x in extra) + ")"
         lines.append(line)
