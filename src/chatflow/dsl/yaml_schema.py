@@ -20,6 +20,14 @@ from chatflow.dsl.yaml_nodes import Plain, YMap, YNode, YScalar, lookup, to_plai
 
 KIND_KEYS = ("step", "phase", "parallel", "repeat")
 ACTION_KEYS = ("shell", "python", "agent", "approve", "call", "set", "fail")
+GROUP_KINDS = ("phase", "parallel", "repeat")
+GROUP_CLAUSES: dict[str, str] = {
+    "max": "`max` belongs to a `parallel` or `repeat` group",
+    "until": "`until` belongs to a `repeat` group",
+}
+"""Group clauses the YAML builder reads on every group: where one does not
+fit the group's kind the checker reports it (E0407), so the schema's
+complaint about the same key is dropped when the builder could read it."""
 
 
 def schema_text() -> str:
@@ -129,6 +137,10 @@ class _ErrorMapper:
             return self.node.entries[0].key.span
         return self.span()
 
+    def in_group(self) -> bool:
+        """Is the failing schema a group's (`phase`, `parallel`, `repeat`)?"""
+        return self.schema.get("title") in GROUP_KINDS
+
     def where(self) -> str:
         if isinstance(self.node, YMap):
             return describe_mapping(self.node, self.path)
@@ -168,6 +180,9 @@ class _ErrorMapper:
                 continue
             if len(kinds) > 1 and key in KIND_KEYS:
                 continue  # E0112 from the builder: an item of several kinds
+            if key in GROUP_CLAUSES and self.in_group() and isinstance(entry.value, YScalar) \
+                    and entry.value.value is not None:
+                continue  # read as an expression: E0407 from the checker
             out.append(error("E0111", f"unknown key `{key}` in {self.where()}",
                              entry.key.span, self.unknown_key_hint(key, allowed)))
         return out
@@ -178,8 +193,8 @@ class _ErrorMapper:
         hint = suggest(key, allowed)
         if hint is not None:
             return hint
-        if key in ("max", "until"):
-            return f"`{key}` belongs to a `parallel` or `repeat` group"
+        if key in GROUP_CLAUSES:
+            return GROUP_CLAUSES[key]
         if key == "value" and "set" not in allowed:
             return "`value` goes with a `set` action"
         if allowed:
@@ -195,6 +210,8 @@ class _ErrorMapper:
         for name in self.err.validator_value:
             if name in instance:
                 continue
+            if name in GROUP_CLAUSES and self.in_group():
+                continue  # E0407 from the checker: `repeat NAME needs max N ...`
             if difflib.get_close_matches(name, present, n=1, cutoff=0.6):
                 continue  # the misspelt key's "did you mean" already says it
             hint = None
