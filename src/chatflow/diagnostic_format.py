@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -306,10 +305,9 @@ def known_rules() -> list[RuleInfo]:
     """Every code the project documents, from the registries that exist.
 
     The checker's registry (`chatflow.compiler.rules.RULES`) is authoritative
-    for E02xx-W01xx. The front-ends (`dsl.syntax_errors`, `dsl.yaml_front`) may
-    export a `CODES` table; until they do, their codes are read from the code
-    list in their module docstring (lines `- E0101  description`). A missing
-    or differently-shaped registry only means fewer rules are listed (SARIF
+    for E02xx-W01xx; the front-ends (`dsl.syntax_errors`, `dsl.yaml_front`)
+    export a `CODES` table, code → (name, description). A missing or
+    differently-shaped registry only means fewer rules are listed (SARIF
     then lists the codes that were seen)."""
     found: dict[str, RuleInfo] = {}
     for module_name, attrs in (
@@ -326,33 +324,9 @@ def known_rules() -> list[RuleInfo]:
             infos = _rules_in(getattr(module, attr, None))
             if infos:
                 break
-        if not infos:
-            infos = _rules_in_docstring(module.__doc__ or "")
         for info in infos:
             found.setdefault(info.code, info)
     return sorted(found.values(), key=lambda r: r.code)
-
-
-_DOC_CODE = re.compile(r"^\s*-\s+([EW]\d{4})\s+(\S.*)$")
-
-
-def _rules_in_docstring(doc: str) -> list[RuleInfo]:
-    out: list[RuleInfo] = []
-    current: list[str] | None = None
-    code = ""
-    for line in [*doc.splitlines(), ""]:
-        match = _DOC_CODE.match(line)
-        if match or not line.startswith("  ") or not line.strip():
-            if current is not None:
-                text = " ".join(current).strip()
-                out.append(RuleInfo(code, code, text,
-                                    "warning" if code.startswith("W") else "error"))
-                current = None
-            if match:
-                code, current = match.group(1), [match.group(2)]
-        elif current is not None:
-            current.append(line.strip())
-    return out
 
 
 def _rules_in(table: object) -> list[RuleInfo]:
@@ -361,10 +335,12 @@ def _rules_in(table: object) -> list[RuleInfo]:
         for key, value in table.items():
             info = _rule_from(value)
             if info is None and isinstance(key, str):
-                text = value if isinstance(value, str) else ""
+                name, text = key, value if isinstance(value, str) else ""
                 if isinstance(value, tuple) and value and isinstance(value[-1], str):
                     text = value[-1]
-                info = RuleInfo(key, key, text, "warning" if key.startswith("W") else "error")
+                    if len(value) == 2 and isinstance(value[0], str):
+                        name = value[0]  # a front-end's `CODES`: (name, description)
+                info = RuleInfo(key, name, text, "warning" if key.startswith("W") else "error")
             if info is None and isinstance(value, Mapping) and isinstance(key, str):
                 info = _rule_from_dict({"code": key, **value})
             if info is not None:

@@ -1,23 +1,11 @@
 """lark parse errors → friendly, stable E01xx diagnostics.
 
-Codes (each is one diagnostic at the offending token):
-
-- E0100  internal parser error (a bug in ChatFlow, never the user's fault)
-- E0101  unexpected token: "expected `:` after the step name, found `shell`"
-- E0102  unterminated string (a `"` with no closing `"` on its line)
-- E0103  invalid escape in a string (only \\n \\t \\" \\\\ \\{ \\} exist)
-- E0104  malformed number or duration (`1__0`, `12abc`, `5y`, too large)
-- E0105  unexpected character (`$`, `'`, `&&` ...)
-- E0106  unexpected end of file (usually a missing `}` or `)`)
-- E0107  nesting too deep (expressions or groups nested past the limit)
-- E0108  malformed interpolation: unclosed `{`, lone `}`, empty `{}`, or a
-         `{...}` where the string must be fixed (import paths, agent names)
-
-Messages come from the parser state at the error: a table built from small
-example mistakes (lark's `match_examples` idea, keyed by LALR state) gives
-the context ("after the step name"), the expected terminals give the rest.
-Error recovery for several errors per file blanks the broken item and parses
-again, and only keeps going while that is clearly safe.
+Each is one diagnostic at the offending token; the codes are listed in
+`CODES`. Messages come from the parser state at the error: a table built
+from small example mistakes (lark's `match_examples` idea, keyed by LALR
+state) gives the context ("after the step name"), the expected terminals
+give the rest. Error recovery for several errors per file blanks the broken
+item and parses again, and only keeps going while that is clearly safe.
 """
 
 from __future__ import annotations
@@ -27,6 +15,28 @@ from collections.abc import Callable
 from typing import Any
 
 from chatflow.diagnostics import Diagnostic, Related, Span, error
+
+CODES: dict[str, tuple[str, str]] = {
+    "E0100": ("internal-parser-error",
+              "internal parser error (a bug in ChatFlow, never the user's fault)"),
+    "E0101": ("unexpected-token",
+              "unexpected token: \"expected `:` after the step name, found `shell`\""),
+    "E0102": ("unterminated-string",
+              "unterminated string (a `\"` with no closing `\"` on its line)"),
+    "E0103": ("invalid-escape",
+              "invalid escape in a string (only \\n \\t \\\" \\\\ \\{ \\} exist)"),
+    "E0104": ("malformed-number",
+              "malformed number or duration (`1__0`, `12abc`, `5y`, too large)"),
+    "E0105": ("unexpected-character", "unexpected character (`$`, `'`, `&&` ...)"),
+    "E0106": ("unexpected-eof", "unexpected end of file (usually a missing `}` or `)`)"),
+    "E0107": ("nesting-too-deep",
+              "nesting too deep (expressions or groups nested past the limit)"),
+    "E0108": ("malformed-interpolation",
+              "malformed interpolation: unclosed `{`, lone `}`, empty `{}`, or a `{...}` where "
+              "the string must be fixed (import paths, agent names)"),
+}
+"""code → (name, description) of the `.flow` syntax errors, read by
+`diagnostic_format.known_rules` (the rule catalog, SARIF, docs/diagnostics.md)."""
 
 # Terminals → words. String terminals not listed are shown as `text`.
 _NAMES = {
