@@ -8,13 +8,16 @@ Exit codes: 0 succeeded, 1 failed (or cancelled), 3 waiting for approval,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -474,7 +477,8 @@ def register(app: typer.Typer) -> None:
         progress = Progress()
         progress.line(f"started {started.instance_id} ({started.flow}, automation "
                       f"{started.automation})", "bold")
-        engine.run_until_blocked(started.instance_id, on_event=progress)
+        with _interruptible(started.instance_id):
+            engine.run_until_blocked(started.instance_id, on_event=progress)
         raise typer.Exit(_summary(engine, started.instance_id, as_json))
 
     @app.command("resume")
@@ -484,7 +488,8 @@ def register(app: typer.Typer) -> None:
         """Drive an instance on (after an approval, a crash or Ctrl-C)."""
         engine = _engine(state)
         engine.status(instance_id)
-        engine.resume(instance_id, on_event=Progress())
+        with _interruptible(instance_id):
+            engine.resume(instance_id, on_event=Progress())
         raise typer.Exit(_summary(engine, instance_id, as_json))
 
     @app.command("status")
@@ -640,6 +645,25 @@ def register(app: typer.Typer) -> None:
                               f"{len(report.migrated)} instance(s) migrated") + "\n")
             if report.backup:
                 sys.stdout.write(f"backup: {report.backup}\n")
+
+
+@contextlib.contextmanager
+def _interruptible(instance_id: str) -> Iterator[None]:
+    """Ctrl-C or SIGTERM while driving: the engine kills the running steps'
+    process groups and records them as interrupted; say how to go on (the
+    KeyboardInterrupt then exits 130)."""
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except KeyboardInterrupt:
+        sys.stderr.write(f"interrupted: running steps were stopped; continue with: "
+                         f"chatflow resume {instance_id}\n")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def _user() -> str:

@@ -1105,9 +1105,6 @@ flow l() {
     assert (project / "lines.txt").read_text().split() == ["a", "b"]
 
 
-@pytest.mark.xfail(reason="bug RQ2: Ctrl-C leaves the running step's process group alive "
-                          "(it keeps running after chatflow exited; resume then runs it again)",
-                   strict=True)
 def test_ctrl_c_stops_the_running_step(project: Path) -> None:
     write(project, "slow.flow", SLOW)
     code, _ = _run_and_interrupt(project, "slow.flow")

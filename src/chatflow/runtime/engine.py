@@ -305,6 +305,9 @@ class Engine:
         self.owner = f"{_HOST}:{os.getpid()}:{self._token}"
         self._watched: dict[tuple[str, str], Claim] = {}
         self._watcher: threading.Thread | None = None
+        self._interrupted = threading.Event()
+        """Set on Ctrl-C / SIGTERM: running steps are killed and their results
+        dropped; each is recorded as interrupted (see `_interrupt`)."""
 
     # ------------------------------------------------------------------ locking / loading
 
@@ -480,10 +483,13 @@ class Engine:
         running are waited for (polling) instead of returning.
 
         The flow's `parallelism` decides how claimed steps run: `sequential`
-        runs one at a time in this thread, in source order; `concurrent` and
-        `parallel` claim every runnable step (within each group's `max`) and
-        run each in its own thread (`parallel`: its action in a worker
-        process). Claims and commits are per step either way."""
+        runs one at a time, in source order; `concurrent` and `parallel`
+        claim every runnable step (within each group's `max`). Every claimed
+        step runs in its own thread (`parallel`: its action in a worker
+        process), so the driving thread stays free to take a Ctrl-C: a
+        KeyboardInterrupt (or SystemExit) here kills every step this engine
+        runs, records each as interrupted (re-run or in doubt, as after a
+        crash) and is re-raised. Claims and commits are per step."""
         previous = getattr(self._local, "sink", None)
         if sink is not None:
             self._local.sink = sink
@@ -497,15 +503,22 @@ class Engine:
             try:
                 step, exc = done.get(timeout=POLL_S) if block else done.get_nowait()
             except queue.Empty:
+                if block:  # a Ctrl-C may have cut a reap short after its get()
+                    for name in [n for n, t in inflight.items() if not t.is_alive()]:
+                        del inflight[name]
                 return
-            inflight.pop(step).join()
+            t = inflight.pop(step, None)
+            if t is None:
+                return
+            t.join()
             ran.append(step)
             if exc is not None:
                 errors.append(exc)
             reap(False)
 
+        interrupted: list[str] | None = None  # after Ctrl-C: instances with killed steps
         try:
-            while not errors:
+            while not errors and not self._interrupted.is_set():
                 reap(False)
                 budget = None if max_steps is None else max_steps - len(ran) - len(inflight)
                 if budget is not None and budget <= 0:
@@ -521,10 +534,6 @@ class Engine:
                         self._commit(rt)
                     others = [n for n in rt.running if n not in inflight]
                     inst_status = rt.inst_status
-                if strategy == "sequential" and claims and not inflight:
-                    self._execute(claims[0])
-                    ran.append(claims[0].step)
-                    continue
                 for claim in claims:
                     t = threading.Thread(target=self._execute_in_thread,
                                          args=(claim, done, current_sink),
@@ -542,13 +551,50 @@ class Engine:
                     time.sleep(POLL_S)
                     continue
                 break
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                raise
+            self._interrupted.set()
+            interrupted = [instance_id, *self._kill_all()]
+            raise
         finally:
-            while inflight:  # stopped early: the running steps were killed
-                reap(True)
+            with _ignoring_sigint(interrupted is not None):
+                while inflight:  # stopped early: the running steps were killed
+                    reap(True)
+                if interrupted is not None:
+                    self._record_interruptions(interrupted)
             self._local.sink = previous
         if errors:
             raise errors[0]
         return self.instance_state(instance_id, ran)
+
+    def _kill_all(self) -> list[str]:
+        """Kill every step this engine runs (any instance, sub-flows too);
+        returns the instances they belong to."""
+        with _ACTIVE_LOCK:
+            mine = [(iid, ev) for (owner, iid, _), ev in _ACTIVE.items()
+                    if owner == self.owner]
+        for _, ev in mine:
+            ev.set()
+        return [iid for iid, _ in mine]
+
+    def _record_interruptions(self, instance_ids: list[str]) -> None:
+        """After an interrupt, once every step thread has ended: each step
+        left `running` by this engine is recorded as a crash recovery would
+        (`step_interrupted`; pending again at level 100 or with retries left,
+        else held in doubt), so `resume` goes on from there."""
+        with _ACTIVE_LOCK:
+            mine = [k for k in _ACTIVE if k[0] == self.owner]
+            for k in mine:  # claimed but never started
+                del _ACTIVE[k]
+        self._cache.clear()  # drop changes an interrupt may have left uncommitted
+        for iid in dict.fromkeys(instance_ids):
+            with contextlib.suppress(ChatflowError), self.locked(iid) as rt:
+                if rt.running:
+                    self._recover(rt)
+                    self._update_instance_status(rt)
+                    self._commit(rt)
+        self._interrupted.clear()
 
     def _execute_in_thread(self, claim: Claim,
                            done: queue.Queue[tuple[str, BaseException | None]],
@@ -1132,6 +1178,8 @@ class Engine:
                                             f"{type(exc).__name__}: {exc}")
                 if temporary:
                     self._upload_artifacts(claim, task_dir)
+                if self._interrupted.is_set():  # killed by Ctrl-C: recorded by drive()
+                    return
                 with self.locked(claim.instance_id) as rt:
                     rec = rt.step(claim.step)
                     if rec.status != RUNNING or rec.owner != claim.owner:
@@ -1580,6 +1628,22 @@ def _status_from_records(st: StatusRecord, state: StateRecord) -> WorkflowStatus
         steps, list(st.current_steps), st.automation if st.automation is not None else 100,
         st.parent_instance_id, st.depth, st.error, st.created_at, st.updated_at, None,
         list(state.children))
+
+
+@contextlib.contextmanager
+def _ignoring_sigint(active: bool) -> Iterator[None]:
+    """While cleaning up after a Ctrl-C, a second one must not cut the
+    cleanup short (only the main thread may change signal handlers)."""
+    import signal
+
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _epoch(iso: str) -> float | None:
