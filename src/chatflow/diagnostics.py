@@ -46,7 +46,7 @@ class Span:
         }
 
 
-class Severity(str, Enum):
+class Severity(str, Enum):  # noqa: UP042 (StrEnum would change str(Severity.ERROR))
     ERROR = "error"
     WARNING = "warning"
     NOTE = "note"
