@@ -487,6 +487,7 @@ def register(app: typer.Typer) -> None:
                    state: StateOpt = None, as_json: JsonOpt = False) -> None:
         """Drive an instance on (after an approval, a crash or Ctrl-C)."""
         engine = _engine(state)
+        _check_damage(engine, instance_id, repair=True)
         engine.status(instance_id)
         with _interruptible(instance_id):
             engine.resume(instance_id, on_event=Progress())
@@ -500,6 +501,7 @@ def register(app: typer.Typer) -> None:
                    state: StateOpt = None, as_json: JsonOpt = False) -> None:
         """Show an instance's status and its steps (or, with --tree, its sub-flows)."""
         engine = _engine(state)
+        _check_damage(engine, instance_id)
         if tree:
             root = instance_tree(engine, instance_id)
             if as_json:
@@ -571,7 +573,9 @@ def register(app: typer.Typer) -> None:
                     as_json: Annotated[bool, typer.Option(
                         "--json", help="One JSON object per line (ndjson).")] = False) -> None:
         """Print an instance's history, one event per line."""
-        for ev in _engine(state).history(instance_id):
+        engine = _engine(state)
+        _check_damage(engine, instance_id)
+        for ev in engine.history(instance_id):
             if as_json:
                 sys.stdout.write(json.dumps(ev.to_dict(), ensure_ascii=False,
                                             default=str) + "\n")
@@ -645,6 +649,41 @@ def register(app: typer.Typer) -> None:
                               f"{len(report.migrated)} instance(s) migrated") + "\n")
             if report.backup:
                 sys.stdout.write(f"backup: {report.backup}\n")
+
+
+def _check_damage(engine: Any, instance_id: str, *, repair: bool = False) -> None:
+    """Say on stderr what is damaged in the instance's stored files (a torn
+    history tail, a garbage status file...); with `repair` (resume), rebuild
+    it first when the store can do so without losing anything, under the
+    instance's lock so no commit is half-written meanwhile."""
+    from chatflow.runtime.api import check_instance_id
+    from chatflow.runtime.store.base import InstanceNotFound
+
+    check_instance_id(instance_id)
+    store = engine.store
+    try:
+        if not store.exists(instance_id):
+            return  # the command itself reports the unknown id
+        with store.lock(instance_id) if repair else contextlib.nullcontext():
+            problems = store.check(instance_id)
+            if problems and repair and all(p.repairable for p in problems):
+                report = store.repair(instance_id)
+                if report.ok:
+                    for action in report.actions:
+                        sys.stderr.write(f"repaired: {action}\n")
+                    for backup in report.backups:
+                        sys.stderr.write(f"  (damaged copy kept as {backup})\n")
+                    return
+    except InstanceNotFound:
+        return
+    except (ChatflowError, NotImplementedError, OSError) as exc:
+        sys.stderr.write(f"warning: could not check {instance_id}'s stored files: {exc}\n")
+        return
+    if problems:
+        for p in problems:
+            sys.stderr.write(f"warning: damaged: {p}\n")
+        sys.stderr.write(f"warning: run `chatflow repair {instance_id}` to rebuild what "
+                         "can be rebuilt (completed steps are kept)\n")
 
 
 @contextlib.contextmanager

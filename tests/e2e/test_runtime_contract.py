@@ -1157,8 +1157,6 @@ def test_truncated_history_tail_is_repaired_losing_no_completed_step(project: Pa
     assert sorted(done) == ["first", "last", "rev"]
 
 
-@pytest.mark.xfail(reason="bug RQ5: damage is reported only by `chatflow repair`; `status`, "
-                          "`history` and `resume` say nothing about it", strict=True)
 def test_damage_is_reported_by_everyday_commands(project: Path) -> None:
     iid = _waiting_instance(project)
     (project / ".chatflow" / "instances" / f"{iid}.json").write_text("garbage")
