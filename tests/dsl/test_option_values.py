@@ -98,3 +98,17 @@ def test_option_word_alone_is_one_e0217_at_the_word(
     diags = check(tmp_path, step_with(f"  {word}\n  {nxt}", action))
     assert [(d.code, d.message, d.span.line, d.span.column) for d in diags] == [
         ("E0217", f"option `{word}` needs a value", 2, 3)]
+
+
+@pytest.mark.parametrize(("body", "word", "column"), [
+    ('  retry\n  env {A: "1"}', "retry", 3),
+    ("  retry\n  timeout 5s", "retry", 3),
+    ("  retry\n  with {a: 1}", "retry", 3),
+    ("  retry 2 backoff\n  out n: int = 1", "backoff", 11),
+])
+def test_retry_without_a_count_is_one_error_at_the_word(body: str, word: str,
+                                                        column: int) -> None:
+    _module, diags = parse_flow(step_with(body), "t.flow")
+    assert [(d.code, d.message, d.span.line, d.span.column) for d in diags] == [
+        ("E0101", f"option `{word}` needs a value", 2, column)]
+    assert diags[0].hint is not None and "retry 3 backoff 10s" in diags[0].hint

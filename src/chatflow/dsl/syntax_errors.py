@@ -298,6 +298,11 @@ def convert_error(exc: Any, text: str, file: str,
         if key is not None:
             label = _labels(label_parse).get(key)
         prev = _prev_token(text, pos) if pos is not None else None
+        swallowed = _swallowing_option(text, pos)
+        if swallowed is not None:
+            word, at = swallowed
+            return error("E0101", f"option `{word}` needs a value",
+                         _span_at(file, text, base, at, len(word)), _NEEDS_VALUE[word])
         if label is not None:
             message = label.replace("{prev}", prev or "?")
         elif expected and expected <= _EXPR_START | {"NOT"} and "NAME" in expected:
@@ -326,6 +331,24 @@ def convert_error(exc: Any, text: str, file: str,
                         else 1)
         return error("E0101", message, span, _token_hint(tok, expected))
     return error("E0101", "syntax error", _span_at(file, text, base, 0, 0))
+
+
+_OPTION_WORDS = ("timeout", "risk", "prompt", "cwd", "continue_on_error", "with", "env",
+                 "retry", "backoff", "out")
+_NEEDS_VALUE = {"retry": "write it like `retry 2` or `retry 3 backoff 10s`",
+                "backoff": "write it like `retry 3 backoff 10s`"}
+# `retry` (or `backoff`) then an option word: the word was read as the count,
+# and the error comes at the token after it (or after the name that follows it)
+_SWALLOWED = re.compile(
+    r"(?<![\w.])(retry|backoff)\s+(?:" + "|".join(_OPTION_WORDS)
+    + r")(?:\s+[A-Za-z_]\w*)?\s*\Z")
+
+
+def _swallowing_option(text: str, pos: int) -> tuple[str, int] | None:
+    """(`retry` or `backoff`, its offset) when the error at `pos` comes from
+    that word taking the next option word for its value."""
+    m = _SWALLOWED.search(text, 0, pos)
+    return (m.group(1), m.start(1)) if m else None
 
 
 def _show_char(ch: str) -> str:
