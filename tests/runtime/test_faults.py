@@ -69,6 +69,31 @@ def _kill_after_ready(proc: subprocess.Popen[bytes], delay: float) -> None:
     proc.wait()
 
 
+def _log_lines(tmp: Path) -> int:
+    try:
+        return len((tmp / "log").read_text().split())
+    except FileNotFoundError:
+        return 0
+
+
+def _kill_at_lines(proc: subprocess.Popen[bytes], tmp: Path, lines: int,
+                   timeout: float = 120.0) -> None:
+    """SIGKILL the driver as soon as the log has `lines` lines (polled every
+    5 ms); a generous timeout, as CI runs on a loaded 2-core machine."""
+    deadline = time.monotonic() + timeout
+    while _log_lines(tmp) < lines:
+        if proc.poll() is not None:
+            _out, err = proc.communicate()
+            raise AssertionError(f"the driver ended before the kill point: {err.decode()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("the kill point was not reached in time")
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
 def _completed_counts(engine: WorkflowEngine, iid: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for ev in engine.history(iid):
@@ -255,7 +280,10 @@ def test_kill_during_parallel_children(tmp_path: Path, parallelism: str) -> None
         engine = WorkflowEngine(open_store(url), workdir=str(tmp))
         root = engine.start_workflow_instance(ir).instance_id
         engine.store.close()
-        _kill_after_ready(_spawn(url, root, tmp), rng.uniform(0.15, 0.6))
+        # kill once k child step lines are in the log (k <= 8 of 12: some
+        # child is still running), however slow the machine is
+        k = rng.randint(1, 8)
+        _kill_at_lines(_spawn(url, root, tmp), tmp, k)
         before = _completed_steps(url, root, tmp)
         fresh = WorkflowEngine(open_store(url), workdir=str(tmp))
         states_at_kill = {fresh.status(i).status for i in _tree(fresh, root)[1:]}
