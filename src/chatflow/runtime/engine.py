@@ -540,6 +540,9 @@ class Engine:
                                          name=f"chatflow-{claim.step}", daemon=True)
                     inflight[claim.step] = t
                     t.start()
+                if strategy == "sequential":
+                    while inflight:  # one step at a time, in source order
+                        reap(True)
                 if claims:
                     continue
                 if inflight:
