@@ -517,6 +517,7 @@ class Engine:
             reap(False)
 
         interrupted: list[str] | None = None  # after Ctrl-C: instances with killed steps
+        prestarted = False
         try:
             while not errors and not self._interrupted.is_set():
                 reap(False)
@@ -534,6 +535,9 @@ class Engine:
                         self._commit(rt)
                     others = [n for n in rt.running if n not in inflight]
                     inst_status = rt.inst_status
+                    if strategy == "parallel" and not prestarted:
+                        prestarted = True
+                        _prestart_workers(rt.graph)
                 for claim in claims:
                     t = threading.Thread(target=self._execute_in_thread,
                                          args=(claim, done, current_sink),
@@ -1647,6 +1651,23 @@ def _ignoring_sigint(active: bool) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+def _prestart_workers(graph: FlowGraph) -> None:
+    """A `parallel` flow: start as many worker processes as its widest
+    `parallel` group can run at once (its `max`, at most its number of
+    shell/python members; 16 at most) before its steps need them."""
+    from chatflow.runtime.step_actions import POOL, WORKER_ACTIONS
+
+    want = 1
+    for gid, members in graph.members.items():
+        if graph.kind(gid) != "parallel":
+            continue
+        n = sum(1 for m in members
+                if (graph.nodes[m].get("action") or {}).get("type") in WORKER_ACTIONS)
+        limit = graph.nodes[gid].get("max")
+        want = max(want, min(n, int(limit)) if limit else n)
+    POOL.prestart(min(want, 16))
 
 
 def _epoch(iso: str) -> float | None:
