@@ -121,7 +121,7 @@ def _lookup(table: Mapping[str, Any], name: str, what: str, suffix: str = "") ->
 def evaluate(expr: dict[str, Any], scope: Scope) -> Any:
     """The value of an IR expression. Raises only EvalError."""
     try:
-        return _Evaluator(scope).eval(expr, 0)
+        return _Evaluator(scope).value_of(expr, 0)
     except RecursionError:
         raise EvalError("value or expression nested too deeply") from None
     except MemoryError:
@@ -133,7 +133,7 @@ def render(expr: dict[str, Any], scope: Scope, *, shell: bool = False) -> str:
 
     Literal text parts are kept as written. Every interpolated value is
     plain text (strings as is, other values as JSON text); with
-    `shell=True` each one is shell-quoted into exactly one word. A bare
+    `shell` set, each one is quoted for where it stands in the command. A bare
     string literal is a template without interpolation and is not quoted."""
     try:
         return _render(expr, scope, shell)
@@ -157,7 +157,7 @@ def _render(expr: dict[str, Any], scope: Scope, shell: bool) -> str:
             elif sh is None:
                 text = _interpolate(ev, part, False)
             else:
-                value = ev.text(ev.eval(part, 1), part)
+                value = ev.text(ev.value_of(part, 1), part)
                 try:
                     out.append(sh.quote(value))
                 except ShellQuoteError as e:
@@ -176,7 +176,7 @@ def _render(expr: dict[str, Any], scope: Scope, shell: bool) -> str:
 
 
 def _interpolate(ev: _Evaluator, part: Any, shell: bool) -> str:
-    value = ev.eval(part, 1)
+    value = ev.value_of(part, 1)
     text = ev.text(value, part)
     return shlex.quote(text) if shell else text
 
@@ -220,7 +220,7 @@ class _Evaluator:
 
     # -- dispatch -------------------------------------------------------------
 
-    def eval(self, node: Any, depth: int) -> Any:
+    def value_of(self, node: Any, depth: int) -> Any:
         if depth > MAX_EXPR_DEPTH:
             raise EvalError(f"expression nested deeper than {MAX_EXPR_DEPTH} levels")
         if not isinstance(node, dict):
@@ -259,7 +259,7 @@ class _Evaluator:
             raise EvalError(f"malformed expression: {_preview(node)}")
         if op in _LAZY_OPS:
             return _LAZY_OPS[op](self, node, args, depth)
-        values = [self.eval(a, depth) for a in args]
+        values = [self.value_of(a, depth) for a in args]
         if op == "call":
             fn = node.get("fn")
             builtin = _BUILTINS.get(fn) if isinstance(fn, str) else None
@@ -293,16 +293,16 @@ class _Evaluator:
     def op_coalesce(self, node: dict[str, Any], args: list[Any], depth: int) -> Any:
         value = None
         for arg in args:
-            value = self.eval(arg, depth)
+            value = self.value_of(arg, depth)
             if value is not None:
                 return value
         return value
 
     def op_and(self, node: dict[str, Any], args: list[Any], depth: int) -> Any:
-        return all(self.want_bool(self.eval(arg, depth), arg) for arg in args)
+        return all(self.want_bool(self.value_of(arg, depth), arg) for arg in args)
 
     def op_or(self, node: dict[str, Any], args: list[Any], depth: int) -> Any:
-        return any(self.want_bool(self.eval(arg, depth), arg) for arg in args)
+        return any(self.want_bool(self.value_of(arg, depth), arg) for arg in args)
 
     # -- member access ------------------------------------------------------------
 

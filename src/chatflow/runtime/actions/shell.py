@@ -1,8 +1,8 @@
 """The `shell` action: `/bin/sh -c COMMAND` in the step's own process group.
 
-The command arrives already rendered (interpolated values shell-quoted by
-`evaluator.render(..., shell=True)`), so it is passed as one argv item and
-never through `shell=True`.
+The command arrives already rendered (interpolated values quoted by
+`evaluator.render` for where they stand), so it is passed as one argv item
+of `["/bin/sh", "-c", command]`; subprocess never builds a command line.
 """
 
 from __future__ import annotations
