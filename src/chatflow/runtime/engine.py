@@ -62,7 +62,6 @@ from chatflow.runtime.store.records import (
     StateRecord,
     StatusRecord,
     StepRecord,
-    ir_sha256,
     utc_now,
 )
 from chatflow.runtime.values import check_type, describe
@@ -141,6 +140,7 @@ class _Runtime:
         self.child_stop: tuple[str, str] = (CANCELLED, "cancelled")
         self.after_unlock: list[Callable[[], None]] = []
         self.limits = limits_from_settings(self.flow.get("settings"))
+        self.has_limits = bool(self.limits)  # read per step: computed once
 
     @property
     def instance_id(self) -> str:
@@ -297,6 +297,7 @@ class Engine:
         self._cache: dict[str, _Runtime] = {}
         self._graphs: dict[str, FlowGraph] = {}
         self._irs: dict[str, dict[str, Any]] = {}
+        self._pins: dict[tuple[int, str, str], tuple[dict[str, Any], IRRef]] = {}
         self._tlocks: dict[str, threading.RLock] = {}
         self._meta = threading.Lock()
         self._token = uuid.uuid4().hex[:12]
@@ -441,17 +442,25 @@ class Engine:
         values = bind_inputs(flow, dict(inputs or {}))
         iid = instance_id or new_instance_id(str(flow.get("name", key)))
         now = utc_now()
-        sha = ir_sha256(ir)
+        name = str(flow.get("name", key))
+        version = str(settings.get("version", "0"))
+        # the store hashes the IR when pinning it (once per IR object here:
+        # every `call` step starts a child from the same IR)
+        pinned = self._pins.get((id(ir), name, version))
+        ref = pinned[1] if pinned is not None and pinned[0] is ir else None
+        graph = self._graphs.get(f"{ref.sha256}:{key}") if ref is not None else None
+        if graph is None:
+            graph = FlowGraph.from_ir(flow)
         status = StatusRecord(
-            instance_id=iid, flow=str(flow.get("name", key)),
+            instance_id=iid, flow=name,
             flow_version=str(settings.get("version", "")), status=RUNNING,
             feature_id=feature_id, parent_instance_id=parent_instance_id, depth=depth,
             automation=level, created_at=now, updated_at=now,
         )
-        state = StateRecord(instance_id=iid, inputs=values, variables={},
-                            ir_ref=IRRef(status.flow, "", sha), extra={"flow_key": key})
+        state = StateRecord(instance_id=iid, inputs=values, variables={}, ir_ref=ref,
+                            extra={"flow_key": key})
         # vars are evaluated with the params in scope
-        tmp = _Runtime(status, state, ir, self._graph_for(ir, sha, key))
+        tmp = _Runtime(status, state, ir, graph)
         variables: dict[str, Any] = {}
         for v in flow.get("vars", []):
             try:
@@ -460,9 +469,14 @@ class Engine:
                 raise ChatflowError(f"var `{v['name']}`: {exc}", exit_code=2) from None
             variables[v["name"]] = val
             tmp.vars[v["name"]] = val
-        state = replace(state, variables=variables)
-        ref = self.store.pin_ir(ir, str(flow.get("name", key)), str(settings.get("version", "0")))
-        state = replace(state, ir_ref=ref)
+        if ref is None:
+            ref = self.store.pin_ir(ir, name, version)
+            if len(self._pins) >= 64:
+                self._pins.clear()
+            self._pins[(id(ir), name, version)] = (ir, ref)
+            self._graphs.setdefault(f"{ref.sha256}:{key}", graph)
+        state = StateRecord(instance_id=iid, inputs=values, variables=variables, ir_ref=ref,
+                            extra={"flow_key": key})
         self._irs[ref.sha256] = ir
         events = [NewEvent("instance_started", None, {
             "flow": status.flow, "flow_key": key, "inputs": values,
@@ -797,9 +811,10 @@ class Engine:
             rt.all_children.append(extra["child_instance_id"])
         elif atype == "call":
             claim.rendered["child_instance_id"] = extra["child_instance_id"]
-        rt.put(replace(rec, status=RUNNING, attempts=attempt, owner=self.owner,
-                       lease_until=lease, started_at=rec.started_at or utc_now(),
-                       extra=extra))
+        rt.put(StepRecord(name=nid, status=RUNNING, attempts=attempt, outputs=rec.outputs,
+                          started_at=rec.started_at or utc_now(),
+                          finished_at=rec.finished_at, owner=self.owner, lease_until=lease,
+                          iterations=rec.iterations, error=rec.error, extra=extra))
         rt.sched.set_status(nid, RUNNING)
         rt.event("step_started", nid, attempt=attempt, owner=self.owner,
                  **_event_view(claim.rendered))
@@ -887,10 +902,14 @@ class Engine:
                         status = FAILED
                         outs["ok"] = False if "ok" in outs else outs.get("ok")
                         error = self._where(rt, nid, f"out {o['name']}", exc)
-        extra = {k: v for k, v in rec.extra.items() if k not in ("gate", "in_doubt")}
-        new = replace(rec, status=status, outputs=outs, finished_at=utc_now(), owner=None,
-                      lease_until=None, error=error, extra=extra,
-                      attempts=rec.attempts if attempts is None else attempts)
+        extra = rec.extra
+        if "gate" in extra or "in_doubt" in extra:
+            extra = {k: v for k, v in extra.items() if k not in ("gate", "in_doubt")}
+        # built directly: dataclasses.replace costs several µs per step
+        new = StepRecord(name=rec.name, status=status,
+                         attempts=rec.attempts if attempts is None else attempts,
+                         outputs=outs, started_at=rec.started_at, finished_at=utc_now(),
+                         iterations=rec.iterations, error=error, extra=extra)
         rt.put(new)
         rt.sched.finish(nid, status)
         ev: dict[str, Any] = {"status": status, "attempts": new.attempts, "outputs": outs}
@@ -962,8 +981,9 @@ class Engine:
         """Cancel / skip / fail a node that never ran (a group takes its
         members with it)."""
         rec = rt.step(nid)
-        rt.put(replace(rec, status=status, outputs={}, error=error,
-                       finished_at=utc_now(), owner=None, lease_until=None))
+        rt.put(StepRecord(name=nid, status=status, attempts=rec.attempts, outputs={},
+                          started_at=rec.started_at, finished_at=utc_now(),
+                          iterations=rec.iterations, error=error, extra=rec.extra))
         changed = rt.sched.finish(nid, status)
         data: dict[str, Any] = {"status": status}
         if error:
@@ -1305,7 +1325,7 @@ class Engine:
         rt.extra["spent"] = rt.extra_changes["spent"] = own.to_dict()
         rt.extra["spent_tree"] = rt.extra_changes["spent_tree"] = tree.to_dict()
         crossed = None
-        if rt.limits:
+        if rt.has_limits:
             crossed = quota_check(rt.limits, tree.with_wall(self._wall_ms(rt.status)),
                                   rt.instance_id)
         parent = rt.status.parent_instance_id
@@ -1317,7 +1337,7 @@ class Engine:
         """A `set`/`fail`/automatic `approve` step counts as one step, but
         only where someone reads it (a quota here or above): a flow without
         quotas and parent keeps its commits as small as before."""
-        if not rt.limits and not rt.status.parent_instance_id:
+        if not rt.has_limits and not rt.status.parent_instance_id:
             return {}
         return {"spent": self._account(rt, Spending(steps=1))}
 
@@ -1338,7 +1358,7 @@ class Engine:
             with self.locked(parent) as prt:
                 tree = Spending.from_dict(prt.extra.get("spent_tree")) + delta
                 prt.extra["spent_tree"] = prt.extra_changes["spent_tree"] = tree.to_dict()
-                if prt.limits:
+                if prt.has_limits:
                     over = quota_check(prt.limits,
                                        tree.with_wall(self._wall_ms(prt.status)),
                                        prt.instance_id)
@@ -1359,7 +1379,7 @@ class Engine:
     def _quota_stop_before(self, rt: _Runtime, nid: str) -> bool:
         """Whether starting one more step would cross this instance's quota
         (then the instance stops here, and its tree once the lock is free)."""
-        if not rt.limits or rt.inst_status in (SUCCEEDED, FAILED, CANCELLED):
+        if not rt.has_limits or rt.inst_status in (SUCCEEDED, FAILED, CANCELLED):
             return False
         tree = Spending.from_dict(rt.extra.get("spent_tree"))
         crossed = quota_check_before_step(rt.limits, tree.with_wall(self._wall_ms(rt.status)),
@@ -1566,7 +1586,7 @@ class Engine:
         declared = [o["name"] for o in rt.flow.get("outputs", [])]
         outputs = {k: rt.outputs[k] for k in declared if k in rt.outputs}
         quota = None
-        if rt.limits:
+        if rt.has_limits:
             spent = Spending.from_dict(rt.extra.get("spent_tree"))
             quota = quota_status(rt.limits, spent.with_wall(self._wall_ms(st)))
         return WorkflowStatusInfo(
