@@ -90,6 +90,18 @@ def _now() -> float:
     return time.time()
 
 
+class Unpinned(ChatflowError):
+    """The instance has no pinned IR (migrated from a v1.0 store): it can be
+    read from its stored records, not driven or decided on."""
+
+    def __init__(self, state: StateRecord) -> None:
+        super().__init__(
+            f"instance {state.instance_id} has no pinned IR (it was migrated from a v1.0 "
+            "store): `status`, `history` and `artifacts` show it, but it cannot be driven "
+            "or decided on; start a new instance instead", exit_code=2)
+        self.state = state
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -376,10 +388,7 @@ class Engine:
     def _ir_for(self, state: StateRecord) -> dict[str, Any]:
         ref = state.ir_ref
         if ref is None:
-            raise ChatflowError(
-                f"instance {state.instance_id} has no pinned IR (it was migrated from a "
-                "v1.0 store): `status`, `history` and `artifacts` show it, but it cannot "
-                "be driven or decided on; start a new instance instead", exit_code=2)
+            raise Unpinned(state)
         ir = self._irs.get(ref.sha256)
         if ir is None:
             ir = self.store.load_ir(ref)
@@ -1551,28 +1560,20 @@ class Engine:
     # ------------------------------------------------------------------ reading
 
     def status_info(self, instance_id: str) -> WorkflowStatusInfo:
-        unpinned = self._unpinned_state(instance_id)
-        if unpinned is not None:
-            return _status_from_records(self.store.load_status(instance_id), unpinned)
-        with self.locked(instance_id) as rt:
-            return self._status_info(rt)
-
-    def _unpinned_state(self, instance_id: str) -> StateRecord | None:
-        """The state of an instance with no pinned IR (migrated from a v1.0
-        store): it can be read from its step records, not driven."""
-        if instance_id in self._cache:
-            return None
-        state: StateRecord = self.store.load_state(instance_id)
-        return state if state.ir_ref is None else None
+        try:
+            with self.locked(instance_id) as rt:
+                return self._status_info(rt)
+        except Unpinned as exc:
+            return _status_from_records(self.store.load_status(instance_id), exc.state)
 
     def step_names(self, instance_id: str) -> list[str]:
         """Every node of the instance's flow, in source order (an unpinned
         instance: the steps it recorded)."""
-        unpinned = self._unpinned_state(instance_id)
-        if unpinned is not None:
-            return list(unpinned.steps)
-        with self.locked(instance_id) as rt:
-            return list(rt.graph.order)
+        try:
+            with self.locked(instance_id) as rt:
+                return list(rt.graph.order)
+        except Unpinned as exc:
+            return list(exc.state.steps)
 
     def _status_info(self, rt: _Runtime) -> WorkflowStatusInfo:
         steps: dict[str, StepInfo] = {}
@@ -1610,8 +1611,10 @@ class Engine:
         return out
 
     def workflow_state(self, instance_id: str) -> WorkflowState:
-        unpinned = self._unpinned_state(instance_id)
-        if unpinned is not None:
+        try:
+            return self._workflow_state(instance_id)
+        except Unpinned as exc:
+            unpinned = exc.state
             st = self.store.load_status(instance_id)
             return WorkflowState(
                 instance_id, dict(unpinned.inputs), dict(unpinned.variables),
@@ -1622,6 +1625,8 @@ class Engine:
                  for n, r in unpinned.steps.items()},
                 dict(unpinned.extra.get("spent") or {}),
                 dict(unpinned.extra.get("spent_tree") or {}))
+
+    def _workflow_state(self, instance_id: str) -> WorkflowState:
         with self.locked(instance_id) as rt:
             results = {}
             for nid in rt.graph.order:
