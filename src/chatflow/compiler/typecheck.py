@@ -60,9 +60,9 @@ OPTION_WORDS = frozenset((*OPTION_TYPES, "retry", "out", "backoff"))
 
 def swallowed_value(opt: ast.Option, syms: FlowSymbols) -> bool:
     """True when an option was written without its value and the parser took
-    what follows for it: `prompt` then `continue_on_error` on the next line
-    reads as `prompt continue_on_error`. That is a bare name that is not a
-    value of the flow and is an option word or starts a later line."""
+    what follows for it: `prompt` then `nope` on the next line reads as
+    `prompt nope`. That is a bare name that is not a value of the flow and is
+    an option word or starts a later line."""
     v = opt.value
     if not isinstance(v, ast.Name) or v.name in syms.names or v.name == "ctx":
         return False

@@ -2,10 +2,11 @@
 (`timeout` alone, `risk` alone, `prompt` alone, `with`/`env` without a map),
 or the flag `continue_on_error` given a value.
 
-In `.flow` text an option word alone before `}` is a syntax error, but one
-followed by another option (`prompt` then `continue_on_error` on the next
-line) parses as that option taking the next word as its value; the checker
-recognises that (`typecheck.swallowed_value`) and reports it here, once."""
+In `.flow` text an option word alone (before `}` or another option word)
+parses as an option without a value, but one followed by a bare name on a
+later line (`prompt` then `nope`) parses as that option taking the name as
+its value; the checker recognises that (`typecheck.swallowed_value`) and
+reports it here, once."""
 
 from __future__ import annotations
 
