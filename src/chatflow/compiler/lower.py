@@ -16,6 +16,7 @@ from pathlib import Path, PurePath
 from typing import Any, Protocol
 
 from chatflow.compiler.ir import IR_VERSION
+from chatflow.compiler.typecheck import constant_value
 from chatflow.dsl import ast
 from chatflow.gcpause import no_cyclic_gc
 
@@ -392,15 +393,10 @@ class _FlowLowerer:
 
 def _const(e: ast.Expr) -> Any:
     """The value of a constant setting/option operand (durations in ms)."""
-    if isinstance(e, ast.Literal):
-        return e.value
-    if isinstance(e, ast.DurationLit):
-        return e.millis
-    if isinstance(e, ast.Unary) and e.op == "-":
-        inner = _const(e.operand)
-        if isinstance(inner, int | float) and not isinstance(inner, bool):
-            return -inner
-    raise LoweringError(f"expected a constant, got {type(e).__name__}")
+    v = constant_value(e)
+    if v is None and not isinstance(e, ast.Literal):  # a `null` literal is a constant
+        raise LoweringError(f"expected a constant, got {type(e).__name__}")
+    return v
 
 
 def source_of(checked: CheckedProgram, key: str, module: ast.Module) -> dict[str, str]:
