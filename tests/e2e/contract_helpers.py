@@ -10,22 +10,14 @@ import os
 import subprocess
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cli_helpers import chatflow_command
+from cli_helpers import Run, chatflow_command
 
 
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
+class Result(Run):
+    """A finished run whose stdout is JSON or JSON lines."""
 
     def json(self) -> Any:
         return json.loads(self.stdout)
