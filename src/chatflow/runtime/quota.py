@@ -61,6 +61,7 @@ from datetime import datetime
 from typing import Any
 
 from chatflow.diagnostics import ChatflowError
+from chatflow.runtime.values import is_number
 
 __all__ = [
     "QUOTA_KEYS",
@@ -188,8 +189,7 @@ class Spending:
         out: dict[str, int] = {}
         for key in QUOTA_KEYS:
             value = data.get(key, 0)
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-            out[key] = int(value) if ok else 0
+            out[key] = int(value) if is_number(value) else 0
         return cls(**out)
 
 
