@@ -221,7 +221,7 @@ def _status_text(d: Mapping[str, Any]) -> str:
     if d.get("outputs"):
         lines.append("outputs: " + json.dumps(d["outputs"], ensure_ascii=False))
     if d.get("quota"):
-        from chatflow.runtime.quota import QuotaLimits, Spending, render_quota_table
+        from chatflow.runtime.quota import QUOTA_KEYS, QuotaLimits, Spending, render_quota_table
 
         alias = {"cpu": "cpu_ms", "wall": "wall_ms"}
         q = {alias.get(k, k): v for k, v in d["quota"].items()
@@ -235,19 +235,9 @@ def _status_text(d: Mapping[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------- quota and tree
 
-QUOTA_KEYS = ("tokens", "cpu_ms", "wall_ms", "steps")
-
-
-def _ts(iso: str) -> float | None:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except (ValueError, AttributeError):
-        return None
-
-
 def _own_spent(state: Any) -> dict[str, int]:
+    from chatflow.runtime.quota import QUOTA_KEYS
+
     raw = (state.extra or {}).get("spent") or {}
     return {k: int(raw.get(k, 0) or 0) for k in QUOTA_KEYS}
 
@@ -263,6 +253,7 @@ def quota_view(engine: Any, instance_id: str, info: Mapping[str, Any]) -> dict[s
     from chatflow.runtime.quota import (
         Spending,
         elapsed_ms,
+        epoch_seconds,
         limits_from_settings,
         quota_status,
     )
@@ -285,7 +276,7 @@ def quota_view(engine: Any, instance_id: str, info: Mapping[str, Any]) -> dict[s
             spent = spent + Spending.from_dict(_own_spent(store.load_state(child)))
     end = None
     if info.get("status") in ("succeeded", "failed", "cancelled"):
-        end = _ts(str(info.get("updated_at") or ""))
+        end = epoch_seconds(str(info.get("updated_at") or ""))
     wall = elapsed_ms(str(info.get("created_at") or ""), end)
     return quota_status(limits, spent.with_wall(max(wall, spent.wall_ms)))
 

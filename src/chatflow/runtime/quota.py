@@ -20,6 +20,7 @@ the engine calls it wherever it accounts a step. The API:
         s.with_wall(ms) -> Spending            (replace wall_ms)
     step_spending(tokens=0, cpu_s=0.0, wall_s=0.0, steps=1) -> Spending
     elapsed_ms(started_at_iso: str, now: float | None = None) -> int
+    epoch_seconds(iso: str) -> float | None   (None when unreadable)
 
     check(limits, spent, instance_id=None) -> QuotaExceeded | None
         the first quota (in QUOTA_KEYS order) whose spending is above its limit.
@@ -74,6 +75,7 @@ __all__ = [
     "check",
     "check_before_step",
     "elapsed_ms",
+    "epoch_seconds",
     "format_amount",
     "limits_from_settings",
     "merge",
@@ -212,11 +214,19 @@ def step_spending(tokens: int = 0, cpu_s: float = 0.0, wall_s: float = 0.0,
                     int(steps))
 
 
+def epoch_seconds(iso: str) -> float | None:
+    """Seconds since the epoch of an ISO-8601 timestamp (`...Z` or an offset);
+    None if unreadable."""
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except (ValueError, AttributeError):
+        return None
+
+
 def elapsed_ms(started_at: str, now: float | None = None) -> int:
     """Milliseconds since an ISO-8601 timestamp (`created_at`); 0 if unreadable."""
-    try:
-        start = datetime.fromisoformat(started_at.replace("Z", "+00:00")).timestamp()
-    except (ValueError, AttributeError):
+    start = epoch_seconds(started_at)
+    if start is None:
         return 0
     current = time.time() if now is None else now
     return max(0, int((current - start) * 1000))
