@@ -128,6 +128,7 @@ class _Runtime:
         self.flow: dict[str, Any] = ir["flows"][self.flow_key]
         self.graph = graph
         self.steps: dict[str, StepRecord] = dict(state.steps)
+        self.blank: dict[str, StepRecord] = {}  # pending records handed out by step()
         self.vars: dict[str, Any] = dict(state.variables)
         self.outputs: dict[str, Any] = dict(state.outputs)
         self.extra: dict[str, Any] = dict(state.extra)
@@ -168,9 +169,17 @@ class _Runtime:
 
     def step(self, nid: str) -> StepRecord:
         rec = self.steps.get(nid)
-        return rec if rec is not None else StepRecord(name=nid)
+        if rec is not None:
+            return rec
+        # a step not run yet is read several times before it first runs:
+        # build its (immutable) pending record once, not on every read
+        rec = self.blank.get(nid)
+        if rec is None:
+            rec = self.blank[nid] = StepRecord(name=nid)
+        return rec
 
     def put(self, rec: StepRecord) -> None:
+        self.blank.pop(rec.name, None)
         self.steps[rec.name] = rec
         self.dirty_steps[rec.name] = rec
         if rec.status == RUNNING and rec.name in self.graph.step_set:
