@@ -154,6 +154,9 @@ class _Runtime:
         self.after_unlock: list[Callable[[], None]] = []
         self.limits = limits_from_settings(self.flow.get("settings"))
         self.has_limits = bool(self.limits)  # read per step: computed once
+        self.var_types: dict[str, Any] = {}  # the first declaration of a name wins
+        for v in self.flow.get("vars", []):
+            self.var_types.setdefault(v["name"], v.get("type"))
 
     @property
     def instance_id(self) -> str:
@@ -789,8 +792,7 @@ class Engine:
             rt.event("step_started", nid, attempt=rec.attempts + 1)
             try:
                 value = evaluate(action["value"], _Scope(rt, rec.attempts + 1))
-                var_type = next((v.get("type") for v in rt.flow.get("vars", [])
-                                 if v["name"] == action["var"]), None)
+                var_type = rt.var_types.get(action["var"])
                 if var_type and not check_type(value, var_type):
                     raise EvalError(f"expected {var_type}, got {describe(value)}",
                                     f"set {action['var']}")
@@ -1145,7 +1147,8 @@ class Engine:
         if rt.waiting and not rt.running and rt.sched.next_eligible() is None \
                 and not rt.sched.groups_done:
             new = WAITING_APPROVAL
-        current = sorted(rt.running | rt.waiting, key=rt.graph.index.__getitem__)
+        current = sorted(rt.running | rt.waiting, key=rt.graph.index.__getitem__) \
+            if rt.running or rt.waiting else []
         changes: dict[str, Any] = {}
         if new != rt.status.status:
             changes["status"] = new

@@ -10,6 +10,7 @@ backend replays its journal with it.
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 import time
 from collections.abc import Mapping
@@ -360,7 +361,7 @@ def check_status_changes(changes: Mapping[str, Any]) -> None:
 
 def next_status(old: StatusRecord, changes: Mapping[str, Any], seq: int, now: str) -> StatusRecord:
     """The status after a commit: `changes` applied, rev + 1, seq and updated_at set."""
-    fields = {name: getattr(old, name) for name in StatusRecord.__slots__}
+    fields = dict(zip(_STATUS_SLOTS, _status_values(old), strict=True))
     fields.update(changes)
     if "current_steps" in changes:
         fields["current_steps"] = tuple(changes["current_steps"])
@@ -368,6 +369,10 @@ def next_status(old: StatusRecord, changes: Mapping[str, Any], seq: int, now: st
         fields["extra"] = dict(changes["extra"])
     fields.update(rev=old.rev + 1, seq=seq, updated_at=now)
     return StatusRecord(**fields)
+
+
+_STATUS_SLOTS: tuple[str, ...] = StatusRecord.__slots__
+_status_values = operator.attrgetter(*_STATUS_SLOTS)
 
 
 def apply_delta(state: StateRecord, delta: Mapping[str, Any], rev: int,
