@@ -755,13 +755,12 @@ class Engine:
 
     def _gate(self, rt: _Runtime, nid: str) -> str | None:
         """Why `nid` must wait for a person before it runs, or None."""
-        rec = rt.step(nid)
-        if rec.extra.get("approved_to_run"):
+        level = rt.automation
+        if level == 100:  # checked first: the common case, no record read
+            return None
+        if rt.step(nid).extra.get("approved_to_run"):
             return None
         node = rt.graph.nodes[nid]
-        level = rt.automation
-        if level == 100:
-            return None
         if node["action"]["type"] == "approve":
             return "approve"
         risk = int((node.get("options") or {}).get("risk", 0))
