@@ -395,8 +395,9 @@ class SQLStore(StateStore):
         """SET clauses for the changed state maps (merged into the current ones)."""
         if cached is not None and cached.state is not None:
             base = cached.state
+            # the cached maps are only read (merged into new dicts below)
             current: dict[str, Any] = {"variables": base.variables, "outputs": base.outputs,
-                                       "extra": base.extra, "children": list(base.children)}
+                                       "extra": base.extra, "children": base.children}
         else:
             row = self._x(conn, "SELECT variables, outputs, extra, children FROM instances "
                                 "WHERE instance_id = ?", (iid,)).fetchone()
