@@ -858,7 +858,7 @@ class Engine:
         nid = claim.step
         try:
             if a["type"] == "shell":
-                r["command"] = render(a["command"], scope, shell=True)
+                r["command"] = render(a["command"], scope, shell=True)  # safe: quoting renderer
             elif a["type"] == "python":
                 r["target"] = a["target"]
             elif a["type"] == "agent":
