@@ -192,7 +192,7 @@ def _describe_step(node: Mapping[str, Any], entry: dict[str, Any], scope: _PlanS
     entry["action"] = atype
     try:
         if atype == "shell":
-            entry["command"] = render(action["command"], scope, shell=True)  # safe: quoting renderer
+            entry["command"] = render(action["command"], scope, shell=True)  # safe: quoting
         elif atype in ("approve", "fail"):
             entry["message"] = render(action["message"], scope)
         elif atype == "python":
