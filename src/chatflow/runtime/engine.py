@@ -1225,8 +1225,9 @@ class Engine:
             child = rec.extra.get("child_instance_id")
             if rec.extra.get("gate") != "child" or not child:
                 continue
-            try:  # still waiting if a step below it waits for a person
-                waits = any(p.decidable for p in waiting_points(self.store, str(child)))
+            try:  # still waiting if a step in it (or deeper) waits for a person
+                waits = self.store.load_status(str(child)).status == WAITING_APPROVAL and \
+                    any(p.decidable for p in waiting_points(self.store, str(child)))
             except ChatflowError:
                 continue
             if not waits:  # decided on (in the child, or deeper): go on

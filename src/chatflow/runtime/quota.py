@@ -248,7 +248,7 @@ def elapsed_ms(started_at: str, now: float | None = None) -> int:
     if start is None:
         return 0
     current = time.time() if now is None else now
-    return max(0, int((current - start) * 1000))
+    return max(0, round((current - start) * 1000))
 
 
 # ---------------------------------------------------------------------------- wall time and people

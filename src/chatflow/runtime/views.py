@@ -65,7 +65,7 @@ class OutputTail:
 def _clean(line: str) -> str:
     """A line as a terminal would show it: what follows the last carriage
     return, without escape sequences or other control characters."""
-    line = _ANSI.sub("", line.rpartition("\r")[2])
+    line = _ANSI.sub("", line.rstrip("\r").rpartition("\r")[2])
     line = _CONTROL.sub("", line).rstrip()
     if len(line) > MAX_LINE_CHARS:
         line = line[:MAX_LINE_CHARS] + "…"
@@ -73,7 +73,7 @@ def _clean(line: str) -> str:
 
 
 def _tail_of(stream: str, text: str, max_lines: int) -> OutputTail | None:
-    lines = [_clean(x) for x in text.splitlines()]
+    lines = [_clean(x) for x in text.split("\n")]
     while lines and not lines[-1]:
         lines.pop()
     if not lines:
