@@ -93,6 +93,7 @@ def test_the_wait_is_at_the_childs_step_and_the_parent_drives_on(engine: Workflo
         (child, "checkout", "approve", "ship it?", ("staging",))]
     assert driver_of(engine.store, child) == parent
     assert driver_of(engine.store, parent) == parent
+    assert engine.waiting_points(parent) == points and engine.driver_of(child) == parent
 
     engine.approve(child, "checkout", by="ann")
     engine.resume(parent)
