@@ -27,6 +27,7 @@ from typing import Any
 
 from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.evaluator import EvalError, evaluate, render
+from chatflow.runtime.outputs import bind_outputs
 from chatflow.runtime.quota import (
     QuotaExceeded,
     Spending,
@@ -69,7 +70,12 @@ from chatflow.runtime.store.records import (
 )
 from chatflow.runtime.values import check_type, describe
 from chatflow.runtime.views import duration_ms
-from chatflow.runtime.waits import CHILD_GATE, driver_of, waiting_points
+from chatflow.runtime.waits import (
+    CHILD_GATE,
+    refuse_decision,
+    waiting_points,
+    waiting_view,
+)
 
 DEFAULT_MAX_DEPTH = 8
 DEFAULT_LEASE_S = 3600.0
@@ -787,13 +793,13 @@ class Engine:
                 msg = render(action["message"], _Scope(rt))
             except EvalError as exc:
                 msg = str(exc)
-            rt.event("step_started", nid, attempt=1)
+            self._started(rt, nid, attempt=1)
             self._complete(rt, nid, SUCCEEDED, {"approved": True, "by": "automation",
                                                "comment": ""}, attempts=1, message=msg,
                            **self._account_inline(rt))
             return None
         if atype == "set":
-            rt.event("step_started", nid, attempt=rec.attempts + 1)
+            self._started(rt, nid, attempt=rec.attempts + 1)
             try:
                 value = evaluate(action["value"], _Scope(rt, rec.attempts + 1))
                 var_type = rt.var_types.get(action["var"])
@@ -810,7 +816,7 @@ class Engine:
                            **self._account_inline(rt))
             return None
         if atype == "fail":
-            rt.event("step_started", nid, attempt=rec.attempts + 1)
+            self._started(rt, nid, attempt=rec.attempts + 1)
             try:
                 msg = render(action["message"], _Scope(rt))
             except EvalError as exc:
@@ -828,7 +834,7 @@ class Engine:
                       attempt, self.owner, strategy=_strategy(rt.flow))
         err = self._render_claim(rt, claim)
         if err is not None:
-            rt.event("step_started", nid, attempt=attempt)
+            self._started(rt, nid, attempt=attempt)
             self._complete(rt, nid, FAILED, {"ok": False}, attempts=attempt, error=err)
             return None
         timeout = claim.options.get("timeout_ms")
@@ -853,13 +859,17 @@ class Engine:
         view = _event_view(claim.rendered)
         if resumed:
             view["resumed"] = True
-        iteration = self._iteration_of(rt, nid)
-        if iteration is not None:
-            view["iteration"] = iteration
-        rt.event("step_started", nid, attempt=attempt, owner=self.owner, **view)
+        self._started(rt, nid, attempt=attempt, owner=self.owner, **view)
         with _ACTIVE_LOCK:
             _ACTIVE[(self.owner, rt.instance_id, nid)] = claim.cancel
         return claim
+
+    def _started(self, rt: _Runtime, nid: str, **data: Any) -> None:
+        """The `step_started` event (with the iteration, inside a repeat)."""
+        iteration = self._iteration_of(rt, nid)
+        if iteration is not None:
+            data["iteration"] = iteration
+        rt.event("step_started", nid, **data)
 
     def _render_claim(self, rt: _Runtime, claim: Claim) -> str | None:
         """Interpolate everything the action needs (under the lock, so the
@@ -1138,21 +1148,10 @@ class Engine:
         rt.event("instance_completed", None, **data)
 
     def _bind_outputs(self, rt: _Runtime) -> tuple[dict[str, Any], dict[str, str]]:
-        """Evaluate the flow's outputs against the state the instance ended
-        in and bind those of their declared type; the others stay unbound
-        (never null in place of a value), each with why. Every output is
-        bound when the instance succeeds (an unbound one fails it)."""
-        outputs: dict[str, Any] = {}
-        errors: dict[str, str] = {}
-        for o in rt.flow.get("outputs", []):
-            try:
-                val = evaluate(o["value"], _Scope(rt))
-                if not check_type(val, o["type"]):
-                    raise EvalError(f"expected {o['type']}, got {describe(val)}"
-                                    + _unfinished_reads(rt, o["value"]))
-                outputs[o["name"]] = val
-            except EvalError as exc:
-                errors[o["name"]] = str(exc)
+        """Bind the flow's outputs that evaluate to their declared type (see
+        runtime/outputs.py); the others stay unbound, with why."""
+        outputs, errors = bind_outputs(rt.flow.get("outputs", []), _Scope(rt),
+                                       lambda step: rt.sched.status.get(step))
         rt.outputs.update(outputs)
         rt.output_changes.update(outputs)
         if errors:
@@ -1315,8 +1314,8 @@ class Engine:
                         err = self._render_claim(rt, claim)
                         rt.put(replace(rec, attempts=claim.attempt,
                                        lease_until=_now() + DEFAULT_LEASE_S))
-                        rt.event("step_started", claim.step, attempt=claim.attempt,
-                                 owner=claim.owner, **_event_view(claim.rendered))
+                        self._started(rt, claim.step, attempt=claim.attempt,
+                                      owner=claim.owner, **_event_view(claim.rendered))
                         self._commit(rt)
                         if err is None:
                             time.sleep(delay / 1000.0)
@@ -1589,7 +1588,7 @@ class Engine:
                     f"(it is {rec.status})", exit_code=2)
             gate = rec.extra.get("gate", "risk")
             if gate == CHILD_GATE:
-                raise _not_decidable(self.store, instance_id, step, rec)
+                raise refuse_decision(self.store, instance_id, step, rec)
             decision = {"approved": approved, "by": by, "comment": comment}
             rt.event("step_approved" if approved else "step_rejected", step, gate=gate,
                      by=by, comment=comment)
@@ -1671,7 +1670,7 @@ class Engine:
             steps[nid] = StepInfo(rec.status, rec.attempts, dict(rec.outputs), kind,
                                   bool(rec.extra.get("in_doubt")), rec.error,
                                   self._iterations(rt, nid), rec.started_at, end, took,
-                                  _waiting_view(rec))
+                                  waiting_view(rec))
         st = rt.status
         declared = [o["name"] for o in rt.flow.get("outputs", [])]
         outputs = {k: rt.outputs[k] for k in declared if k in rt.outputs}
@@ -1822,56 +1821,6 @@ def _subflow_sink(sink: EventSink, step: str, child_id: str) -> EventSink:
             "path": [step, *sub.get("path", ())],
             "instance_id": sub.get("instance_id", child_id)}})
     return relay
-
-
-def _not_decidable(store: Any, instance_id: str, step: str, rec: StepRecord) -> ChatflowError:
-    """A decision on a `call` step that waits for its sub-flow: say which
-    steps of the sub-flow (or deeper) wait for a person, and who drives on."""
-    child = str(rec.extra.get("child_instance_id") or "")
-    points = [p for p in waiting_points(store, child) if p.decidable] if child else []
-    drive = driver_of(store, instance_id)
-    head = (f"step `{step}` of {instance_id} is a `call` that waits for its sub-flow "
-            f"{child}, not for a decision of its own")
-    if not points:
-        return ChatflowError(f"{head}; the sub-flow no longer waits for a person: "
-                             f"continue with: chatflow resume {drive}", exit_code=2)
-    todo = "".join(f"\n  chatflow approve {p.instance_id} {p.step}"
-                   + (f"   ({p.message})" if p.message else "") for p in points)
-    return ChatflowError(f"{head}; decide on the step that waits:{todo}\n"
-                         f"then continue with: chatflow resume {drive}", exit_code=2)
-
-
-def _waiting_view(rec: StepRecord) -> dict[str, Any] | None:
-    """What a waiting step waits for (`StepInfo.waiting`), None otherwise."""
-    if rec.status != WAITING_APPROVAL:
-        return None
-    view: dict[str, Any] = {"gate": rec.extra.get("gate") or "risk"}
-    for key in ("message", "child_instance_id"):
-        if key in rec.extra and (key != "child_instance_id" or view["gate"] == CHILD_GATE):
-            view[key] = rec.extra[key]
-    return view
-
-
-def _unfinished_reads(rt: _Runtime, expr: Any) -> str:
-    """` (reads `b.ok`; `b` was cancelled)`: the steps an expression reads
-    that did not succeed, to say why it has no value ("" when none)."""
-    reads: dict[str, str] = {}
-    todo = [expr]
-    while todo:
-        e = todo.pop()
-        if isinstance(e, dict):
-            if isinstance(e.get("step"), str) and isinstance(e.get("field"), str):
-                reads.setdefault(e["step"], f"{e['step']}.{e['field']}")
-            todo.extend(e.values())
-        elif isinstance(e, list):
-            todo.extend(e)
-    why = []
-    for step, read in sorted(reads.items()):
-        status = rt.sched.status.get(step) if step in rt.graph.nodes else None
-        if status is not None and status != SUCCEEDED:
-            state = "did not run" if status in (PENDING, WAITING_APPROVAL) else f"was {status}"
-            why.append(f"reads `{read}`; `{step}` {state}")
-    return f" ({'; '.join(why)})" if why else ""
 
 
 def _event_view(rendered: Mapping[str, Any]) -> dict[str, Any]:

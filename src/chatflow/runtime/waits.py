@@ -15,6 +15,11 @@ backend, pinned IR or not) and never take a lock.
     driver_of(store, instance_id) -> str
         the instance whose `resume` drives `instance_id` on: its topmost
         ancestor reached through `call` steps that wait on (or run) it.
+    refuse_decision(store, instance_id, step, record) -> ChatflowError
+        the usage error for a decision on a `call` step that waits for its
+        sub-flow: the steps to decide on instead, and what to resume.
+    waiting_view(record) -> dict | None
+        what a waiting step waits for: {"gate"[, "message", "child_instance_id"]}.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.records import RUNNING, WAITING_APPROVAL
 
-__all__ = ["WaitPoint", "driver_of", "waiting_points"]
+__all__ = ["WaitPoint", "driver_of", "refuse_decision", "waiting_points", "waiting_view"]
 
 CHILD_GATE = "child"
 """The gate of a `call` step that waits because its child instance waits."""
@@ -111,3 +116,34 @@ def driver_of(store: Any, instance_id: str) -> str:
             return current
         seen.add(parent)
         current = parent
+
+
+def refuse_decision(store: Any, instance_id: str, step: str, record: Any) -> ChatflowError:
+    """A decision on a `call` step that waits for its sub-flow (exit 2): name
+    the steps of the sub-flow (or deeper) that wait for a person, and the
+    instance to resume; or say that the sub-flow no longer waits."""
+    child = str(record.extra.get("child_instance_id") or "")
+    points = [p for p in waiting_points(store, child) if p.decidable] if child else []
+    drive = driver_of(store, instance_id)
+    head = (f"step `{step}` of {instance_id} is a `call` that waits for its sub-flow "
+            f"{child}, not for a decision of its own")
+    if not points:
+        return ChatflowError(f"{head}; the sub-flow no longer waits for a person: "
+                             f"continue with: chatflow resume {drive}", exit_code=2)
+    todo = "".join(f"\n  chatflow approve {p.instance_id} {p.step}"
+                   + (f"   ({p.message})" if p.message else "") for p in points)
+    return ChatflowError(f"{head}; decide on the step that waits:{todo}\n"
+                         f"then continue with: chatflow resume {drive}", exit_code=2)
+
+
+def waiting_view(record: Any) -> dict[str, Any] | None:
+    """What a waiting step waits for (`StepInfo.waiting`), None otherwise."""
+    if record.status != WAITING_APPROVAL:
+        return None
+    gate = record.extra.get("gate") or "risk"
+    view: dict[str, Any] = {"gate": gate}
+    if "message" in record.extra:
+        view["message"] = record.extra["message"]
+    if gate == CHILD_GATE and "child_instance_id" in record.extra:
+        view["child_instance_id"] = record.extra["child_instance_id"]
+    return view
