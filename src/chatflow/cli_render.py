@@ -143,8 +143,10 @@ class Progress:
         tail = self._tail(iid, step, data.get("outputs") or {})
         if tail is not None:
             self.shown.add((iid, step))
-            for line in tail_text(tail, name):
-                self.line(line, "dim")
+            *lines, source = tail_text(tail, name)
+            for line in lines:
+                self.line(line)
+            self.line(source, "dim")
 
     def _tail(self, instance_id: str | None, step: str, outputs: Mapping[str, Any]) -> Any:
         from chatflow.runtime.views import output_tail, step_output_tail
