@@ -195,3 +195,29 @@ def test_resuming_without_a_decision_keeps_waiting(engine: WorkflowEngine,
     assert info.status == "waiting_approval"
     assert info.steps["staging"].attempts == 1
     assert len(events(engine, root, "step_started", "staging")) == 1
+
+
+def test_each_re_wait_of_a_call_is_the_same_attempt(engine: WorkflowEngine,
+                                                    tmp_path: Path) -> None:
+    parent = start(engine, tmp_path, """
+flow t() {
+  step staging: call child()
+}
+flow child() {
+  step first: approve "first?"
+  step second: approve "second?"
+}""")
+    child = child_of(engine, parent)
+    for step in ("first", "second"):
+        [point] = engine.waiting_points(parent)
+        assert (point.instance_id, point.step) == (child, step)
+        engine.approve(child, step, by="ann")
+        engine.resume(parent)
+    info = engine.status(parent)
+    assert info.status == "succeeded", info.error
+    assert info.steps["staging"].attempts == 1
+    started = events(engine, parent, "step_started", "staging")
+    assert [(e.data["attempt"], e.data.get("resumed", False)) for e in started] == [
+        (1, False), (1, True), (1, True)]
+    waits = events(engine, parent, "step_waiting_approval", "staging")
+    assert [e.data["gate"] for e in waits] == ["child", "child"]
