@@ -144,277 +144,63 @@ def parse_inputs(pairs: list[str], flow: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-# ---------------------------------------------------------------------------- progress
+# ---------------------------------------------------------------------------- printing
 
 
-class Progress:
-    """One line per event on stderr (rich when available)."""
+def _summary(engine: Any, instance_id: str, as_json: bool, progress: Any = None) -> int:
+    """The final status after `run` / `resume` (on stderr; `--json`: stdout),
+    with the output lines of failures the progress lines did not show."""
+    from chatflow.cli_render import status_text
+    from chatflow.runtime.views import status_with_quota
 
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self.console: Any = None
-        try:
-            from rich.console import Console
-
-            self.console = Console(stderr=True, highlight=False)
-        except ImportError:  # pragma: no cover
-            self.console = None
-
-    def line(self, text: str, style: str = "") -> None:
-        if self.quiet:
-            return
-        if self.console is not None:
-            self.console.print(text, style=style or None, markup=False)
-        else:  # pragma: no cover
-            sys.stderr.write(text + "\n")
-
-    def __call__(self, etype: str, step: str | None, data: Mapping[str, Any]) -> None:
-        if etype == "step_started":
-            what = data.get("command") or data.get("agent") or data.get("target") \
-                or data.get("flow") or ""
-            attempt = data.get("attempt", 1)
-            tries = f" (attempt {attempt})" if attempt and attempt > 1 else ""
-            self.line(f"▶ {step}{tries} {what}".rstrip(), "cyan")
-        elif etype == "step_completed":
-            st = data.get("status")
-            mark = {"succeeded": "✔", "failed": "✘", "skipped": "↷", "cancelled": "⊘"}.get(
-                str(st), "•")
-            style = {"succeeded": "green", "failed": "red"}.get(str(st), "dim")
-            err = f": {data['error']}" if data.get("error") and st == "failed" else ""
-            self.line(f"{mark} {step} {st}{err}", style)
-        elif etype == "step_waiting_approval":
-            why = data.get("message") or data.get("gate")
-            self.line(f"⏸ {step} waits for approval ({why})", "yellow")
-        elif etype == "step_retrying":
-            self.line(f"↻ {step} failed ({data.get('error')}); retrying in "
-                      f"{data.get('delay_ms', 0)} ms", "yellow")
-        elif etype == "step_interrupted":
-            self.line(f"! {step} was interrupted ({data.get('action')})", "yellow")
-        elif etype == "instance_completed":
-            self.line(f"■ instance {data.get('status')}", "bold")
-
-
-def _summary(engine: Any, instance_id: str, as_json: bool) -> int:
-    info = engine.status(instance_id)
+    info = status_with_quota(engine, instance_id)
     if as_json:
-        _out(status_with_quota(engine, instance_id))
+        _out(info)
     else:
-        sys.stderr.write(_status_text(status_with_quota(engine, instance_id)))
-        if info.status == "waiting_approval":
-            waiting = [n for n, s in info.steps.items() if s.status == "waiting_approval"]
-            for step in waiting:
-                sys.stderr.write(f"  approve with: chatflow approve {instance_id} {step}\n")
-            sys.stderr.write(f"  then continue with: chatflow resume {instance_id}\n")
-    return _exit_for(info.status)
+        shown = progress.shown if progress is not None else set()
+        tails = {k: v for k, v in _failure_tails(engine, info).items()
+                 if (instance_id, k) not in shown}
+        sys.stderr.write(status_text(info, tails))
+        if info["status"] == "waiting_approval":
+            sys.stderr.write(_next_steps(engine, instance_id))
+    return _exit_for(info["status"])
 
 
-def _status_text(d: Mapping[str, Any]) -> str:
-    lines = [f"instance {d['instance_id']}  flow {d['flow']}  status {d['status']}  "
-             f"progress {round(float(d['progress']) * 100)}%"]
-    if d.get("feature_id"):
-        lines.append(f"feature {d['feature_id']}")
-    if d.get("error"):
-        lines.append(f"error: {d['error']}")
-    for name, s in d["steps"].items():
-        extra = " (in doubt)" if s.get("in_doubt") else ""
-        lines.append(f"  {name:<24} {s['status']:<17} attempts {s['attempts']}{extra}")
-    if d.get("outputs"):
-        lines.append("outputs: " + json.dumps(d["outputs"], ensure_ascii=False))
-    if d.get("quota"):
-        from chatflow.runtime.quota import QUOTA_KEYS, QuotaLimits, Spending, render_quota_table
+def _failure_tails(engine: Any, info: Mapping[str, Any]) -> dict[str, Any]:
+    """The last output lines of each failed step (none for cancelled ones)."""
+    from chatflow.runtime.views import step_output_tail
 
-        alias = {"cpu": "cpu_ms", "wall": "wall_ms"}
-        q = {alias.get(k, k): v for k, v in d["quota"].items()
-             if alias.get(k, k) in QUOTA_KEYS and isinstance(v, Mapping)}
-        limits = QuotaLimits(**{k: int(v.get("limit") or 0) for k, v in q.items()})
-        spent = Spending(**{k: int(v.get("spent") or 0) for k, v in q.items()})
-        lines.append("quota (this instance and its sub-flows):")
-        lines.extend("  " + row for row in render_quota_table(limits, spent).splitlines())
-    return "\n".join(lines) + "\n"
+    tails = {}
+    for name, s in info["steps"].items():
+        if s.get("status") == "failed" and s.get("kind", "step") == "step":
+            tail = step_output_tail(engine, info["instance_id"], name, s.get("outputs") or {})
+            if tail is not None:
+                tails[name] = tail
+    return tails
 
 
-# ---------------------------------------------------------------------------- quota and tree
+def _next_steps(engine: Any, instance_id: str) -> str:
+    """The approve commands for the steps that wait (in sub-flows too) and
+    the resume of the instance that drives on."""
+    from chatflow.cli_render import next_steps_text
+    from chatflow.runtime.waits import driver_of, waiting_points
 
-def _own_spent(state: Any) -> dict[str, int]:
-    from chatflow.runtime.quota import QUOTA_KEYS
-
-    raw = (state.extra or {}).get("spent") or {}
-    return {k: int(raw.get(k, 0) or 0) for k in QUOTA_KEYS}
-
-
-def quota_view(engine: Any, instance_id: str, info: Mapping[str, Any]) -> dict[str, Any] | None:
-    """`{"tokens": {"limit", "spent"}, ...}` for the quotas the instance's flow
-    sets (None when it sets none). Spending is the instance's tree: its own
-    plus its descendants'. Uses the engine's figure (`quota` in the status
-    object, or `extra.spent_tree`) when it records one, else sums `extra.spent`
-    down the tree; wall time is the instance's elapsed time."""
-    if info.get("quota") is not None:
-        return dict(info["quota"])
-    from chatflow.runtime.quota import (
-        Spending,
-        elapsed_ms,
-        epoch_seconds,
-        limits_from_settings,
-        quota_status,
-    )
-
-    store = engine.store
-    state = store.load_state(instance_id)
-    if state.ir_ref is None:
-        return None
-    ir = store.load_ir(state.ir_ref)
-    flow_key = str((state.extra or {}).get("flow_key") or ir.get("entry"))
-    limits = limits_from_settings((ir.get("flows", {}).get(flow_key) or {}).get("settings"))
-    if not limits:
-        return None
-    tree_spent = (state.extra or {}).get("spent_tree")
-    if tree_spent is not None:
-        spent = Spending.from_dict(tree_spent)
-    else:
-        spent = Spending.from_dict(_own_spent(state))
-        for child in _descendants(engine, instance_id):
-            spent = spent + Spending.from_dict(_own_spent(store.load_state(child)))
-    end = None
-    if info.get("status") in ("succeeded", "failed", "cancelled"):
-        end = epoch_seconds(str(info.get("updated_at") or ""))
-    wall = elapsed_ms(str(info.get("created_at") or ""), end)
-    return quota_status(limits, spent.with_wall(max(wall, spent.wall_ms)))
+    return next_steps_text(waiting_points(engine.store, instance_id),
+                           driver_of(engine.store, instance_id))
 
 
-def _children(engine: Any, instance_id: str) -> list[str]:
-    return [c for c in engine.state(instance_id).children if engine.store.exists(c)]
+def _pick_instance(engine: Any, instance_id: str | None) -> str:
+    """The given ID, else the most recent instance (said on stderr)."""
+    if instance_id is not None:
+        return instance_id
+    from chatflow.runtime.views import latest_instance
 
-
-def _descendants(engine: Any, instance_id: str) -> list[str]:
-    seen = {instance_id}
-    out: list[str] = []
-    todo = [instance_id]
-    while todo:
-        for child in _children(engine, todo.pop()):
-            if child not in seen:
-                seen.add(child)
-                out.append(child)
-                todo.append(child)
-    return out
-
-
-def status_with_quota(engine: Any, instance_id: str) -> dict[str, Any]:
-    """The status object, with `quota` when the flow sets quotas."""
-    info: dict[str, Any] = engine.status(instance_id).to_dict()
-    quota = quota_view(engine, instance_id, info)
-    if quota:
-        info["quota"] = quota
-    else:
-        info.pop("quota", None)
-    return info
-
-
-def _called_by(engine: Any, parent_id: str) -> dict[str, str]:
-    """child instance id → the parent's call step that started it."""
-    out: dict[str, str] = {}
-    for name, rec in engine.state(parent_id).step_results.items():
-        rounds = [rec, *(rec.get("iterations") or [])]
-        for r in rounds:
-            if not isinstance(r, Mapping):
-                continue
-            for where in (r.get("extra") or {}, r.get("outputs") or {}):
-                child = where.get("child_instance_id") or where.get("instance_id")
-                if isinstance(child, str):
-                    out.setdefault(child, name)
-    return out
-
-
-def instance_tree(engine: Any, instance_id: str) -> dict[str, Any]:
-    """The instance and its sub-flows as nested dicts: instance_id, flow,
-    status, progress, depth, step (the parent's call step), error, quota
-    (when set) and children (in the order they were started)."""
-
-    def node(iid: str, step: str | None) -> dict[str, Any]:
-        info = status_with_quota(engine, iid)
-        n: dict[str, Any] = {
-            "instance_id": iid, "flow": info["flow"], "status": info["status"],
-            "progress": info["progress"], "depth": info.get("depth", 0), "step": step,
-            "error": info.get("error"),
-        }
-        if info.get("quota"):
-            n["quota"] = info["quota"]
-        n["children"] = []
-        return n
-
-    root = node(instance_id, None)
-    seen = {instance_id}
-    todo = [root]
-    while todo:
-        current = todo.pop()
-        steps = _called_by(engine, current["instance_id"])
-        for child in _children(engine, current["instance_id"]):
-            if child in seen:  # a corrupt store must not loop forever
-                continue
-            seen.add(child)
-            sub = node(child, steps.get(child))
-            current["children"].append(sub)
-            todo.append(sub)
-    return root
-
-
-_STATUS_STYLE = {"succeeded": "green", "failed": "red", "cancelled": "dim",
-                 "running": "cyan", "waiting_approval": "yellow"}
-
-
-def tree_label(n: Mapping[str, Any]) -> str:
-    """One tree node as text: `[step] id  flow  status  NN%  quota...`."""
-    from chatflow.runtime.quota import format_amount
-
-    head = f"{n['step']}: {n['instance_id']}" if n.get("step") else str(n["instance_id"])
-    parts = [head, str(n["flow"]), str(n["status"]), f"{round(float(n['progress']) * 100)}%"]
-    for key, q in (n.get("quota") or {}).items():
-        name = {"cpu_ms": "cpu", "wall_ms": "wall"}.get(key, key)
-        unit = {"cpu": "cpu_ms", "wall": "wall_ms"}.get(key, key)
-        parts.append(f"{name} {format_amount(unit, int(q.get('spent') or 0))}/"
-                     f"{format_amount(unit, int(q.get('limit') or 0))}")
-    if n.get("error") and n.get("status") in ("failed", "cancelled"):
-        parts.append(f"({n['error']})")
-    return "  ".join(parts)
-
-
-def render_tree_text(root: Mapping[str, Any]) -> str:
-    """The tree in plain text with box-drawing connectors."""
-    lines = [tree_label(root)]
-
-    def walk(n: Mapping[str, Any], prefix: str) -> None:
-        kids = list(n.get("children") or [])
-        for i, child in enumerate(kids):
-            last = i == len(kids) - 1
-            lines.append(prefix + ("└── " if last else "├── ") + tree_label(child))
-            walk(child, prefix + ("    " if last else "│   "))
-
-    walk(root, "")
-    return "\n".join(lines) + "\n"
-
-
-def _print_tree(root: Mapping[str, Any]) -> None:
-    """Rich tree on a terminal, plain text otherwise."""
-    if not sys.stdout.isatty():
-        sys.stdout.write(render_tree_text(root))
-        return
-    try:
-        from rich.console import Console
-        from rich.text import Text
-        from rich.tree import Tree
-    except ImportError:  # pragma: no cover - rich ships with the CLI
-        sys.stdout.write(render_tree_text(root))
-        return
-
-    def label(n: Mapping[str, Any]) -> Text:
-        return Text(tree_label(n), style=_STATUS_STYLE.get(str(n.get("status")), ""))
-
-    tree = Tree(label(root))
-    todo: list[tuple[Any, Mapping[str, Any]]] = [(tree, root)]
-    while todo:
-        branch, n = todo.pop(0)
-        for child in n.get("children") or []:
-            todo.append((branch.add(label(child)), child))
-    Console(highlight=False).print(tree)
+    latest = latest_instance(engine.store)
+    if latest is None:
+        raise ChatflowError("no instances yet in this state store; start one with "
+                            "`chatflow run FILE`", exit_code=EXIT_USAGE)
+    sys.stderr.write(f"(most recent instance: {latest.instance_id})\n")
+    return str(latest.instance_id)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -465,46 +251,61 @@ def register(app: typer.Typer) -> None:
         engine = _engine(state)
         started = engine.start_workflow_instance(ir, inputs=values, feature_id=feature,
                                                  automation_level=automation)
-        progress = Progress()
+        from chatflow.cli_render import Progress
+
+        progress = Progress(engine, started.instance_id)
         progress.line(f"started {started.instance_id} ({started.flow}, automation "
                       f"{started.automation})", "bold")
         with _interruptible(started.instance_id):
             engine.run_until_blocked(started.instance_id, on_event=progress)
-        raise typer.Exit(_summary(engine, started.instance_id, as_json))
+        raise typer.Exit(_summary(engine, started.instance_id, as_json, progress))
 
     @app.command("resume")
     @_guarded
     def resume_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID")],
                    state: StateOpt = None, as_json: JsonOpt = False) -> None:
         """Drive an instance on (after an approval, a crash or Ctrl-C)."""
+        from chatflow.cli_render import Progress
+
         engine = _engine(state)
         _check_damage(engine, instance_id, repair=True)
         engine.status(instance_id)
+        progress = Progress(engine, instance_id)
         with _interruptible(instance_id):
-            engine.resume(instance_id, on_event=Progress())
-        raise typer.Exit(_summary(engine, instance_id, as_json))
+            engine.resume(instance_id, on_event=progress)
+        raise typer.Exit(_summary(engine, instance_id, as_json, progress))
 
     @app.command("status")
     @_guarded
-    def status_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID")],
+    def status_cmd(instance_id: Annotated[str | None, typer.Argument(
+                       metavar="[ID]", help="The instance (default: the most recent one).")
+                   ] = None,
                    tree: Annotated[bool, typer.Option(
                        "--tree", help="Draw the instance and its sub-flows as a tree.")] = False,
                    state: StateOpt = None, as_json: JsonOpt = False) -> None:
         """Show an instance's status and its steps (or, with --tree, its sub-flows)."""
+        from chatflow.cli_render import print_tree, status_text
+        from chatflow.runtime.views import instance_tree, status_with_quota
+
         engine = _engine(state)
+        instance_id = _pick_instance(engine, instance_id)
         _check_damage(engine, instance_id)
         if tree:
             root = instance_tree(engine, instance_id)
             if as_json:
                 _out(root)
-            else:
-                _print_tree(root)
-            return
-        info = status_with_quota(engine, instance_id)
-        if as_json:
-            _out(info)
+                return
+            print_tree(root)
+            waiting = root["status"] == "waiting_approval"
         else:
-            sys.stdout.write(_status_text(info))
+            info = status_with_quota(engine, instance_id)
+            if as_json:
+                _out(info)
+                return
+            sys.stdout.write(status_text(info, _failure_tails(engine, info)))
+            waiting = info["status"] == "waiting_approval"
+        if waiting:
+            sys.stdout.write(_next_steps(engine, instance_id))
 
     @app.command("list")
     @_guarded
@@ -542,7 +343,10 @@ def register(app: typer.Typer) -> None:
         verb = "rejected" if reject else "approved"
         sys.stderr.write(f"{verb} {step} of {instance_id} (by {who})\n")
         if info.status not in ("succeeded", "failed", "cancelled"):
-            sys.stderr.write(f"continue with: chatflow resume {instance_id}\n")
+            from chatflow.runtime.waits import driver_of
+
+            sys.stderr.write(f"continue with: chatflow resume "
+                             f"{driver_of(engine.store, instance_id)}\n")
         else:
             sys.stderr.write(f"the instance is {info.status}\n")
 
@@ -559,12 +363,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command("history")
     @_guarded
-    def history_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID")],
+    def history_cmd(instance_id: Annotated[str | None, typer.Argument(
+                        metavar="[ID]", help="The instance (default: the most recent one).")
+                    ] = None,
                     state: StateOpt = None,
                     as_json: Annotated[bool, typer.Option(
                         "--json", help="One JSON object per line (ndjson).")] = False) -> None:
         """Print an instance's history, one event per line."""
         engine = _engine(state)
+        instance_id = _pick_instance(engine, instance_id)
         _check_damage(engine, instance_id)
         for ev in engine.history(instance_id):
             if as_json:
@@ -572,7 +379,8 @@ def register(app: typer.Typer) -> None:
                                             default=str) + "\n")
             else:
                 brief = {k: v for k, v in ev.data.items() if k in (
-                    "status", "attempt", "gate", "by", "error", "command", "message")}
+                    "status", "attempt", "iteration", "resumed", "gate", "by", "error",
+                    "command", "message", "child_instance_id")}
                 tail = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}"
                                 for k, v in brief.items())
                 sys.stdout.write(f"{ev.seq:>5} {ev.ts} {ev.type:<22} {ev.step or '-':<20} "

@@ -17,11 +17,12 @@ from typing import Any
 import pytest
 
 from backends import backend, store_url  # noqa: F401  (fixtures)
-from chatflow.cli_runtime import instance_tree, render_tree_text, status_with_quota
+from chatflow.cli_render import render_tree_text
 from chatflow.compiler.api import compile_path
 from chatflow.runtime.actions.agent import AgentResponse, register_agent, unregister_agent
 from chatflow.runtime.api import WorkflowEngine
 from chatflow.runtime.store import open_store
+from chatflow.runtime.views import instance_tree, status_with_quota
 
 
 @pytest.fixture()

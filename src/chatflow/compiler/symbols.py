@@ -95,6 +95,9 @@ class FlowSymbols:
     out_fields: dict[str, dict[str, ast.OutField]] = field(default_factory=dict)
     open_fields: set[str] = field(default_factory=set)  # call of an unknown flow
     callees: dict[str, Signature] = field(default_factory=dict)  # call step -> callee
+    # fields that may be null even when the node ran: a `continue_on_error`
+    # call's callee outputs (a failed sub-flow binds only well-typed outputs)
+    partial: dict[str, frozenset[str]] = field(default_factory=dict)
     # field types as other items read them (`T?` for optional nodes), built lazily
     _read: dict[str, dict[str, Type]] = field(default_factory=dict, repr=False)
 
@@ -110,8 +113,9 @@ class FlowSymbols:
             if fields is None:
                 return None
             opt = self.optional.get(node, False)
+            partial = self.partial.get(node, frozenset())
             read = self._read[node] = {
-                k: t.as_optional() if opt else t for k, t in fields.items()}
+                k: t.as_optional() if opt or k in partial else t for k, t in fields.items()}
         t = read.get(name)
         if t is None:
             return ERROR if node in self.open_fields else None
@@ -199,6 +203,10 @@ def build_symbols(
         syms.fields[name] = fields
         syms.optional[name] = opt
         syms.out_fields[name] = outs
+        if sig is not None and any(isinstance(o, ast.Option)
+                                   and o.name.name == "continue_on_error"
+                                   for o in step.options):
+            syms.partial[name] = frozenset(k for k in sig.outputs if k not in ACTION_FIELDS["call"])
 
     walk(flow.items, False)
     return syms, diags

@@ -28,6 +28,7 @@ from chatflow.runtime.records import (
     WorkflowState,
     WorkflowStatusInfo,
 )
+from chatflow.runtime.waits import WaitPoint, driver_of, waiting_points
 
 FlowRef = str | Mapping[str, Any]
 
@@ -204,6 +205,21 @@ class WorkflowEngine:
     def cancel(self, instance_id: str) -> WorkflowStatusInfo:
         check_instance_id(instance_id)
         return self.engine.cancel(instance_id)
+
+    def waiting_points(self, instance_id: str) -> list[WaitPoint]:
+        """Every step of the instance's tree (sub-flows too) that waits for a
+        person: decide on those (`approve` / `reject`), then `resume` the
+        instance `driver_of` names."""
+        check_instance_id(instance_id)
+        self.engine.store.load_status(instance_id)  # a clear error for unknown ids
+        return waiting_points(self.engine.store, instance_id)
+
+    def driver_of(self, instance_id: str) -> str:
+        """The instance whose `resume` drives `instance_id` on (its topmost
+        ancestor through `call` steps that wait on it; itself otherwise)."""
+        check_instance_id(instance_id)
+        self.engine.store.load_status(instance_id)
+        return driver_of(self.engine.store, instance_id)
 
     # ------------------------------------------------------------------ reading
 

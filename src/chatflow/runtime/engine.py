@@ -27,13 +27,17 @@ from typing import Any
 
 from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.evaluator import EvalError, evaluate, render
+from chatflow.runtime.outputs import bind_outputs
 from chatflow.runtime.quota import (
     QuotaExceeded,
     Spending,
-    elapsed_ms,
+    WallClock,
     limits_from_settings,
+    pause_ended,
+    pause_started,
     quota_status,
     step_spending,
+    wall_clock,
 )
 from chatflow.runtime.quota import check as quota_check
 from chatflow.runtime.quota import check_before_step as quota_check_before_step
@@ -65,6 +69,13 @@ from chatflow.runtime.store.records import (
     utc_now,
 )
 from chatflow.runtime.values import check_type, describe
+from chatflow.runtime.views import duration_ms
+from chatflow.runtime.waits import (
+    CHILD_GATE,
+    refuse_decision,
+    waiting_points,
+    waiting_view,
+)
 
 DEFAULT_MAX_DEPTH = 8
 DEFAULT_LEASE_S = 3600.0
@@ -782,13 +793,13 @@ class Engine:
                 msg = render(action["message"], _Scope(rt))
             except EvalError as exc:
                 msg = str(exc)
-            rt.event("step_started", nid, attempt=1)
+            self._started(rt, nid, attempt=1)
             self._complete(rt, nid, SUCCEEDED, {"approved": True, "by": "automation",
                                                "comment": ""}, attempts=1, message=msg,
                            **self._account_inline(rt))
             return None
         if atype == "set":
-            rt.event("step_started", nid, attempt=rec.attempts + 1)
+            self._started(rt, nid, attempt=rec.attempts + 1)
             try:
                 value = evaluate(action["value"], _Scope(rt, rec.attempts + 1))
                 var_type = rt.var_types.get(action["var"])
@@ -805,7 +816,7 @@ class Engine:
                            **self._account_inline(rt))
             return None
         if atype == "fail":
-            rt.event("step_started", nid, attempt=rec.attempts + 1)
+            self._started(rt, nid, attempt=rec.attempts + 1)
             try:
                 msg = render(action["message"], _Scope(rt))
             except EvalError as exc:
@@ -815,20 +826,23 @@ class Engine:
             if not (node.get("options") or {}).get("continue_on_error"):
                 self._fail_instance(rt, f"step `{nid}` failed: {msg}")
             return None
-        # an action with side effects: claim it
-        attempt = rec.attempts + 1
+        # an action with side effects: claim it (a call step going back to a
+        # child a person decided on goes on with the same attempt)
+        resumed = bool(rec.extra.get("resume_child"))
+        attempt = rec.attempts if resumed else rec.attempts + 1
         claim = Claim(rt.instance_id, nid, action, dict(node.get("options") or {}),
                       attempt, self.owner, strategy=_strategy(rt.flow))
         err = self._render_claim(rt, claim)
         if err is not None:
-            rt.event("step_started", nid, attempt=attempt)
-            self._complete(rt, nid, FAILED, {}, attempts=attempt, error=err)
+            self._started(rt, nid, attempt=attempt)
+            self._complete(rt, nid, FAILED, {"ok": False}, attempts=attempt, error=err)
             return None
         timeout = claim.options.get("timeout_ms")
         lease = _now() + (timeout / 1000.0 + 60.0 if timeout else DEFAULT_LEASE_S)
         extra = dict(rec.extra)
         extra.pop("gate", None)
         extra.pop("in_doubt", None)
+        extra.pop("resume_child", None)
         if atype == "call" and "child_instance_id" not in extra:
             extra["child_instance_id"] = new_instance_id(
                 str(rt.ir["flows"][action["flow"]].get("name", action["flow"])))
@@ -842,11 +856,20 @@ class Engine:
                           finished_at=rec.finished_at, owner=self.owner, lease_until=lease,
                           iterations=rec.iterations, error=rec.error, extra=extra))
         rt.sched.set_status(nid, RUNNING)
-        rt.event("step_started", nid, attempt=attempt, owner=self.owner,
-                 **_event_view(claim.rendered))
+        view = _event_view(claim.rendered)
+        if resumed:
+            view["resumed"] = True
+        self._started(rt, nid, attempt=attempt, owner=self.owner, **view)
         with _ACTIVE_LOCK:
             _ACTIVE[(self.owner, rt.instance_id, nid)] = claim.cancel
         return claim
+
+    def _started(self, rt: _Runtime, nid: str, **data: Any) -> None:
+        """The `step_started` event (with the iteration, inside a repeat)."""
+        iteration = self._iteration_of(rt, nid)
+        if iteration is not None:
+            data["iteration"] = iteration
+        rt.event("step_started", nid, **data)
 
     def _render_claim(self, rt: _Runtime, claim: Claim) -> str | None:
         """Interpolate everything the action needs (under the lock, so the
@@ -889,13 +912,16 @@ class Engine:
         extra = {**rec.extra, "gate": gate}
         message = None
         node = rt.graph.nodes[nid]
-        if gate == "approve":
+        started = rec.started_at
+        if gate == "approve":  # a person's decision is this step's work
             try:
                 message = render(node["action"]["message"], _Scope(rt))
             except EvalError as exc:
                 message = str(exc)
             extra["message"] = message
-        rt.put(replace(rec, status=WAITING_APPROVAL, owner=None, lease_until=None, extra=extra))
+            started = started or utc_now()
+        rt.put(replace(rec, status=WAITING_APPROVAL, owner=None, lease_until=None, extra=extra,
+                       started_at=started))
         rt.sched.set_status(nid, WAITING_APPROVAL)
         info: dict[str, Any] = {"gate": gate, **data}
         if message is not None:
@@ -932,9 +958,10 @@ class Engine:
         if "gate" in extra or "in_doubt" in extra:
             extra = {k: v for k, v in extra.items() if k not in ("gate", "in_doubt")}
         # built directly: dataclasses.replace costs several µs per step
+        now = utc_now()
         new = StepRecord(name=rec.name, status=status,
                          attempts=rec.attempts if attempts is None else attempts,
-                         outputs=outs, started_at=rec.started_at, finished_at=utc_now(),
+                         outputs=outs, started_at=rec.started_at or now, finished_at=now,
                          iterations=rec.iterations, error=error, extra=extra)
         rt.put(new)
         rt.sched.finish(nid, status)
@@ -1093,19 +1120,11 @@ class Engine:
                     failed_node = nid
                 if nid in rt.graph.step_set:
                     break
-        outputs: dict[str, Any] = {}
+        outputs, output_errors = self._bind_outputs(rt)
         error = None
-        for o in rt.flow.get("outputs", []):
-            try:
-                val = evaluate(o["value"], _Scope(rt))
-                if not check_type(val, o["type"]):
-                    raise EvalError(f"expected {o['type']}, got {describe(val)}",
-                                    f"output {o['name']}")
-                outputs[o["name"]] = val
-            except EvalError as exc:
-                outputs[o["name"]] = None
-                if error is None and failed_node is None:
-                    error = f"output `{o['name']}`: {exc}"
+        if output_errors and failed_node is None:
+            name, why = next(iter(output_errors.items()))
+            error = f"output `{name}`: {why}"
         stop = rt.extra.get("stop")
         status = FAILED if (failed_node is not None or error is not None or stop) \
             else SUCCEEDED
@@ -1118,14 +1137,26 @@ class Engine:
                 error = rec.error
             elif rec.error:
                 error += f": {rec.error}"
-        rt.outputs.update(outputs)
-        rt.output_changes.update(outputs)
-        rt.status_changes.update(status=status, progress=rt.sched.progress(),
-                                 current_steps=[], error=error)
+        self._end_pause(rt)
         data: dict[str, Any] = {"status": status, "outputs": outputs}
         if error:
             data["error"] = error
+        if output_errors:
+            data["output_errors"] = output_errors
+        rt.status_changes.update(status=status, progress=rt.sched.progress(),
+                                 current_steps=[], error=error)
         rt.event("instance_completed", None, **data)
+
+    def _bind_outputs(self, rt: _Runtime) -> tuple[dict[str, Any], dict[str, str]]:
+        """Bind the flow's outputs that evaluate to their declared type (see
+        runtime/outputs.py); the others stay unbound, with why."""
+        outputs, errors = bind_outputs(rt.flow.get("outputs", []), _Scope(rt),
+                                       lambda step: rt.sched.status.get(step))
+        rt.outputs.update(outputs)
+        rt.output_changes.update(outputs)
+        if errors:
+            rt.extra["output_errors"] = rt.extra_changes["output_errors"] = errors
+        return outputs, errors
 
     def _fail_instance(self, rt: _Runtime, error: str, status: str = FAILED) -> None:
         """Stop the instance now: every unfinished node is cancelled and
@@ -1134,11 +1165,20 @@ class Engine:
         self._cancel_nodes(rt, [n for n in rt.graph.order
                                 if rt.sched.status[n] not in STEP_FINISHED], error)
         rt.child_stop = (CANCELLED, "cancelled")
+        outputs, output_errors = self._bind_outputs(rt)
+        self._end_pause(rt)
         rt.status_changes.update(status=status, error=error, progress=rt.sched.progress(),
                                  current_steps=[])
-        rt.event("instance_completed", None, status=status, error=error, outputs={})
+        data: dict[str, Any] = {"status": status, "error": error, "outputs": outputs}
+        if output_errors:
+            data["output_errors"] = output_errors
+        rt.event("instance_completed", None, **data)
 
-    def _update_instance_status(self, rt: _Runtime) -> None:
+    def _update_instance_status(self, rt: _Runtime, driving: bool = True) -> None:
+        """Recompute the instance's status, progress and current steps. A
+        wait for a person (status `waiting_approval`) stops the `wall`
+        clock; it runs again when a driver goes on (not at the decision:
+        until `resume`, the instance still waits for a person)."""
         cur = rt.inst_status
         if cur in (SUCCEEDED, FAILED, CANCELLED):
             return
@@ -1146,6 +1186,10 @@ class Engine:
         if rt.waiting and not rt.running and rt.sched.next_eligible() is None \
                 and not rt.sched.groups_done:
             new = WAITING_APPROVAL
+        if new == WAITING_APPROVAL:
+            self._set_waiting(rt, pause_started(rt.extra.get("waiting"), utc_now()))
+        elif driving and (rt.extra.get("waiting") or {}).get("since"):
+            self._end_pause(rt)
         current = sorted(rt.running | rt.waiting, key=rt.graph.index.__getitem__) \
             if rt.running or rt.waiting else []
         changes: dict[str, Any] = {}
@@ -1160,6 +1204,16 @@ class Engine:
                         or "current_steps" in changes):
             rt.status_changes.update(changes)
 
+    def _end_pause(self, rt: _Runtime) -> None:
+        """Close the open wait for a person, if any (its time is kept)."""
+        waiting = rt.extra.get("waiting")
+        if waiting:
+            self._set_waiting(rt, pause_ended(waiting, utc_now()))
+
+    def _set_waiting(self, rt: _Runtime, waiting: dict[str, Any] | None) -> None:
+        if waiting is not None:
+            rt.extra["waiting"] = rt.extra_changes["waiting"] = waiting
+
     # ------------------------------------------------------------------ crash recovery
 
     def _recover(self, rt: _Runtime) -> None:
@@ -1170,13 +1224,15 @@ class Engine:
             child = rec.extra.get("child_instance_id")
             if rec.extra.get("gate") != "child" or not child:
                 continue
-            try:
-                child_status = self.store.load_status(str(child)).status
+            try:  # still waiting if a step in it (or deeper) waits for a person
+                waits = self.store.load_status(str(child)).status == WAITING_APPROVAL and \
+                    any(p.decidable for p in waiting_points(self.store, str(child)))
             except ChatflowError:
                 continue
-            if child_status != WAITING_APPROVAL:  # the child was decided on: go on
+            if not waits:  # decided on (in the child, or deeper): go on
                 extra = {k: v for k, v in rec.extra.items() if k != "gate"}
-                rt.put(replace(rec, status=PENDING, extra={**extra, "approved_to_run": True}))
+                rt.put(replace(rec, status=PENDING, extra={**extra, "approved_to_run": True,
+                                                           "resume_child": True}))
                 rt.sched.set_status(nid, PENDING)
                 rt.sched.requeue(nid)
         if not rt.running:
@@ -1258,8 +1314,8 @@ class Engine:
                         err = self._render_claim(rt, claim)
                         rt.put(replace(rec, attempts=claim.attempt,
                                        lease_until=_now() + DEFAULT_LEASE_S))
-                        rt.event("step_started", claim.step, attempt=claim.attempt,
-                                 owner=claim.owner, **_event_view(claim.rendered))
+                        self._started(rt, claim.step, attempt=claim.attempt,
+                                      owner=claim.owner, **_event_view(claim.rendered))
                         self._commit(rt)
                         if err is None:
                             time.sleep(delay / 1000.0)
@@ -1319,7 +1375,7 @@ class Engine:
             for c in claims:
                 c.cancel.set()
             return
-        self._check_wall(iid, st)
+        self._check_wall(iid)
         if revs.get(iid) == st.rev:
             return
         revs[iid] = st.rev
@@ -1328,13 +1384,13 @@ class Engine:
             if rec is None or rec.status != RUNNING or rec.owner != c.owner:
                 c.cancel.set()
 
-    def _check_wall(self, iid: str, st: StatusRecord) -> None:
+    def _check_wall(self, iid: str) -> None:
         """Wall-time quotas are checked by the watcher too (a long step must
         not outlive its budget)."""
         rt = self._cache.get(iid)
         if rt is None or rt.limits.wall_ms is None:
             return
-        wall = self._wall_ms(st)
+        wall = self._wall(rt).wall_ms
         if wall > rt.limits.wall_ms:
             tree = Spending.from_dict(rt.extra.get("spent_tree")).with_wall(wall)
             crossed = quota_check(rt.limits, tree, iid)
@@ -1353,7 +1409,7 @@ class Engine:
         rt.extra["spent_tree"] = rt.extra_changes["spent_tree"] = tree.to_dict()
         crossed = None
         if rt.has_limits:
-            crossed = quota_check(rt.limits, tree.with_wall(self._wall_ms(rt.status)),
+            crossed = quota_check(rt.limits, tree.with_wall(self._wall(rt).wall_ms),
                                   rt.instance_id)
         parent = rt.status.parent_instance_id
         if crossed is not None or parent:
@@ -1368,11 +1424,15 @@ class Engine:
             return {}
         return {"spent": self._account(rt, Spending(steps=1))}
 
-    def _wall_ms(self, st: StatusRecord) -> int:
+    def _wall(self, rt: _Runtime) -> WallClock:
+        """What the `wall` quota counts: time since the instance was created
+        minus the time it waited for a person (`extra.waiting`, committed
+        with each status change, so a crash loses none of it)."""
+        st = rt.status
         end = None
         if st.status in (SUCCEEDED, FAILED, CANCELLED):
             end = _epoch(st.updated_at)
-        return elapsed_ms(st.created_at, end)
+        return wall_clock(st.created_at, end, rt.extra.get("waiting"))
 
     def _roll_up(self, parent: str | None, delta: Spending,
                  crossed: QuotaExceeded | None) -> None:
@@ -1386,8 +1446,7 @@ class Engine:
                 tree = Spending.from_dict(prt.extra.get("spent_tree")) + delta
                 prt.extra["spent_tree"] = prt.extra_changes["spent_tree"] = tree.to_dict()
                 if prt.has_limits:
-                    over = quota_check(prt.limits,
-                                       tree.with_wall(self._wall_ms(prt.status)),
+                    over = quota_check(prt.limits, tree.with_wall(self._wall(prt).wall_ms),
                                        prt.instance_id)
                     if over is not None:
                         crossed = over
@@ -1409,7 +1468,7 @@ class Engine:
         if not rt.has_limits or rt.inst_status in (SUCCEEDED, FAILED, CANCELLED):
             return False
         tree = Spending.from_dict(rt.extra.get("spent_tree"))
-        crossed = quota_check_before_step(rt.limits, tree.with_wall(self._wall_ms(rt.status)),
+        crossed = quota_check_before_step(rt.limits, tree.with_wall(self._wall(rt).wall_ms),
                                           rt.instance_id)
         if crossed is None:
             return False
@@ -1501,7 +1560,9 @@ class Engine:
                            instance_id=child_id)
             except ChatflowError as exc:
                 return ActionOutcome(False, {"ok": False}, f"cannot start sub-flow: {exc}")
-        result = self.drive(child_id)
+        sink: EventSink | None = getattr(self._local, "sink", None)
+        result = self.drive(child_id, sink=None if sink is None else
+                            _subflow_sink(sink, claim.step, child_id))
         if result.status == WAITING_APPROVAL:
             return ActionOutcome(False, {"ok": False}, None, pause=True)
         with self.locked(child_id) as crt:
@@ -1526,6 +1587,8 @@ class Engine:
                     f"step `{step}` of {instance_id} is not waiting for approval "
                     f"(it is {rec.status})", exit_code=2)
             gate = rec.extra.get("gate", "risk")
+            if gate == CHILD_GATE:
+                raise refuse_decision(self.store, instance_id, step, rec)
             decision = {"approved": approved, "by": by, "comment": comment}
             rt.event("step_approved" if approved else "step_rejected", step, gate=gate,
                      by=by, comment=comment)
@@ -1543,8 +1606,9 @@ class Engine:
             else:
                 self._complete(rt, step, FAILED, {"ok": False},
                                error=f"rejected by {by}" + (f": {comment}" if comment else ""))
-            # only the decision is recorded here; `resume` drives on
-            self._update_instance_status(rt)
+            # only the decision is recorded here; `resume` drives on (and
+            # restarts the wall clock: until then a person is still needed)
+            self._update_instance_status(rt, driving=False)
             self._commit(rt)
             return self._status_info(rt)
 
@@ -1595,26 +1659,34 @@ class Engine:
 
     def _status_info(self, rt: _Runtime) -> WorkflowStatusInfo:
         steps: dict[str, StepInfo] = {}
+        now = _now()
         for nid in rt.graph.order:
             rec = rt.step(nid)
             kind = rt.graph.kind(nid)
+            # a duration once finished (to now while it runs; none while it waits)
+            end = rec.finished_at if rec.status in STEP_FINISHED else None
+            took = duration_ms(rec.started_at, end, now) \
+                if end is not None or rec.status == RUNNING else None
             steps[nid] = StepInfo(rec.status, rec.attempts, dict(rec.outputs), kind,
                                   bool(rec.extra.get("in_doubt")), rec.error,
-                                  self._iterations(rt, nid))
+                                  self._iterations(rt, nid), rec.started_at, end, took,
+                                  waiting_view(rec))
         st = rt.status
         declared = [o["name"] for o in rt.flow.get("outputs", [])]
         outputs = {k: rt.outputs[k] for k in declared if k in rt.outputs}
+        clock = self._wall(rt)
         quota = None
         if rt.has_limits:
             spent = Spending.from_dict(rt.extra.get("spent_tree"))
-            quota = quota_status(rt.limits, spent.with_wall(self._wall_ms(st)))
+            quota = quota_status(rt.limits, spent.with_wall(clock.wall_ms), clock.waiting_ms)
         return WorkflowStatusInfo(
             st.instance_id, st.flow, rt.inst_status, rt.sched.progress(), st.feature_id,
             outputs, steps,
             sorted(rt.running | rt.waiting, key=rt.graph.index.__getitem__),
             rt.automation, st.parent_instance_id, st.depth,
             rt.status_changes.get("error", st.error), st.created_at, st.updated_at,
-            quota, list(rt.all_children))
+            quota, list(rt.all_children), clock.waiting_ms,
+            dict(rt.extra.get("output_errors") or {}))
 
     def _iterations(self, rt: _Runtime, nid: str) -> list[dict[str, Any]] | None:
         """Every iteration of a node inside a `repeat` (archived rounds, then
@@ -1738,6 +1810,17 @@ def _iteration_entry(rec: StepRecord, iteration: int) -> dict[str, Any]:
     if child:
         d["child_instance_id"] = child
     return d
+
+
+def _subflow_sink(sink: EventSink, step: str, child_id: str) -> EventSink:
+    """A child's progress events, relayed to its parent's sink with
+    `data["subflow"] = {"path": [call steps, outermost first], "instance_id"}`."""
+    def relay(etype: str, name: str | None, data: Mapping[str, Any]) -> None:
+        sub = data.get("subflow") or {}
+        sink(etype, name, {**data, "subflow": {
+            "path": [step, *sub.get("path", ())],
+            "instance_id": sub.get("instance_id", child_id)}})
+    return relay
 
 
 def _event_view(rendered: Mapping[str, Any]) -> dict[str, Any]:

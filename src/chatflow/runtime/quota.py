@@ -22,6 +22,18 @@ the engine calls it wherever it accounts a step. The API:
     elapsed_ms(started_at_iso: str, now: float | None = None) -> int
     epoch_seconds(iso: str) -> float | None   (None when unreadable)
 
+    wall_clock(created_at, end=None, waiting=None, now=None) -> WallClock
+        what the `wall` quota counts: time since `created_at` (to `end`, epoch
+        seconds, for a finished instance) minus the time it waited for a
+        person. `waiting` is the instance's stored record of those waits
+        (`extra["waiting"]`: {"ms": closed waits, "since": ISO start of the
+        open one or null}). WallClock(wall_ms, waiting_ms, elapsed_ms).
+    pause_started(waiting, now_iso) -> dict | None
+    pause_ended(waiting, now_iso) -> dict | None
+        the new `waiting` record when a wait for a person starts / ends
+        (None: nothing changes), so the engine commits it with the status
+        change that caused it.
+
     check(limits, spent, instance_id=None) -> QuotaExceeded | None
         the first quota (in QUOTA_KEYS order) whose spending is above its limit.
     check_before_step(limits, spent, instance_id=None) -> QuotaExceeded | None
@@ -43,10 +55,13 @@ the engine calls it wherever it accounts a step. The API:
     topmost_exceeded(updates) -> QuotaExceeded | None
         the crossed quota nearest the root: the tree under it must stop.
 
-    quota_status(limits, spent) -> {"tokens": {"limit": 200000, "spent": 212400}, ...}
-        (only the quotas the flow sets; `chatflow status --json` puts it under "quota")
-    render_quota_table(limits, spent) -> str
-        the text table `chatflow status` prints (empty string without quotas).
+    quota_status(limits, spent, waiting_ms=None)
+            -> {"tokens": {"limit": 200000, "spent": 212400}, ...}
+        (only the quotas the flow sets; `chatflow status --json` puts it under
+        "quota"; with `waiting_ms`, the `wall_ms` entry also carries it)
+    render_quota_table(limits, spent, waiting_ms=0) -> str
+        the text table `chatflow status` prints (empty string without quotas);
+        the wall row says how long the instance waited for people (not counted).
     format_amount(key, value) -> str   "212,400" / "10m 12s" / "850ms"
 
 `spent` is what the instance *and its descendants* spent (its tree); what the
@@ -71,6 +86,7 @@ __all__ = [
     "QuotaLimits",
     "RollupUpdate",
     "Spending",
+    "WallClock",
     "ancestor_chain",
     "check",
     "check_before_step",
@@ -80,11 +96,14 @@ __all__ = [
     "limits_from_settings",
     "merge",
     "parse_limits",
+    "pause_ended",
+    "pause_started",
     "quota_status",
     "render_quota_table",
     "roll_up",
     "step_spending",
     "topmost_exceeded",
+    "wall_clock",
 ]
 
 QUOTA_KEYS = ("tokens", "cpu_ms", "wall_ms", "steps")
@@ -229,7 +248,61 @@ def elapsed_ms(started_at: str, now: float | None = None) -> int:
     if start is None:
         return 0
     current = time.time() if now is None else now
-    return max(0, int((current - start) * 1000))
+    return max(0, round((current - start) * 1000))
+
+
+# ---------------------------------------------------------------------------- wall time and people
+
+@dataclass(frozen=True, slots=True)
+class WallClock:
+    """An instance's wall time: what the `wall` quota counts (`wall_ms`), the
+    time it waited for a person (`waiting_ms`), and both together."""
+
+    wall_ms: int
+    waiting_ms: int
+    elapsed_ms: int
+
+
+def _waiting_parts(waiting: Mapping[str, Any] | None) -> tuple[int, str | None]:
+    if not isinstance(waiting, Mapping):
+        return 0, None
+    ms = waiting.get("ms", 0)
+    since = waiting.get("since")
+    return (int(ms) if is_number(ms) and ms > 0 else 0,
+            since if isinstance(since, str) and since else None)
+
+
+def wall_clock(created_at: str, end: float | None = None,
+               waiting: Mapping[str, Any] | None = None,
+               now: float | None = None) -> WallClock:
+    """Time since `created_at` (up to `end` when the instance finished, else
+    `now`) minus the time spent waiting for a person: the closed waits
+    (`waiting["ms"]`) and the open one (since `waiting["since"]`)."""
+    current = end if end is not None else (time.time() if now is None else now)
+    elapsed = elapsed_ms(created_at, current)
+    closed, since = _waiting_parts(waiting)
+    open_ms = elapsed_ms(since, current) if since else 0
+    paused = min(elapsed, closed + open_ms)
+    return WallClock(elapsed - paused, paused, elapsed)
+
+
+def pause_started(waiting: Mapping[str, Any] | None, now_iso: str) -> dict[str, Any] | None:
+    """The `waiting` record once the instance starts waiting for a person
+    (None when a wait is already open)."""
+    closed, since = _waiting_parts(waiting)
+    if since is not None:
+        return None
+    return {"ms": closed, "since": now_iso}
+
+
+def pause_ended(waiting: Mapping[str, Any] | None, now_iso: str) -> dict[str, Any] | None:
+    """The `waiting` record once the wait is over: its time is added to the
+    closed waits (None when no wait is open)."""
+    closed, since = _waiting_parts(waiting)
+    if since is None:
+        return None
+    end = epoch_seconds(now_iso)
+    return {"ms": closed + (elapsed_ms(since, end) if end is not None else 0), "since": None}
 
 
 # ---------------------------------------------------------------------------- checks
@@ -371,31 +444,42 @@ def _format_ms(ms: int) -> str:
     return " ".join(parts)
 
 
-def quota_status(limits: QuotaLimits, spent: Spending) -> dict[str, dict[str, int]]:
-    """`{"tokens": {"limit": 200000, "spent": 212400}, ...}` for the quotas set."""
-    return {key: {"limit": limit, "spent": int(getattr(spent, key))}
-            for key, limit in limits.items()}
+def quota_status(limits: QuotaLimits, spent: Spending,
+                 waiting_ms: int | None = None) -> dict[str, dict[str, int]]:
+    """`{"tokens": {"limit": 200000, "spent": 212400}, ...}` for the quotas set;
+    with `waiting_ms`, the `wall_ms` entry also says how long the instance
+    waited for people (time that `spent` does not count)."""
+    out = {key: {"limit": limit, "spent": int(getattr(spent, key))}
+           for key, limit in limits.items()}
+    if waiting_ms is not None and "wall_ms" in out:
+        out["wall_ms"]["waiting_ms"] = int(waiting_ms)
+    return out
 
 
-def render_quota_table(limits: QuotaLimits, spent: Spending) -> str:
+def render_quota_table(limits: QuotaLimits, spent: Spending, waiting_ms: int = 0) -> str:
     """The quota table of `chatflow status` (empty when the flow sets none)."""
     rows = [("quota", "spent", "limit", "used")]
     over: list[bool] = [False]
+    notes: list[str] = [""]
     for key, limit in limits.items():
         amount = int(getattr(spent, key))
         used = f"{amount * 100 // limit}%" if limit else ("-" if amount == 0 else "∞")
         rows.append((SOURCE_NAMES[key], format_amount(key, amount),
                      format_amount(key, limit), used))
         over.append(amount > limit)
+        notes.append(f"(+{format_amount(key, waiting_ms)} waiting for people, not counted)"
+                     if key == "wall_ms" and waiting_ms > 0 else "")
     if len(rows) == 1:
         return ""
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = []
-    for row, exceeded in zip(rows, over, strict=True):
+    for row, exceeded, note in zip(rows, over, notes, strict=True):
         cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:],
                                                                        strict=True)]
         line = "  ".join(cells)
         if exceeded:
             line += "  exceeded"
+        if note:
+            line += "  " + note
         lines.append(line.rstrip())
     return "\n".join(lines) + "\n"

@@ -60,6 +60,13 @@ class StepInfo:
     iterations: list[dict[str, Any]] | None = None
     """Inside a `repeat`: one entry per iteration run so far (the last is
     the current record): {"iteration", "status", "attempts", "outputs"[, "error"]}."""
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_ms: int | None = None
+    """From its start to its end (to now while it runs); None if it never ran."""
+    waiting: dict[str, Any] | None = None
+    """While it waits for a person: {"gate"[, "message", "child_instance_id"]};
+    gate `child`: a `call` step whose sub-flow waits (decide on the sub-flow's step)."""
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -75,6 +82,14 @@ class StepInfo:
             d["error"] = self.error
         if self.iterations is not None:
             d["iterations"] = [dict(i) for i in self.iterations]
+        if self.started_at is not None:
+            d["started_at"] = self.started_at
+        if self.finished_at is not None:
+            d["finished_at"] = self.finished_at
+        if self.duration_ms is not None:
+            d["duration_ms"] = self.duration_ms
+        if self.waiting is not None:
+            d["waiting"] = dict(self.waiting)
         return d
 
 
@@ -100,6 +115,11 @@ class WorkflowStatusInfo:
     """Spending of this instance's tree against each quota its flow sets:
     {"tokens": {"limit": L, "spent": S}, ...}; None without quotas."""
     children: list[str] = field(default_factory=list)
+    waiting_ms: int = 0
+    """Time the instance waited for a person (not counted by the `wall` quota)."""
+    output_errors: dict[str, str] = field(default_factory=dict)
+    """A finished instance's declared outputs that are not bound, and why (an
+    output is bound only to a value of its declared type)."""
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -118,7 +138,10 @@ class WorkflowStatusInfo:
             "error": self.error,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "waiting_ms": self.waiting_ms,
         }
+        if self.output_errors:
+            d["output_errors"] = dict(self.output_errors)
         if self.quota is not None:
             d["quota"] = {k: dict(v) for k, v in self.quota.items()}
         return d
