@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NoReturn, Protocol
 
+from chatflow.compiler.ir_check import MAX_EXPR_DEPTH
 from chatflow.runtime.shellquote import ShellContext, ShellQuoteError
 from chatflow.runtime.values import (
     check_type,
@@ -47,8 +48,8 @@ __all__ = [
     "require_type",
 ]
 
-MAX_EXPR_DEPTH = 200
-"""Deeper expression trees are rejected instead of overflowing the stack."""
+# MAX_EXPR_DEPTH (the IR's limit, checked when IR is loaded): deeper trees
+# are rejected here too, instead of overflowing the stack.
 
 MATCH_MAX_SUBJECT = 1 << 20
 MATCH_MAX_PATTERN = 1000
