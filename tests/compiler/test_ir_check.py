@@ -241,12 +241,13 @@ def test_non_string_keys_and_non_json_values_are_refused() -> None:
 
 def test_the_check_visits_each_value_once_whatever_the_shape() -> None:
     """Counted work, not time: each expression node costs one visit, for a
-    flat 500-operand chain, a 199-deep left-nested chain and a 199-deep
-    `not` nest alike, so the check is linear in the document's size."""
+    500-operand run, a 199-deep left-nested chain and a 199-deep `not` nest
+    alike, so the check is linear in the document's size."""
     base = valid_ir()
     set_output({"lit": True})(base)
     base_visits = check_document(base).visited
     shapes = {
+        "run of 500": {"op": "and", "args": [{"param": "p"}] * 500},
         "flat list": {"op": "list", "args": [{"param": "p"}] * 500},
         "left-nested chain": _left_nested("and", 199),
         "not nest": not_chain(199),

@@ -237,7 +237,7 @@ class OpShape:
 
 _UNARY = OpShape(1, 1)
 _BINARY = OpShape(2, 2)
-_CHAIN = OpShape(2, 2)
+_CHAIN = OpShape(2, None)
 _ANY = OpShape(0, None)
 
 EXPR_OPS: dict[str, OpShape] = {
