@@ -16,6 +16,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+import chatflow
 from backends import backend, store_url  # noqa: F401  (fixtures)
 from chatflow.compiler import ir as ir_module
 from chatflow.diagnostics import ChatflowError
@@ -64,6 +65,7 @@ def test_compiled_ir_is_trusted_and_foreign_ir_checked_once(
     by_path = eng.start_workflow_instance(str(flow_file)).instance_id
     compiled = compile_flow(str(flow_file))
     assert isinstance(compiled, CompiledFlow)
+    assert chatflow.compile_flow is compile_flow and chatflow.CompiledFlow is CompiledFlow
     by_compiled = eng.start_workflow_instance(compiled).instance_id
     assert checks == []
     by_dict = eng.start_workflow_instance(dict(compiled.ir)).instance_id

@@ -373,7 +373,7 @@ def _object(value: Any, s: Obj, path: Path) -> list[tuple[str, Shape]]:
     d = _want_dict(value, path)
     _required(d, s.required, path)
     if len(d) < s.min_keys:
-        raise IRProblem(path, f"expected at least {s.min_keys} key(s), got {len(d)}")
+        raise IRProblem(path, f"expected {_count(s.min_keys, None, 'key')}, got {len(d)}")
     out: list[tuple[str, Shape]] = []
     extra: list[str] = []
     for key in d:
