@@ -5,6 +5,8 @@ __version__ = "0.1.0"
 # The runtime's public API, imported lazily so `import chatflow` stays fast.
 _LAZY = {
     "WorkflowEngine": "chatflow.runtime.api",
+    "CompiledFlow": "chatflow.runtime.api",
+    "compile_flow": "chatflow.runtime.api",
     "WorkflowStartResult": "chatflow.runtime.records",
     "WorkflowInstanceState": "chatflow.runtime.records",
     "WorkflowStatusInfo": "chatflow.runtime.records",

@@ -229,7 +229,8 @@ def register(app: typer.Typer) -> None:
         from chatflow.runtime.api import compile_flow
         from chatflow.runtime.engine import bind_inputs
 
-        ir = compile_flow(target)
+        compiled = compile_flow(target)  # trusted: started without validating it again
+        ir = compiled.ir
         flow = ir["flows"][ir["entry"]]
         values = bind_inputs(flow, parse_inputs(inputs or [], flow))
         if dry_run:
@@ -249,7 +250,7 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.write(render_plan(plan) + "\n")
             raise typer.Exit(EXIT_OK)
         engine = _engine(state)
-        started = engine.start_workflow_instance(ir, inputs=values, feature_id=feature,
+        started = engine.start_workflow_instance(compiled, inputs=values, feature_id=feature,
                                                  automation_level=automation)
         from chatflow.cli_render import Progress
 

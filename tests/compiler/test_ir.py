@@ -142,8 +142,8 @@ def _main(doc: dict[str, Any]) -> dict[str, Any]:
      ("$.flows.main.nodes[0].options.timeout_ms",)),
     (lambda d: _main(d)["nodes"][0]["options"].update(retries=1),
      ("$.flows.main.nodes[0].options", "retries")),
-    (lambda d: _main(d)["outputs"][0]["value"]["args"].append({"lit": 1}),
-     ("$.flows.main.outputs[0].value",)),
+    (lambda d: _main(d)["outputs"][0]["value"].update(op="==", args=[{"lit": 1}] * 3),
+     ("$.flows.main.outputs[0].value", "`==` takes 2 operands, got 3")),
     (lambda d: _main(d)["outputs"][0]["value"]["args"][0].pop("field"),
      ("$.flows.main.outputs[0].value.args[0]",)),
     (lambda d: _main(d)["nodes"][2]["when"]["args"][0].update(bogus=1),
@@ -185,6 +185,15 @@ def test_dangling_references(mutate: Any, fragments: tuple[str, ...]) -> None:
     doc = valid_ir()
     mutate(doc)
     rejects(doc, "invalid IR at", *fragments)
+
+
+def test_a_run_of_one_operator_is_one_operation() -> None:
+    """`a ?? b ?? c` lowers to one `??` of three operands (docs/ir.md, EXPR)."""
+    doc = valid_ir()
+    _main(doc)["outputs"][0]["value"]["args"].append({"lit": True})
+    assert load_ir(doc) == doc
+    _main(doc)["outputs"][0]["value"]["args"][1:] = []
+    rejects(doc, "$.flows.main.outputs[0].value.args", "`??` takes at least 2 operands, got 1")
 
 
 def test_load_ir_does_not_mutate_or_accept_garbage_shapes() -> None:

@@ -139,7 +139,14 @@ def test_deep_nesting_is_a_diagnostic() -> None:
     assert module is not None and diags == []
     d = one("flow f() { output x = " + "-" * 500 + "1 }")
     assert d.code == "E0107"
-    d = one("flow f() { output x = " + " + ".join(["a"] * 400) + " }")
+    # A run of one operator is one level however long; each change of
+    # operator in a run is a level (the IR nests there).
+    module, diags = parse_flow("flow f() { output x = " + " + ".join(["a"] * 5000) + " }",
+                               "e.flow")
+    assert module is not None and diags == []
+    d = one("flow f() { output x = " + " + ".join(["a - a"] * 200) + " }")
+    assert d.code == "E0107"
+    d = one("flow f() { output x = " + "a and (" * 200 + "a" + ")" * 200 + " }")
     assert d.code == "E0107"
     d = one("flow f() { " + "phase p { " * 200 + "}" * 200 + " }")
     assert d.code == "E0107"

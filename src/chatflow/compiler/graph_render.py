@@ -79,7 +79,9 @@ def _expr(e: dict[str, Any], min_prec: int) -> str:
         prec = _PREC[op]
         # Left-associative; comparisons don't chain, so both sides bind tighter.
         left_min = prec + 1 if prec == _PREC["=="] else prec
-        text = f"{_expr(args[0], left_min)} {op} {_expr(args[1], prec + 1)}"
+        # A run of one operator is one operation with all its operands.
+        text = f" {op} ".join([_expr(args[0], left_min),
+                               *(_expr(a, prec + 1) for a in args[1:])])
     else:
         return f"<{op}>"
     return f"({text})" if prec < min_prec else text

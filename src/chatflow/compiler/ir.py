@@ -1,10 +1,10 @@
 """The IR as data: canonical serialisation and validated loading.
 
 `dumps` is the one way IR becomes bytes (deterministic). `load_ir` is the one
-way the runtime gets IR back: version check, JSON Schema check
-(`schemas/ir.schema.json`) and cross-reference check, every problem a
-`ChatflowError` naming the JSON path. jsonschema is imported only here, and
-only when a document is validated.
+way the runtime gets IR from outside the compiler: version check, shape check
+(`compiler.ir_check`, linear in the document's size; `schemas/ir.schema.json`
+is its published description) and cross-reference check, every problem a
+`ChatflowError` naming the JSON path.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
+from chatflow.compiler.ir_check import Collected, IRProblem, check_document, kind_of, path_parts
 from chatflow.diagnostics import ChatflowError
 
 IR_VERSION = 1
@@ -117,13 +118,6 @@ def _schema() -> dict[str, Any]:
     return schema
 
 
-@lru_cache(maxsize=1)
-def _validator() -> Any:
-    import jsonschema  # lazy: keeps jsonschema off the CLI start-up path
-
-    return jsonschema.Draft202012Validator(_schema())
-
-
 def json_path(parts: Iterator[str | int] | list[str | int] | tuple[str | int, ...]) -> str:
     """`["flows", "std:bugfix", "nodes", 3]` → `$.flows["std:bugfix"].nodes[3]`."""
     out = "$"
@@ -142,7 +136,11 @@ def _fail(path: list[str | int] | tuple[str | int, ...], message: str) -> Chatfl
 
 
 def load_ir(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
-    """Parse (if text) and validate an IR document; return it as a dict."""
+    """Parse (if text) and validate an IR document; return it as a dict.
+
+    Validation is linear in the document's size whatever its shape
+    (`compiler.ir_check`): use it for IR from a file, a store or a caller;
+    IR the compiler has just produced in this process needs none."""
     if isinstance(source, str | bytes):
         try:
             doc = json.loads(source)
@@ -152,19 +150,20 @@ def load_ir(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
             ) from None
         except UnicodeDecodeError as exc:
             raise ChatflowError(f"invalid IR: not UTF-8 text ({exc.reason})") from None
+        except RecursionError:
+            raise ChatflowError("invalid IR: nested too deeply to read (no IR this chatflow "
+                                "writes nests so deep)") from None
     else:
         doc = source
     if not isinstance(doc, dict):
-        raise _fail([], f"expected an object, got {_kind(doc)}")
+        raise _fail([], f"expected an object, got {kind_of(doc)}")
     _check_version(doc)
-    _check_schema(doc)
-    _check_references(doc)
+    try:
+        found = check_document(doc)
+    except IRProblem as problem:
+        raise _fail(path_parts(problem.path), problem.message) from None
+    _check_references(doc, found)
     return doc
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            int: "an integer", float: "a number", type(None): "null"}.get(type(value), "a value")
 
 
 def _check_version(doc: dict[str, Any]) -> None:
@@ -172,7 +171,7 @@ def _check_version(doc: dict[str, Any]) -> None:
         raise _fail([], "missing `ir_version` (is this a ChatFlow IR document?)")
     version = doc["ir_version"]
     if isinstance(version, bool) or not isinstance(version, int):
-        raise _fail(["ir_version"], f"expected an integer, got {_kind(version)}")
+        raise _fail(["ir_version"], f"expected an integer, got {kind_of(version)}")
     if version not in SUPPORTED_VERSIONS:
         supported = ", ".join(str(v) for v in sorted(SUPPORTED_VERSIONS))
         raise _fail(["ir_version"],
@@ -180,55 +179,8 @@ def _check_version(doc: dict[str, Any]) -> None:
                     f"{supported}; recompile the flow with this version)")
 
 
-def _check_schema(doc: dict[str, Any]) -> None:
-    errors = list(_validator().iter_errors(doc))
-    if not errors:
-        return
-    # Report one error, the most specific: deepest path first, ties broken by
-    # path text so the message is deterministic.
-    errors = [_most_specific(e) for e in errors]
-    err = max(errors, key=lambda e: (len(e.absolute_path), [str(p) for p in e.absolute_path]))
-    raise _fail(list(err.absolute_path), _describe(err))
-
-
-_SHAPE_VALIDATORS = frozenset({"required", "type", "const", "enum"})
-
-
-def _mismatch(err: Any, depth: int) -> bool:
-    """Does `err` say the value is of another shape altogether (wrong type,
-    missing key, wrong discriminator) rather than a wrong detail?"""
-    extra = len(err.absolute_path) - depth
-    return err.validator in _SHAPE_VALIDATORS and extra <= (0 if err.validator != "const"
-                                                            and err.validator != "enum" else 1)
-
-
-def _most_specific(err: Any) -> Any:
-    """For `oneOf`/`anyOf` failures, descend into the branch the value was
-    evidently meant to match: the one whose shape fits, with the fewest errors."""
-    while err.validator in ("oneOf", "anyOf") and err.context:
-        depth = len(err.absolute_path)
-        branches: dict[Any, list[Any]] = {}
-        for sub in err.context:
-            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        fitting = [b for b in branches.values() if not any(_mismatch(e, depth) for e in b)]
-        if not fitting:
-            return err
-        best = min(fitting, key=len)
-        err = max(best, key=lambda e: len(e.absolute_path))
-    return err
-
-
-def _describe(err: Any) -> str:
-    if err.validator in ("oneOf", "anyOf"):
-        shown = json.dumps(err.instance, ensure_ascii=False)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        what = err.schema.get("title", "value")
-        return f"{shown} is not a valid {what} (it matches none of the allowed shapes)"
-    return str(err.message)
-
-
-def _check_references(doc: dict[str, Any]) -> None:
+def _check_references(doc: dict[str, Any], found: Collected) -> None:
+    """What the shape cannot say: ids that must name nodes, flows or vars."""
     flows: dict[str, Any] = doc["flows"]
     if doc["entry"] not in flows:
         raise _fail(["entry"], f"entry flow `{doc['entry']}` is not in `flows`")
@@ -246,6 +198,7 @@ def _check_references(doc: dict[str, Any]) -> None:
                 raise _fail([*base, "nodes", i, "parent"],
                             f"parent `{parent}` is not a node of `{key}`")
         var_names = {v["name"] for v in flow["vars"]}
+        members_of = {n["id"]: frozenset(n["members"]) for n in nodes if "members" in n}
         for i, node in enumerate(nodes):
             here: list[str | int] = [*base, "nodes", i]
             for j, dep in enumerate(node["deps"]):
@@ -254,11 +207,9 @@ def _check_references(doc: dict[str, Any]) -> None:
                 if dep == node["id"]:
                     raise _fail([*here, "deps", j], f"node `{dep}` depends on itself")
             parent = node["parent"]
-            if parent is not None:
-                group = nodes[ids[parent]]
-                if node["id"] not in group.get("members", ()):
-                    raise _fail([*here, "parent"],
-                                f"`{parent}` does not list `{node['id']}` among its members")
+            if parent is not None and node["id"] not in members_of.get(parent, ()):
+                raise _fail([*here, "parent"],
+                            f"`{parent}` does not list `{node['id']}` among its members")
             for j, member in enumerate(node.get("members", ())):
                 if member not in ids:
                     raise _fail([*here, "members", j],
@@ -274,20 +225,7 @@ def _check_references(doc: dict[str, Any]) -> None:
                 if action["type"] == "set" and action["var"] not in var_names:
                     raise _fail([*here, "action", "var"],
                                 f"`{action['var']}` is not a var of `{key}`")
-        for path, ref in _step_refs(flow, base):
+        for path, ref in found.step_reads.get(key, ()):
             if ref not in ids:
-                raise _fail(path, f"expression reads `{ref}`, which is not a node of `{key}`")
-
-
-def _step_refs(value: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
-    """Every `{"step": X, "field": F}` expression inside `value`, with its path."""
-    stack: list[tuple[Any, list[str | int]]] = [(value, path)]
-    while stack:
-        v, p = stack.pop()
-        if isinstance(v, dict):
-            if isinstance(v.get("step"), str) and "field" in v:
-                yield [*p, "step"], v["step"]
-            stack.extend((sub, [*p, k]) for k, sub in v.items() if isinstance(sub, dict | list))
-        elif isinstance(v, list):
-            stack.extend((sub, [*p, i]) for i, sub in enumerate(v)
-                         if isinstance(sub, dict | list))
+                raise _fail(path_parts(path),
+                            f"expression reads `{ref}`, which is not a node of `{key}`")

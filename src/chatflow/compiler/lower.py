@@ -148,7 +148,15 @@ class _ExprLowerer:
         return {"op": "neg", "args": [operand]}
 
     def _binary(self, e: ast.Binary) -> dict[str, Any]:
-        return {"op": e.op, "args": [self.expr(e.left), self.expr(e.right)]}
+        # A run of one operator (`a and b and c`, left-nested in the AST)
+        # becomes one operation with every operand, folded from the left.
+        rights = [e.right]
+        first = e.left
+        while type(first) is ast.Binary and first.op == e.op:
+            rights.append(first.right)
+            first = first.left
+        rights.reverse()
+        return {"op": e.op, "args": [self.expr(first), *map(self.expr, rights)]}
 
     def _list(self, e: ast.ListExpr) -> dict[str, Any]:
         return {"op": "list", "args": [self.expr(i) for i in e.items]}

@@ -536,9 +536,21 @@ class _Typer:
         return ERROR
 
     def binary(self, e: ast.Binary) -> Type:
+        # A run of one operator (`a and b and c`) is a left-nested tree as deep
+        # as the run is long: walk it as a list, not by recursion.
+        run = [e]
+        first = e.left
+        while type(first) is ast.Binary and first.op == e.op:
+            run.append(first)
+            first = first.left
+        lt = self.type(first)
+        for node in reversed(run):
+            lt = self.binary_of(node, lt, self.type(node.right))
+        return lt
+
+    def binary_of(self, e: ast.Binary, lt: Type, rt: Type) -> Type:
+        """The type of `e` with operand types `lt` and `rt`."""
         op = e.op
-        lt = self.type(e.left)
-        rt = self.type(e.right)
         if op == "??":
             return self.coalesce(e, lt, rt)
         if op in ("and", "or"):

@@ -38,7 +38,8 @@ __all__ = ["parse_expression", "parse_flow", "parse_template", "parse_type"]
 
 MAX_NESTING = 128
 """Deepest expression / group nesting accepted; deeper input is reported
-(E0107) so later recursive passes never hit Python's recursion limit."""
+(E0107) so later recursive passes never hit Python's recursion limit. A run
+of one binary operator counts as one level, however long."""
 
 _SIMPLE_HOLE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\Z")
 _NOT_A_NAME = frozenset({"true", "false", "null", "not", "and", "or", "in"})
@@ -283,6 +284,8 @@ class _Builder:
         # Nesting depth of the nodes not yet inside a parent, by id (a child's
         # entry goes when its parent is built, so this stays small).
         self._depth: dict[int, int] = {}
+        # The nesting depth of the last complete parse's result (a string hole's).
+        self.root_depth = 0
 
     def reset(self, file: str, base: tuple[int, int, int] | None) -> None:
         self.file = file
@@ -531,7 +534,14 @@ class _Builder:
         left, op, right = c
         node = _Binary(op.value, left, right, _join(left.span, right.span))
         d = self._depth
-        depth = 1 + max(d.pop(id(left), 0), d.pop(id(right), 0))
+        left_depth = d.pop(id(left), 0)
+        right_depth = 1 + d.pop(id(right), 0)
+        # A run of one operator (`a and b and c`, `x + y + z`) is one level
+        # however long: later passes walk it as a list, and it lowers to one
+        # operation with all the operands.
+        if type(left) is not ast.Binary or left.op != node.op:
+            left_depth += 1
+        depth = max(left_depth, right_depth)
         if depth > MAX_NESTING:
             raise _TooDeep(node.span)
         d[id(node)] = depth
@@ -673,7 +683,10 @@ def build_template(b: _Builder, content: str, span: Span,
             merged[-1] = merged[-1] + p
         else:
             merged.append(p)
-    return ast.Template(tuple(merged), span)
+    node = ast.Template(tuple(merged), span)
+    # a template is one level around its holes (the IR's `fmt`)
+    b._nest(node, *(p for p in merged if not isinstance(p, str)))
+    return node
 
 
 def _parse_hole(b: _Builder, content: str, hole: Hole,
@@ -737,9 +750,13 @@ def _parse_nested(b: _Builder, text: str, start: str,
     (string holes): save the builder's per-parse state and restore it after."""
     saved = (b.file, b._base, b.diags, b._depth)
     try:
-        return _parse_with(text, start, b.file, base)
+        node, diags = _parse_with(text, start, b.file, base)
+        depth = b.root_depth
     finally:
         b.file, b._base, b.diags, b._depth = saved
+    if node is not None and depth:
+        b._depth[id(node)] = depth  # the hole counts in the enclosing expression's depth
+    return node, diags
 
 
 def _parse_with(text: str, start: str, file: str,
@@ -762,6 +779,7 @@ def _parse_with(text: str, start: str, file: str,
             return None, [*b.diags, too_deep(_whole_span(text, file, base), MAX_NESTING)]
         # a parser bug must not become a traceback for the user
         return None, [*b.diags, internal_error(exc, _whole_span(text, file, base))]
+    b.root_depth = b._depth.get(id(node), 0)
     b._depth = {}
     return node, b.diags
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,7 +31,19 @@ from chatflow.runtime.records import (
 )
 from chatflow.runtime.waits import WaitPoint, driver_of, waiting_points
 
-FlowRef = str | Mapping[str, Any]
+
+@dataclass(frozen=True, slots=True)
+class CompiledFlow:
+    """IR that this process's compiler produced from `source` (by
+    `compile_flow`). Starting it does not validate it again: the compiler's
+    output is valid IR by construction (a property the test suite checks).
+    An IR dict from anywhere else (a file, a store, a caller) is validated."""
+
+    ir: dict[str, Any]
+    source: str
+
+
+FlowRef = str | os.PathLike[str] | Mapping[str, Any] | CompiledFlow
 
 
 def normalize_state_url(url: str, cwd: Path | None = None) -> str:
@@ -55,7 +68,7 @@ def open_state_store(url: str) -> Any:
     return open_store(url)
 
 
-def compile_flow(flow: str) -> dict[str, Any]:
+def compile_flow(flow: str) -> CompiledFlow:
     """Compile `path` or `path:flow` to IR; compile errors raise a
     ChatflowError (exit code 2) carrying the diagnostics and sources."""
     from chatflow.compiler.api import compile_path
@@ -67,7 +80,7 @@ def compile_flow(flow: str) -> dict[str, Any]:
                             diagnostics=list(result.diagnostics))
         err.sources = dict(result.sources)  # type: ignore[attr-defined]
         raise err
-    return result.ir
+    return CompiledFlow(result.ir, flow)
 
 
 def check_instance_id(instance_id: str) -> str:
@@ -129,14 +142,19 @@ class WorkflowEngine:
     # ------------------------------------------------------------------ starting
 
     def resolve_flow(self, flow: FlowRef) -> dict[str, Any]:
+        """The IR to start: a path is compiled here and a `CompiledFlow` is
+        used as is (both trusted); an IR dict is validated (`load_ir`, linear
+        in its size)."""
         from chatflow.compiler.ir import load_ir
 
+        if isinstance(flow, CompiledFlow):
+            return flow.ir
         if isinstance(flow, Mapping):
             return load_ir(dict(flow))
         if isinstance(flow, str | os.PathLike):
-            return compile_flow(str(flow))
-        raise ChatflowError(f"flow must be a path, `path:flow` or an IR dict, got "
-                            f"{type(flow).__name__}", exit_code=2)
+            return compile_flow(os.fspath(flow)).ir
+        raise ChatflowError(f"flow must be a path, `path:flow`, a CompiledFlow or an IR dict, "
+                            f"got {type(flow).__name__}", exit_code=2)
 
     def start_workflow_instance(self, flow: FlowRef, inputs: Mapping[str, Any] | None = None,
                                 feature_id: str | None = None,

@@ -59,6 +59,7 @@ from chatflow.runtime.records import (
     WorkflowStatusInfo,
 )
 from chatflow.runtime.scheduler import FlowGraph, Schedule
+from chatflow.runtime.store.base import StoreError
 from chatflow.runtime.store.records import (
     Change,
     IRRef,
@@ -111,6 +112,19 @@ class Unpinned(ChatflowError):
             "store): `status`, `history` and `artifacts` show it, but it cannot be driven "
             "or decided on; start a new instance instead", exit_code=2)
         self.state = state
+
+
+def _checked_ir(doc: dict[str, Any], ref: IRRef) -> dict[str, Any]:
+    """Pinned IR read back from the store is foreign to this process: it is
+    validated (linear in its size) before anything runs on it, once per
+    engine (the engine keeps it by sha256)."""
+    from chatflow.compiler.ir import load_ir
+
+    try:
+        return load_ir(doc)
+    except ChatflowError as exc:
+        raise StoreError(f"pinned IR {ref.key} (sha256 {ref.sha256[:12]}) cannot be used: "
+                         f"{exc.message}") from None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -416,7 +430,7 @@ class Engine:
             raise Unpinned(state)
         ir = self._irs.get(ref.sha256)
         if ir is None:
-            ir = self.store.load_ir(ref)
+            ir = _checked_ir(self.store.load_ir(ref), ref)
             self._irs[ref.sha256] = ir
         return ir
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NoReturn, Protocol
 
+from chatflow.compiler.ir_check import MAX_EXPR_DEPTH
 from chatflow.runtime.shellquote import ShellContext, ShellQuoteError
 from chatflow.runtime.values import (
     check_type,
@@ -47,8 +48,8 @@ __all__ = [
     "require_type",
 ]
 
-MAX_EXPR_DEPTH = 200
-"""Deeper expression trees are rejected instead of overflowing the stack."""
+# MAX_EXPR_DEPTH (the IR's limit, checked when IR is loaded): deeper trees
+# are rejected here too, instead of overflowing the stack.
 
 MATCH_MAX_SUBJECT = 1 << 20
 MATCH_MAX_PATTERN = 1000
@@ -259,6 +260,14 @@ class _Evaluator:
             raise EvalError(f"malformed expression: {_preview(node)}")
         if op in _LAZY_OPS:
             return _LAZY_OPS[op](self, node, args, depth)
+        if op in _CHAIN_OPS and len(args) > 2:
+            # `a + b + c`: folded from the left, each operand evaluated when
+            # it is needed, exactly as the nested `(a + b) + c` would be
+            fold = _EAGER_OPS[op][1]
+            result = self.value_of(args[0], depth)
+            for arg in args[1:]:
+                result = fold(self, node, [result, self.value_of(arg, depth)])
+            return result
         values = [self.value_of(a, depth) for a in args]
         if op == "call":
             fn = node.get("fn")
@@ -298,11 +307,19 @@ class _Evaluator:
                 return value
         return value
 
+    # Plain loops, not all()/any() over a generator: two stack frames fewer
+    # per level of a nested expression.
     def op_and(self, node: dict[str, Any], args: list[Any], depth: int) -> Any:
-        return all(self.want_bool(self.value_of(arg, depth), arg) for arg in args)
+        for arg in args:  # noqa: SIM110
+            if not self.want_bool(self.value_of(arg, depth), arg):
+                return False
+        return True
 
     def op_or(self, node: dict[str, Any], args: list[Any], depth: int) -> Any:
-        return any(self.want_bool(self.value_of(arg, depth), arg) for arg in args)
+        for arg in args:  # noqa: SIM110
+            if self.want_bool(self.value_of(arg, depth), arg):
+                return True
+        return False
 
     # -- member access ------------------------------------------------------------
 
@@ -434,6 +451,9 @@ _EAGER_OPS: dict[str, tuple[int, _EagerOp]] = {
     "%": (2, _arith("%", lambda a, b: a % b)),
     "index": (2, _op_index),
 }
+
+_CHAIN_OPS = frozenset({"+", "-", "*", "/", "%"})
+"""Arithmetic a run of (`a + b + c`) lowers to one operation of all operands."""
 
 _LAZY_OPS: dict[str, Callable[[_Evaluator, dict[str, Any], list[Any], int], Any]] = {
     "??": _Evaluator.op_coalesce,

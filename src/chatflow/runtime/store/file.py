@@ -665,17 +665,23 @@ class FileStore(StateStore):
         raise StoreError(f"cannot pin IR {flow}@{version}: both schema file names are taken")
 
     def load_ir(self, ref: IRRef) -> dict[str, Any]:
+        differ: list[str] = []
         for path in self._ir_candidates(ref.flow, ref.version, ref.sha256):
             try:
                 data = path.read_bytes()
             except FileNotFoundError:
                 continue
             if _sha256(data) == ref.sha256:
-                doc = json.loads(data)
+                doc = json.loads(data)  # the very bytes pinned: they have its sha256
                 assert isinstance(doc, dict)
                 return doc
-        raise StoreError(f"pinned IR {ref.key} (sha256 {ref.sha256[:12]}) is missing from "
-                         f"{self.root / 'schemas'}")
+            differ.append(path.name)
+        where = self.root / "schemas"
+        if differ:
+            raise StoreError(f"pinned IR {ref.key} (sha256 {ref.sha256[:12]}) is missing or "
+                             f"damaged in {where}: {' and '.join(differ)} "
+                             f"{'has' if len(differ) == 1 else 'have'} other content")
+        raise StoreError(f"pinned IR {ref.key} (sha256 {ref.sha256[:12]}) is missing from {where}")
 
     # -- artifacts ---------------------------------------------------------------
     def artifact_dir(self, instance_id: str, step: str) -> Path:

@@ -544,7 +544,11 @@ class SQLStore(StateStore):
         if row is None:
             raise StoreError(f"pinned IR {ref.key} (sha256 {ref.sha256[:12]}) is missing "
                              f"from {self._where()}")
-        doc = json.loads(row[0])
+        text = row[0]
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() != ref.sha256:
+            raise StoreError(f"pinned IR {ref.key} (sha256 {ref.sha256[:12]}) in "
+                             f"{self._where()} is damaged: its text no longer has that sha256")
+        doc = json.loads(text)  # the very bytes pinned: they have its sha256
         assert isinstance(doc, dict)
         return doc
 
