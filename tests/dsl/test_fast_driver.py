@@ -146,4 +146,4 @@ def test_shipped_tables_match_the_grammar() -> None:
     doc = json.loads((dsl / "flow_tables.json").read_text(encoding="utf-8"))
     assert doc["fast"]["grammar"] == (dsl / "flow.lark").read_text(encoding="utf-8"), (
         "flow_tables.json is stale: run python -c "
-        "'from chatflow.dsl.parser import write_tables; write_tables()'")
+        "'from chatflow.dsl.tables import write_tables; write_tables()'")

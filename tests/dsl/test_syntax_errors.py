@@ -66,7 +66,19 @@ CASES = [
     ('flow f() {\n  step a: shell "x {}"\n}', "E0108", "empty interpolation", (2, 20, 22)),
     ('flow f() {\n  step a: shell "x {a +}"\n}', "E0101",
      "expected an expression after `+`", (2, 24, 24)),
-    ("flow f() {\n  step a: shell 'x'\n}", "E0105", "unexpected character `'`", (2, 17, 18)),
+    ("flow f() {\n  step a: shell 'x\n}", "E0102", "unterminated raw string", (2, 17, 19)),
+    ('flow f() {\n  step a: shell """\n  x\n}', "E0102",
+     'unterminated multi-line string: no closing `"""`', (2, 17, 20)),
+    ("flow f() {\n  step a: shell '''x\n}", "E0102",
+     "unterminated multi-line string: no closing `'''`", (2, 17, 20)),
+    ('flow f() {\n  step a: shell "awk \'{print $1}\'"\n}', "E0109",
+     "`{` starts an interpolation `{EXPR}`, but `print $1` is not an expression", (2, 23, 24)),
+    ('flow f() {\n  step a: shell """\n    x\n  y\n    """\n}', "E0116",
+     'this line is indented less than the closing `"""`', (4, 1, 3)),
+    ('flow f() {\n  step a: shell """ x\n    y\n    """\n}', "E0116",
+     'a multi-line string starts on the line after its opening `"""`', (2, 20, 22)),
+    ('flow f() {\n  step a: shell """\n    y"""\n}', "E0116",
+     'the closing `"""` of a multi-line string goes on a line of its own', (3, 5, 6)),
     ('flow f() {\n  step a: shell x\n}', "E0101", "expected a string after `shell`, found `x`",
      (2, 17, 18)),
     ('flow f() {\n  step a: shell "x" { with x }\n}', "E0101", "expected `{` after `with`",
@@ -92,7 +104,7 @@ def test_typical_mistakes(src: str, code: str, fragment: str,
 
 
 def test_hints_for_common_slips() -> None:
-    assert "double quotes" in (one("flow f() { output x = 'a' }").hint or "")
+    assert "'''...'''" in (one("flow f() { output x = 'it's' }").hint or "")
     assert "`and`" in (one("flow f() { output x = a && b }").hint or "")
     assert "duration" in (one("flow f() { output x = 5y }").hint or "")
 

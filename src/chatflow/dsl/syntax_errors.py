@@ -22,18 +22,26 @@ CODES: dict[str, tuple[str, str]] = {
     "E0101": ("unexpected-token",
               "unexpected token: \"expected `:` after the step name, found `shell`\""),
     "E0102": ("unterminated-string",
-              "unterminated string (a `\"` with no closing `\"` on its line)"),
+              "unterminated string (a `\"` or `'` with no closing quote on its line, or a "
+              "`\"\"\"` / `\'\'\'` never closed)"),
     "E0103": ("invalid-escape",
               "invalid escape in a string (only \\n \\t \\\" \\\\ \\{ \\} exist)"),
     "E0104": ("malformed-number",
               "malformed number or duration (`1__0`, `12abc`, `5y`, too large)"),
-    "E0105": ("unexpected-character", "unexpected character (`$`, `'`, `&&` ...)"),
+    "E0105": ("unexpected-character", "unexpected character (`$`, `&&`, `;` ...)"),
     "E0106": ("unexpected-eof", "unexpected end of file (usually a missing `}` or `)`)"),
     "E0107": ("nesting-too-deep",
               "nesting too deep (expressions or groups nested past the limit)"),
     "E0108": ("malformed-interpolation",
               "malformed interpolation: unclosed `{`, lone `}`, empty `{}`, or a `{...}` where "
               "the string must be fixed (import paths, agent names)"),
+    "E0109": ("interpolation-not-an-expression",
+              "a `{` in a string starts an interpolation, and what follows is not an "
+              "expression (`awk '{print $1}'`, `f() { ...; }`, JSON)"),
+    "E0116": ("multi-line-string-layout",
+              "a multi-line `\"\"\"` / `\'\'\'` string breaks the layout rule (text after the "
+              "opening quotes, closing quotes not on their own line, a line indented less "
+              "than them)"),
 }
 """code → (name, description) of the `.flow` syntax errors, read by
 `diagnostic_format.known_rules` (the rule catalog, SARIF, docs/diagnostics.md)."""
@@ -278,11 +286,8 @@ def convert_error(exc: Any, text: str, file: str,
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream or 0
         ch = text[pos] if pos < len(text) else ""
-        if ch == '"':
-            eol = text.find("\n", pos)
-            end = len(text) if eol < 0 else eol
-            return error("E0102", "unterminated string", _span_at(file, text, base, pos, end - pos),
-                         "close the string with `\"` on the same line")
+        if ch in "\"'":
+            return _unterminated(ch, text, file, base, pos)
         return error("E0105", f"unexpected character `{_show_char(ch)}`",
                      _span_at(file, text, base, pos, 1), _char_hint(ch, text, pos))
     if isinstance(exc, UnexpectedToken):
@@ -351,6 +356,23 @@ def _swallowing_option(text: str, pos: int) -> tuple[str, int] | None:
     return (m.group(1), m.start(1)) if m else None
 
 
+def _unterminated(q: str, text: str, file: str, base: tuple[int, int, int] | None,
+                  pos: int) -> Diagnostic:
+    """E0102 for a string opened at `pos` with quote `q` and never closed."""
+    if text.startswith(q * 3, pos):
+        return error("E0102", f"unterminated multi-line string: no closing `{q * 3}`",
+                     _span_at(file, text, base, pos, 3),
+                     f"end it with `{q * 3}` (on a line of its own when the string spans lines)")
+    eol = text.find("\n", pos)
+    span = _span_at(file, text, base, pos, (len(text) if eol < 0 else eol) - pos)
+    if q == "'":
+        return error("E0102", "unterminated raw string", span,
+                     "close it with `'` on the same line; a raw string that holds `'` is "
+                     "written '''...'''")
+    return error("E0102", "unterminated string", span,
+                 "close the string with `\"` on the same line")
+
+
 def _show_char(ch: str) -> str:
     if ch == "":
         return "end of file"
@@ -360,8 +382,6 @@ def _show_char(ch: str) -> str:
 
 
 def _char_hint(ch: str, text: str, pos: int) -> str | None:
-    if ch == "'":
-        return "strings use double quotes: \"...\""
     two = text[pos:pos + 2]
     if two == "&&":
         return "write `and`"
