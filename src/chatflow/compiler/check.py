@@ -45,7 +45,7 @@ def _check_program(program: Program) -> tuple[CheckedProgram, list[Diagnostic]]:
             return signatures.get(k) if k is not None else None
 
         symbols, symbol_diags = build_symbols(unit.flow, callee)
-        typed = type_flow(unit.flow, symbols, graph)
+        typed = type_flow(unit.flow, symbols, graph, source=program.sources.get(unit.module.path))
         checked.graphs[key] = graph
         checked.symbols[key] = symbols
         checked.typed[key] = typed

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from chatflow.compiler.graph import FlowGraph
+from chatflow.compiler.holes import unknown_in_hole
 from chatflow.compiler.spelling import did_you_mean, suggest
 from chatflow.compiler.symbols import (
     ACTION_FIELDS,
@@ -243,15 +244,17 @@ def _step_sites(step: ast.Step, syms: FlowSymbols) -> Iterator[Site]:
 
 
 def type_flow(flow: ast.Flow, syms: FlowSymbols, graph: FlowGraph,
-              signatures: dict[str, Signature] | None = None) -> TypedFlow:
-    """Type every expression of `flow` once."""
+              signatures: dict[str, Signature] | None = None,
+              source: str | None = None) -> TypedFlow:
+    """Type every expression of `flow` once; `source` is the text of its
+    file (for the exact place of a message about braces)."""
     out = TypedFlow()
     for site in iter_sites(flow, syms):
         if site.constant and not is_constant(site.expr):
             # reported by the constant rule; typed aside only so the names it
             # reads count as used (no "unused param" on top)
             aside = TypedFlow()
-            _Typer(syms, aside, site.owner, site.place, None).type(site.expr)
+            _Typer(syms, aside, site.owner, site.place, None, source).type(site.expr)
             out.used_names |= aside.used_names
             out.used_fields |= aside.used_fields
             out.types[id(site.expr)] = ERROR
@@ -260,12 +263,18 @@ def type_flow(flow: ast.Flow, syms: FlowSymbols, graph: FlowGraph,
         own: dict[str, Type] | None = None
         if site.place == "out" and site.owner is not None:
             own = _own_fields_before(syms, site)
-        typer = _Typer(syms, out, site.owner, site.place, own)
+        typer = _Typer(syms, out, site.owner, site.place, own, source)
         out.types[id(site.expr)] = typer.type(site.expr)
         if typer.read_skippable:
             out.skippable.add(id(site.expr))
         out.sites.append(site)
     return out
+
+
+def _after_dollar(template: ast.Template, index: int) -> bool:
+    """Is hole `index` right after a `$` (the shell's `${NAME}`)?"""
+    before = template.parts[index - 1] if index > 0 else ""
+    return isinstance(before, str) and before.endswith("$")
 
 
 def _own_fields_before(syms: FlowSymbols, site: Site) -> dict[str, Type]:
@@ -291,8 +300,10 @@ def _own_fields_before(syms: FlowSymbols, site: Site) -> dict[str, Type]:
 
 class _Typer:
     def __init__(self, syms: FlowSymbols, out: TypedFlow, owner: str | None, place: str,
-                 own: dict[str, Type] | None) -> None:
+                 own: dict[str, Type] | None, source: str | None = None) -> None:
         self.syms = syms
+        self.source = source
+        self.hole: tuple[ast.Template, int] | None = None  # a name alone in a hole
         self.out = out
         self.owner = owner
         self.place = place
@@ -336,9 +347,11 @@ class _Typer:
         return DURATION
 
     def template(self, e: ast.Template) -> Type:
-        for part in e.parts:
+        for i, part in enumerate(e.parts):
             if not isinstance(part, str):
+                self.hole = (e, i) if type(part) is ast.Name else None
                 self.type(part)
+        self.hole = None
         return STR
 
     # ------------------------------------------------------------------ names
@@ -368,6 +381,10 @@ class _Typer:
                                "read one of its fields, like `ctx.instance_id`")
         candidates = list(self.syms.names) + (list(self.own) if self.own else [])
         guess = suggest(n, candidates)
+        hole = self.hole
+        if hole is not None and hole[0].parts[hole[1]] is e and (
+                guess is None or _after_dollar(hole[0], hole[1])):
+            return self.report("E0201", *unknown_in_hole(e, hole[0], hole[1], self.source))
         if guess is not None:
             # the misspelt use is the use: no "unused param" warning on top
             self.out.used_names.add(guess)

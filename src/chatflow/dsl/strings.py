@@ -30,7 +30,7 @@ from chatflow.dsl.lexical import (
     scan_string,
 )
 
-__all__ = ["Host", "build_template", "contiguous", "plain_string", "string_node"]
+__all__ = ["Host", "build_template", "contiguous", "plain_string", "raw_literal", "string_node"]
 
 Pos = Callable[[int], tuple[int, int, int]]
 """Index in a string's text → (line, column, offset) in the file."""
@@ -244,10 +244,13 @@ def _escape_braces(text: str) -> str:
 
 
 def _raw_form(content: str) -> str:
-    """How the text of a one-line `"…"` string whose braces are all literal
-    is written as a raw string: the literal itself when it is short, else
-    the form to use."""
-    text = _literal_text(content)
+    """`raw_literal` of a one-line `"…"` string whose braces are all text."""
+    return raw_literal(_literal_text(content))
+
+
+def raw_literal(text: str) -> str:
+    """How `text` is written as a raw string: the literal itself when it is
+    short, else the form to use (`'…'`, or `'''…'''` when it holds `'`)."""
     if "\n" in text:
         return "'''…'''"
     if "'" not in text:
