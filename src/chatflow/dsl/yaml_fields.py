@@ -47,6 +47,7 @@ class FieldReader:
         self.lines = lines
         self.parser = parser
         self.diagnostics: list[Diagnostic] = []
+        self.raw_read: set[int] = set()  # ids of the `!raw` scalars read as strings
 
     # ------------------------------------------------------------------ field kinds
 
@@ -54,8 +55,16 @@ class FieldReader:
         value = node.get(key)
         return self.expression(value) if value is not None else None
 
+    def raw(self, node: YScalar) -> ast.Literal:
+        """A `!raw` string: its text exactly as written, in any field that
+        takes a string (template, value or expression field)."""
+        self.raw_read.add(id(node))
+        return ast.Literal(node.text, node.origin)
+
     def expression(self, node: YNode | None) -> ast.Expr | None:
         """An expression field: the scalar's text in the `.flow` syntax."""
+        if isinstance(node, YScalar) and node.raw:
+            return self.raw(node)
         if not isinstance(node, YScalar) or node.value is None:
             return None
         expr, diags = self.parser.parse_expression(node.text, node.origin)
@@ -64,6 +73,8 @@ class FieldReader:
 
     def template(self, node: YNode | None) -> ast.StrExpr | None:
         """A template field: the scalar's text as a `.flow` string's content."""
+        if isinstance(node, YScalar) and node.raw:
+            return self.raw(node)
         if not isinstance(node, YScalar) or node.value is None:
             return None
         template, diags = self.parser.parse_template(node.text, node.origin)

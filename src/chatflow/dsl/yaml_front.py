@@ -21,7 +21,10 @@ Field kinds (LANGUAGE.md §7):
   expressions of values;
 - `default`s are YAML scalars taken literally (a duration string for a
   `duration` param is a duration); durations (`timeout`, `backoff`, quota
-  `cpu`/`wall`) are strings such as `10m`.
+  `cpu`/`wall`) are strings such as `10m`;
+- a string tagged `!raw` is taken exactly as written (no interpolation, no
+  escapes) in a template, value or expression field — the twin of a `.flow`
+  raw string `'…'` / `'''…'''` (`yaml_fields`).
 
 Diagnostic codes:
 - E0110 YAML syntax error (PyYAML's problem, at its line and column).
@@ -33,6 +36,8 @@ Diagnostic codes:
   or aliases expanding past 100,000 nodes.
 - E0114 a duration field that is not a duration (`timeout: 10` has no unit).
 - E0115 the file holds no flow (empty document).
+- E0117 a YAML tag other than `!raw` and the standard ones, or `!raw` where
+  no string is read (a name, a number, a duration, a list or mapping).
 Expression, template and type syntax errors keep the `.flow` parser's codes.
 """
 
@@ -84,6 +89,11 @@ def parse_yaml(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic
     builder = _Builder(path, LineIndex(path, text))
     module = builder.module(root)
     diags.extend(builder.diagnostics)
+    diags.extend(error("E0117", "`!raw` does not apply to this field", scalar.span,
+                       "`!raw` marks a string taken as written: use it on template fields "
+                       "(shell, prompt, approve, fail, cwd), values (with, env, call "
+                       "arguments) and expression fields")
+                 for scalar in loaded.raw if id(scalar) not in builder.raw_read)
     return module, sort_diagnostics(diags)
 
 
@@ -96,6 +106,8 @@ CODES: dict[str, tuple[str, str]] = {
     "E0113": ("yaml-structure", "YAML nesting too deep, recursive alias or alias bomb"),
     "E0114": ("yaml-duration", "a YAML duration field without a unit or malformed"),
     "E0115": ("yaml-empty", "the YAML file holds no flow"),
+    "E0117": ("yaml-tag", "a YAML tag ChatFlow does not read (it reads `!raw`, a string "
+                          "with no interpolation), or `!raw` on a field that is not a string"),
 }
 """code → (name, description), read by `diagnostic_format.known_rules`."""
 
