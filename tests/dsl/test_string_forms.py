@@ -92,9 +92,9 @@ def test_triple_quoted_template_interpolates_with_positions_in_the_file() -> Non
 @pytest.mark.parametrize(("src", "code", "line", "column"), [
     ("'''x\n  y\n  '''", "E0116", 2, 20),        # text after the opening quotes
     ("'''\n  x\n  y'''", "E0116", 4, 3),          # closing quotes not alone on their line
-    ("'''\n    x\n  y\n    '''", "E0116", 4, 1),  # a line indented less than them
+    ("'''\n    x\n  y\n    '''", "E0116", 4, 3),  # a line indented less than them
     ("'''\n  \tx\n  '''", None, 0, 0),             # more is fine: kept
-    ("'''\n\tx\n  '''", "E0116", 3, 1),            # a tab is not two spaces
+    ("'''\n\tx\n  '''", "E0116", 3, 2),            # a tab is not two spaces
     ('"""\n  {a\n  b}\n  """', "E0108", 3, 3),     # a hole ends on its line
     ("'''never closed", "E0102", 2, 17),
     ("'open", "E0102", 2, 17),

@@ -74,7 +74,7 @@ CASES = [
     ('flow f() {\n  step a: shell "awk \'{print $1}\'"\n}', "E0109",
      "`{` starts an interpolation `{EXPR}`, but `print $1` is not an expression", (2, 23, 24)),
     ('flow f() {\n  step a: shell """\n    x\n  y\n    """\n}', "E0116",
-     'this line is indented less than the closing `"""`', (4, 1, 3)),
+     'this line is indented less than the closing `"""`', (4, 3, 4)),
     ('flow f() {\n  step a: shell """ x\n    y\n    """\n}', "E0116",
      'a multi-line string starts on the line after its opening `"""`', (2, 20, 22)),
     ('flow f() {\n  step a: shell """\n    y"""\n}', "E0116",

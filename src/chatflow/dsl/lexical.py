@@ -216,7 +216,7 @@ def block_layout(content: str, quote: str) -> Layout:
             cut = len(line) - len(line.lstrip(" \t"))
             problems.append(LexProblem(
                 "E0116", f"this line is indented less than the closing `{quote}`",
-                at, at + max(cut, 1),
+                at + cut, at + len(line.rstrip(" \t")),
                 f"indent every line of the string with the {_describe(indent)} before the "
                 f"closing `{quote}`: they are removed from each line",
             ))

@@ -404,6 +404,11 @@ def _token_hint(tok: Any, expected: set[str]) -> str | None:
     return None
 
 
+# strings (every form, unterminated ones to their end) and comments hide their brackets
+_BRACKETS = re.compile(
+    r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*(?:"*"""|\Z)'
+    r"|'''(?:[^']|'(?!''))*(?:'*'''|\Z)"
+    r'|"(?:[^"\\\n]|\\.)*"?' r"|'[^'\n]*'?" r'|#[^\n]*|[{}()\[\]]')
 _OPEN = {"{": "}", "(": ")", "[": "]"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
 
@@ -412,7 +417,7 @@ def unclosed_brackets(text: str) -> list[tuple[str, int]]:
     """Brackets opened and never closed, outermost first, as (char, offset);
     strings and comments are skipped."""
     stack: list[tuple[str, int]] = []
-    for m in re.finditer(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}()\[\]]', text):
+    for m in _BRACKETS.finditer(text):
         s = m.group()
         if s in _OPEN:
             stack.append((s, m.start()))
@@ -478,7 +483,7 @@ def more_errors(text: str, path: str, first: list[Diagnostic],
 
 def _has_stray_close(chunk: str) -> bool:
     depth = 0
-    for m in re.finditer(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}()\[\]]', chunk):
+    for m in _BRACKETS.finditer(chunk):
         s = m.group()
         if s in _OPEN:
             depth += 1
