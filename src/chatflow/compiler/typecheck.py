@@ -106,6 +106,8 @@ class TypedFlow:
     sites: list[Site] = field(default_factory=list)
     reads: list[Read] = field(default_factory=list)
     used_names: set[str] = field(default_factory=set)     # params and vars read
+    # (owner, place, name) of every param or var read, like `reads` for fields
+    name_reads: list[tuple[str | None, str, str]] = field(default_factory=list)
     used_fields: set[tuple[str, str]] = field(default_factory=set)
     diags: list[Diagnostic] = field(default_factory=list)
 
@@ -371,6 +373,7 @@ class _Typer:
         if sym is not None:
             if sym.kind in ("param", "var"):
                 self.out.used_names.add(n)
+                self.out.name_reads.append((self.owner, self.place, n))
                 return sym.type or ERROR
             fields = ", ".join(f"`{n}.{f}`" for f in self.syms.field_names(n)[:3])
             return self.report(

@@ -18,6 +18,12 @@ DURATION_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_40
 
 MAX_INT = 2**63 - 1
 
+PLACEHOLDER_CODES = frozenset({"E0103", "E0104", "E0108", "E0109"})
+"""Problems after which the parser goes on with a stand-in for the text it
+could not read (0 for a malformed number, the text of a string with a bad
+escape or hole): later phases say nothing inside their spans, since what is
+there is not what the user wrote (one mistake, one report)."""
+
 _SPECIAL = re.compile(r"[\\{}]")
 _DIGITS = r"[0-9]+(?:_[0-9]+)*"
 _INT_RE = re.compile(_DIGITS + r"\Z")
@@ -296,10 +302,33 @@ def _short(text: str) -> str:
     return text if len(text) <= 24 else text[:20] + "..."
 
 
+_FRACTIONAL = re.compile(r"([0-9]+(?:_[0-9]+)*\.[0-9]+(?:_[0-9]+)*)(ms|s|m|h|d)\Z")
+
+
+def whole_duration(text: str) -> str | None:
+    """`1.5m` → `90s`: a fractional duration written as a whole number of the
+    largest unit that holds it exactly; None when `text` is not one, or it is
+    no whole number of milliseconds."""
+    m = _FRACTIONAL.match(text)
+    if m is None:
+        return None
+    from fractions import Fraction
+
+    ms = Fraction(m.group(1).replace("_", "")) * DURATION_UNITS_MS[m.group(2)]
+    if ms.denominator != 1 or ms == 0 or ms > MAX_INT:
+        return None
+    for unit, size in sorted(DURATION_UNITS_MS.items(), key=lambda u: -u[1]):
+        if ms % size == 0:
+            return f"{int(ms) // size}{unit}"
+    return None  # pragma: no cover - `ms` divides every whole number
+
+
 def _number_problem(text: str) -> str:
     t = _short(text)
     if "__" in text or text.endswith("_") or "_." in text or "._" in text:
         return f"malformed number `{t}`: `_` must sit between two digits"
+    if _FRACTIONAL.match(text):
+        return f"malformed duration `{t}`: a duration is a whole number of one unit"
     m = re.match(r"[0-9_]+([A-Za-z]+)\Z", text)
     if m:
         return (f"malformed duration `{t}`: unknown unit `{m.group(1)}` "

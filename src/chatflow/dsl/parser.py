@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from chatflow.diagnostics import Diagnostic, Span, error
 from chatflow.dsl import ast, strings
-from chatflow.dsl.lexical import LexProblem, classify_number, has_specials
+from chatflow.dsl.lexical import LexProblem, classify_number, has_specials, whole_duration
 from chatflow.dsl.tables import STARTS, get_fast, get_lark, write_tables
 
 if TYPE_CHECKING:
@@ -444,6 +444,9 @@ class _Builder:
 
 
 def _number_hint(text: str) -> str | None:
+    whole = whole_duration(text)
+    if whole is not None:
+        return f"write `{whole}`"
     if any(ch.isalpha() for ch in text):
         return "durations are written like 500ms, 30s, 10m, 2h or 1d"
     return None

@@ -291,7 +291,8 @@ def convert_error(exc: Any, text: str, file: str,
         return error("E0105", f"unexpected character `{_show_char(ch)}`",
                      _span_at(file, text, base, pos, 1), _char_hint(ch, text, pos))
     if isinstance(exc, UnexpectedToken):
-        from chatflow.dsl.parser import label_parse, lark_terminals
+        from chatflow.dsl.parser import label_parse, lark_terminals, root_tokens
+        from chatflow.dsl.slips import slip_at
 
         tok = exc.token
         terminals = lark_terminals()
@@ -308,6 +309,7 @@ def convert_error(exc: Any, text: str, file: str,
             word, at = swallowed
             return error("E0101", f"option `{word}` needs a value",
                          _span_at(file, text, base, at, len(word)), _NEEDS_VALUE[word])
+        slip = None if at_end else slip_at(text, pos, str(tok), root_tokens)
         if label is not None:
             message = label.replace("{prev}", prev or "?")
         elif expected and expected <= _EXPR_START | {"NOT"} and "NAME" in expected:
@@ -334,6 +336,10 @@ def convert_error(exc: Any, text: str, file: str,
         message = f"{message}, found {_found(tok)}"
         span = _span_at(file, text, base, pos, max(1, len(str(tok))) if "\n" not in str(tok)
                         else 1)
+        if slip is not None:
+            return error("E0101", slip.message or message,
+                         _span_at(file, text, base, slip.start, slip.end - slip.start),
+                         slip.hint)
         return error("E0101", message, span, _token_hint(tok, expected))
     return error("E0101", "syntax error", _span_at(file, text, base, 0, 0))
 

@@ -35,6 +35,7 @@ from chatflow.compiler.rules import (
     python_target,
     read_before_run,
     reserved_output,
+    risk_on_approve,
     risk_pauses,
     set_target,
     shadowing,
@@ -110,6 +111,7 @@ RULES: tuple[Rule, ...] = (
     empty_group.RULE,             # W0108
     duplicate_after.RULE,         # W0109
     reserved_output.RULE,         # W0110
+    risk_on_approve.RULE,         # W0111
 )
 
 BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}
