@@ -386,7 +386,8 @@ class _Typer:
         guess = suggest(n, candidates)
         hole = self.hole
         if hole is not None and hole[0].parts[hole[1]] is e and (
-                guess is None or _after_dollar(hole[0], hole[1])):
+                _after_dollar(hole[0], hole[1])
+                or (guess is None and self._unknown_name_hint(n) is None)):
             return self.report("E0201", *unknown_in_hole(e, hole[0], hole[1], self.source))
         if guess is not None:
             # the misspelt use is the use: no "unused param" warning on top

@@ -97,6 +97,8 @@ class FieldReader:
             return ast.ListExpr(tuple(i for i in items if i is not None), node.span)
         if isinstance(node, YMap):
             return self.value_map(node)
+        if node.raw:
+            return self.raw(node)
         if not isinstance(node.value, str):
             return self.literal(node)
         template = self.template(node)

@@ -60,7 +60,9 @@ class YScalar:
     offset) where each line's content starts, as far as they could be
     matched (escapes and folded blank lines end the matching)."""
     raw: bool = False
-    """Tagged `!raw`: a string taken exactly as written (`RAW_TAG`)."""
+    """Tagged `!raw`: a string taken exactly as written (`RAW_TAG`) where a
+    string is read; `value` is what the scalar means untagged, for the
+    schema and for fields where the tag does not apply (reported, E0117)."""
 
     def file_offset(self, k: int) -> int:
         """The file offset of `text[k]`."""
@@ -194,6 +196,7 @@ class _Converter:
         self.budget = MAX_NODES
         self.active: set[int] = set()  # ids of nodes on the current path
         self.constructor = SafeConstructor()
+        self.resolver = yaml.resolver.Resolver()
         self.failed = False  # stop after a fatal structural problem
         self.raw: list[YScalar] = []
 
@@ -354,6 +357,9 @@ class _Converter:
 
     def resolve(self, node: yaml.ScalarNode) -> ScalarValue:
         tag = node.tag or ""
+        if tag == RAW_TAG:  # the value it has untagged; the fields taking a string read `text`
+            tag = self.resolver.resolve(yaml.ScalarNode, node.value, (node.style is None, False))  # type: ignore[no-untyped-call]
+            node = yaml.ScalarNode(tag, node.value, node.start_mark, node.end_mark, node.style)
         try:
             if tag == _TAG + "null":
                 return None
