@@ -58,7 +58,8 @@ def codes(src: str) -> list[str]:
     ("'''\n    '''", ""),
     ("'''\n\ta\n\t'''", "a"),
     ("'''\r\n    a\r\n    b\r\n    '''", "a\nb"),
-    ("'''   \n  a\n     \n  '''", "a\n"),
+    ("'''   \n  a\n     \n  '''", "a\n   "),  # a blank line keeps what is past the indentation
+    ("'''\n    a\n  \n    b\n    '''", "a\n\nb"),  # a shorter one is empty
     ('"""\n    {"k": 1}\n    """', None),  # a hole that is not an expression: see below
     ('"""\n    say "hi" \\{x\\}\n    """', 'say "hi" {x}'),
     ('"""a "quoted" b"""', 'a "quoted" b'),
@@ -231,7 +232,7 @@ _LINE = st.text(_RAW_CHARS, max_size=20).filter(lambda t: "'''" not in t)
 @given(st.lists(_LINE, max_size=6), st.sampled_from(["", "  ", "    ", "\t"]))
 def test_any_lines_read_back_from_an_indented_block(lines: list[str], indent: str) -> None:
     src = "'''\n" + "".join(indent + line + "\n" for line in lines) + indent + "'''"
-    expected = "\n".join("" if not line.strip(" \t") else line for line in lines)
+    expected = "\n".join(lines)
     assert value_of(src) == expected
     fast, slow = _both_paths(lambda: command(src))
     assert fast == slow
@@ -256,5 +257,18 @@ def test_a_block_and_its_yaml_twin_read_the_same(lines: list[str]) -> None:
                 max_size=5))
 def test_a_triple_quoted_template_without_holes_reads_back(lines: list[str]) -> None:
     src = '"""\n  ' + "\n  ".join(lines) + '\n  """'
-    expected = "\n".join("" if not line.strip(" \t") else line for line in lines)
+    expected = "\n".join(lines)
     assert value_of(src) == expected
+
+
+@pytest.mark.parametrize("lines", [
+    ["a", "", "b"], ["a", "  ", "b"], ["a", "      ", "b"], ["a", "   ", "b"], ["a", "", "", "b"],
+])
+def test_blank_lines_read_as_in_the_yaml_twin(lines: list[str]) -> None:
+    flow_value = value_of("'''\n" + "".join(("    " + line).rstrip(" ") + "\n" if not line
+                                            else "    " + line + "\n" for line in lines)
+                          + "    '''")
+    node, diags = yaml_command("!raw |-\n" + "".join(
+        ("      " + line if line else "") + "\n" for line in lines))
+    assert diags == [] and isinstance(node, ast.Literal)
+    assert node.value == flow_value

@@ -178,9 +178,10 @@ def block_layout(content: str, quote: str) -> Layout:
     starts with a line break right after the opening delimiter and ends with
     the closing delimiter on a line of its own; the spaces and tabs before
     the closing delimiter are the indentation, removed from every line (each
-    line must start with exactly it, unless it is blank). The first and the
-    last line break are not part of the value; a blank line becomes empty;
-    `\r\n` becomes `\n`. Breaking a rule is reported (E0116) and the value
+    line must start with exactly it, unless it is a blank line, which then
+    becomes empty). The first and the last line break are not part of the
+    value; `\r\n` becomes `\n`. (YAML's literal block scalars read the same
+    lines the same way: the twin of this form.) Breaking a rule is reported (E0116) and the value
     is still built as well as it can be."""
     first = content.find("\n")
     if first < 0:
@@ -216,8 +217,8 @@ def block_layout(content: str, quote: str) -> Layout:
     for line, at in bodies:
         line = line[:-1] if line.endswith("\r") else line
         cut = len(indent)
-        if not line.strip(" \t"):
-            line, cut = "", 0
+        if not line.startswith(indent) and not line.strip(" \t"):
+            line, cut = "", 0  # a blank line shorter than the indentation
         elif not line.startswith(indent):
             cut = len(line) - len(line.lstrip(" \t"))
             problems.append(LexProblem(
