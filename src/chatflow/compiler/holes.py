@@ -9,15 +9,20 @@ from chatflow.diagnostics import Span
 from chatflow.dsl import ast
 from chatflow.dsl.strings import raw_literal
 
-__all__ = ["unknown_in_hole"]
+__all__ = ["after_dollar", "unknown_in_hole"]
+
+
+def after_dollar(template: ast.Template, index: int) -> bool:
+    """Is hole `index` of `template` right after a `$` (the shell's `${NAME}`)?"""
+    before = template.parts[index - 1] if index > 0 else ""
+    return isinstance(before, str) and before.endswith("$")
 
 
 def unknown_in_hole(name: ast.Name, template: ast.Template, index: int,
                     source: str | None) -> tuple[str, Span, str]:
     """(message, span, hint) of E0201 for `name`, the part `index` of
     `template`; `source` is the text of the file the spans point into."""
-    before = template.parts[index - 1] if index > 0 else ""
-    dollar = isinstance(before, str) and before.endswith("$")
+    dollar = after_dollar(template, index)
     n = name.name
     span = _braces(source, name.span) or name.span
     if dollar:
