@@ -272,3 +272,12 @@ def test_blank_lines_read_as_in_the_yaml_twin(lines: list[str]) -> None:
         ("      " + line if line else "") + "\n" for line in lines))
     assert diags == [] and isinstance(node, ast.Literal)
     assert node.value == flow_value
+
+
+def test_yaml_hints_speak_yaml() -> None:
+    """In YAML the raw form is the `!raw` tag, and a "..." string needs `\\\\{`."""
+    _node, diags = yaml_command("\"awk '{print $1}'\"")
+    [d] = diags
+    assert d.code == "E0109" and d.hint is not None
+    assert "tag the string `!raw`" in d.hint and "in a YAML \"...\" string" in d.hint
+    assert "'''" not in d.hint

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from chatflow.diagnostics import Span
 from chatflow.dsl import ast
-from chatflow.dsl.strings import raw_literal
+from chatflow.dsl.strings import escape_note, raw_hint
 
 __all__ = ["after_dollar", "unknown_in_hole"]
 
@@ -27,13 +27,13 @@ def unknown_in_hole(name: ast.Name, template: ast.Template, index: int,
     span = _braces(source, name.span) or name.span
     if dollar:
         message = f"unknown name `{n}`: in `${{{n}}}`, `{{` starts an interpolation"
-        hint = f"to keep `${{{n}}}` as text write `$\\{{{n}\\}}`"
+        hint = f"to keep `${{{n}}}` as text write `$\\{{{n}\\}}`{escape_note(span.file)}"
     else:
         message = f"unknown name `{n}`: `{{{n}}}` in a string is an interpolation"
-        hint = f"for literal braces write `\\{{{n}\\}}`"
+        hint = f"for literal braces write `\\{{{n}\\}}`{escape_note(span.file)}"
     text = _as_text(template, index)
     if text is not None:
-        hint += f", or use a raw string (no interpolation, no escapes): {raw_literal(text)}"
+        hint += ", " + raw_hint(span.file, text)
     return message, span, hint
 
 

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from chatflow.diagnostics import Diagnostic, Related, Span, error
 from chatflow.dsl import ast
+from chatflow.dsl.frontend import is_yaml
 from chatflow.dsl.lexical import (
     ESCAPES,
     Hole,
@@ -30,7 +31,8 @@ from chatflow.dsl.lexical import (
     scan_string,
 )
 
-__all__ = ["Host", "build_template", "contiguous", "plain_string", "raw_literal", "string_node"]
+__all__ = ["Host", "build_template", "contiguous", "escape_note", "plain_string", "raw_hint",
+           "raw_literal", "string_node"]
 
 Pos = Callable[[int], tuple[int, int, int]]
 """Index in a string's text → (line, column, offset) in the file."""
@@ -148,9 +150,8 @@ def build_template(host: Host, content: str, span: Span, pos: Pos,
             failed.append((part, syntax))
     interpolates = any(not isinstance(p, str) for p in out)
     for hole, inner in failed:
-        host.diags.append(_not_an_expression(host, hole, inner, pos,
-                                             None if interpolates or block
-                                             else _raw_form(content)))
+        raw = None if interpolates or block else raw_hint(host.file, _literal_text(content))
+        host.diags.append(_not_an_expression(host, hole, inner, pos, raw))
     if not interpolates:
         return _Literal("".join(p for p in out if isinstance(p, str)), span)
     merged: list[str | ast.Expr] = []
@@ -214,9 +215,9 @@ def _not_an_expression(host: Host, hole: Hole, inner: Diagnostic, pos: Pos,
     escaped = "\\{" + _escape_braces(hole.text) + "\\}"
     if len(escaped) > 40 or "\n" in escaped:
         escaped = "\\{ ... \\}"
-    hint = f"for literal braces write `{escaped}`"
+    hint = f"for literal braces write `{escaped}`{escape_note(host.file)}"
     if raw is not None:
-        hint += f", or use a raw string (no interpolation, no escapes): {raw}"
+        hint += f", {raw}"
     related = (Related(inner.span, f"read as an expression: {inner.message}"),)
     return error("E0109", f"`{{` starts an interpolation `{{EXPR}}`, but `{shown}` is not "
                  "an expression", _span(host.file, pos, hole.start - 1, hole.start),
@@ -243,9 +244,18 @@ def _escape_braces(text: str) -> str:
     return "".join(out)
 
 
-def _raw_form(content: str) -> str:
-    """`raw_literal` of a one-line `"…"` string whose braces are all text."""
-    return raw_literal(_literal_text(content))
+def escape_note(file: str) -> str:
+    """What to add to a `\\{` advice for a YAML file, where a double-quoted
+    string decodes YAML's own escapes first."""
+    return " (`\\\\{` and `\\\\}` in a YAML \"...\" string)" if is_yaml(file) else ""
+
+
+def raw_hint(file: str, text: str) -> str:
+    """The end of a hint saying how to write `text` (braces and all) as a raw
+    string, in the syntax of `file`'s front-end."""
+    if is_yaml(file):
+        return "or tag the string `!raw` (no interpolation, no escapes)"
+    return f"or use a raw string (no interpolation, no escapes): {raw_literal(text)}"
 
 
 def raw_literal(text: str) -> str:
