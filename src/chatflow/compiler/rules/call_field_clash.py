@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from chatflow.compiler.loader import FlowUnit
 from chatflow.compiler.rules.base import FlowContext, Rule
 from chatflow.compiler.symbols import CALL_STEP_FIELDS
 from chatflow.diagnostics import Diagnostic, Related, Severity, error
@@ -63,13 +62,13 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
                 yield error("E0315", f"flow `{ctx.flow.name.name}` is called, so its output "
                             f"cannot be named `{n}`: `{callers[0].name.name}.{n}` is "
                             f"{CALL_STEP_FIELDS[n]}", o.name.span, hint_for(n), notes)
-    for step in ctx.steps():
-        action = step.action
-        if not isinstance(action, ast.CallAction):
-            continue
-        callee = _callee(ctx, action)
+    for name, sig in ctx.symbols.callees.items():  # the call steps whose callee is known
+        callee = ctx.program.units.get(sig.key)
         if callee is None or callee.module is ctx.unit.module:
             continue
+        step = ctx.symbols.names[name].node
+        assert isinstance(step, ast.Step) and isinstance(step.action, ast.CallAction)
+        action = step.action
         for o in reserved_outputs(callee.flow):
             n = o.name.name
             where = "the standard library's" if callee.key.startswith("std:") else "the"
@@ -78,11 +77,6 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
                 f"cannot return: `{step.name.name}.{n}` is {CALL_STEP_FIELDS[n]}",
                 action.flow.span, f"rename that output of {where} flow `{action.flow.name}`",
                 (Related(o.name.span, f"output `{n}` declared here"),))
-
-
-def _callee(ctx: FlowContext, action: ast.CallAction) -> FlowUnit | None:
-    key = ctx.unit.callables.get(action.flow.name)
-    return ctx.program.units.get(key) if key is not None else None
 
 
 RULE = Rule("E0315", "call-field-clash",

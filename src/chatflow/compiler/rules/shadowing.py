@@ -24,12 +24,15 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
             yield warning("W0105", f"{sym.kind} `{sym.name}` has the name of the built-in "
                           f"function `{sym.name}`", sym.span, "rename it to avoid confusion")
     for step in ctx.steps():
+        outs = [o for o in step.options if isinstance(o, ast.OutField)]
+        if not outs:
+            continue
         kind = action_kind(step.action)
         own = ACTION_FIELDS.get(kind, {})
         callee = ctx.symbols.callees.get(step.name.name)
         fields = action_fields(step.action, callee)  # a call's include the callee's outputs
-        for opt in step.options:
-            if isinstance(opt, ast.OutField) and opt.name.name in fields:
+        for opt in outs:
+            if opt.name.name in fields:
                 n = opt.name.name
                 what = f"the `{n}` field of a `{kind}` step" if n in own or callee is None \
                     else f"the output `{n}` of `{callee.name}`"

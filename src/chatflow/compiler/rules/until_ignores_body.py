@@ -29,14 +29,11 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
         if ctx.graph.is_inside(r.target, r.owner) or r.target == r.owner:
             reads_body.add(r.owner)
     # a var that a `set` step of the body assigns changes with the iterations too
-    set_in: dict[str, set[str]] = {}
-    for step in ctx.steps():
-        if isinstance(step.action, ast.SetAction):
-            for g in ctx.groups():
-                if g.kind == "repeat" and ctx.graph.is_inside(step.name.name, g.name.name):
-                    set_in.setdefault(g.name.name, set()).add(step.action.target.name)
-    for owner, place, name in ctx.typed.name_reads:
-        if place == "until" and owner is not None and name in set_in.get(owner, ()):
+    until_vars = [(owner, name) for owner, place, name in ctx.typed.name_reads
+                  if place == "until" and owner is not None and owner not in reads_body]
+    for owner, name in until_vars:
+        if any(isinstance(s.action, ast.SetAction) and s.action.target.name == name
+               and ctx.graph.is_inside(s.name.name, owner) for s in ctx.steps()):
             reads_body.add(owner)
     for g in ctx.groups():
         if g.kind == "repeat" and g.until is not None and g.name.name not in reads_body \
