@@ -90,6 +90,10 @@ CASES: list[tuple[str, str, str, int, int, str | None]] = [
      2, 30, None),
     ("E0314", flow('  step s: python "nocolon"\n  step t: shell "{a}"'),
      "python target `nocolon` is not `package.module:function`", 2, 18, None),
+    ("E0315", 'flow g() -> (ok: bool) { output ok = true }\n' + flow('  step s: call g()'),
+     "flow `g` is called, so its output cannot be named `ok`: `s.ok` is whether the call "
+     "succeeded", 1, 14, "rename the output (like `passed`): a call step's `ok` is whether "
+     "the call succeeded"),
     ("E0401", flow('  step s: shell "{a}"', out=""), "output `r` is never bound", 1, 20, None),
     ("E0402", flow('  step s: shell "{a}"\n  output r = false'),
      "output `r` is bound more than once", 4, 10, None),
@@ -114,10 +118,15 @@ CASES: list[tuple[str, str, str, int, int, str | None]] = [
      "step `s` has risk 70, at or above the flow's automation 60: it pauses for approval at "
      "the default automation level", 3, 30, None),
     ("W0107", flow('  repeat loop max 3 until a == "x" { step s: shell "{a}" }'),
-     "the `until` of repeat `loop` reads nothing from its body", 2, 27, None),
+     "the `until` of repeat `loop` reads nothing that its body changes", 2, 27, None),
     ("W0108", flow('  step s: shell "{a}"\n  phase p { }'), "phase `p` has no steps", 3, 9, None),
     ("W0109", flow('  step s: shell "{a}"\n  step t after s, s: shell "x"'),
      "`s` is named twice in `after`", 3, 19, "remove the repeated name"),
+    ("W0110", flow('  step s: shell "{a}"', sig="f(a: str) -> (ok: bool)", out="output ok = true"),
+     "output `ok` could not be read by a flow that calls `f`: a call step's own `ok` comes "
+     "first", 1, 20, None),
+    ("W0111", flow('  step s: approve "{a}" { risk 10 }'),
+     "`risk` has no effect on the `approve` step `s`", 2, 27, None),
 ]
 
 

@@ -659,6 +659,67 @@ CASES: list[tuple[str, str, list[str]]] = [
     ('no-cascade-set-param',
      'flow f(n: int = 1) { step s: set n = 2 }',
      ['E0306@1:34']),
+    # issue 7: strings, braces and call fields (§2, §5), diagnostics that misled (§7)
+    ('call-field-clash-at-output',
+     'flow child() -> (ok: bool) { output ok = true }\nflow parent() { step c: call child() }',
+     ['E0315@1:18']),
+    ('call-field-clash-instance-id',
+     'flow child() -> (instance_id: str) { output instance_id = "x" }\nflow parent() { step c: call child()\n step d: shell "{c.instance_id}" }',
+     ['E0315@1:18']),
+    ('call-field-clash-recursive',
+     'flow f(n: int = 1) -> (ok: bool) { step c when n > 0: call f(n: n - 1)\n output ok = true }',
+     ['E0315@1:24']),
+    ('reserved-output-not-called',
+     'flow child() -> (ok: bool) { output ok = true }',
+     ['W0110@1:18']),
+    ('reserved-output-other-name-ok',
+     'flow child() -> (passed: bool) { output passed = true }\nflow parent() -> (o: bool) { step c: call child()\n output o = c.ok and c.passed }',
+     []),
+    ('out-shadows-callee-output',
+     'flow child() -> (n: int) { output n = 1 }\nflow parent() -> (o: int) { step c: call child() { out n: int = 2 }\n output o = c.n }',
+     ['W0105@2:56']),
+    ('until-reads-var-set-in-body',
+     'flow f() { var done: bool = false\n repeat r max 3 until done { step a: shell "x"\n step b: set done = a.ok } }',
+     []),
+    ('until-reads-var-set-outside',
+     'flow f() { var done: bool = false\n step pre: set done = true\n repeat r max 3 until done { step a: shell "x" } }',
+     ['W0107@3:23']),
+    ('unused-param-passed-by-caller',
+     'flow g(x: int) { step a: shell "x" }\nflow f() { step c: call g(x: 1) }',
+     ['W0101@1:8']),
+    ('risk-on-approve-no-effect',
+     'flow f() { automation 50\n step a: approve "ok?" { risk 80 } }',
+     ['W0111@2:26']),
+    ('risk-pauses-still-for-shell',
+     'flow f() { automation 50\n step a: shell "x" { risk 80 } }',
+     ['W0106@2:27']),
+    ('fractional-duration-once',
+     'flow f() { step a: shell "x" { timeout 1.5m } }',
+     ['E0104@1:40']),
+    ('bad-duration-unit-once',
+     'flow f() { quota wall 5y }',
+     ['E0104@1:23']),
+    ('shell-variable-braces',
+     'flow f() { step a: shell "echo ${HOME}" }',
+     ['E0201@1:33']),
+    ('awk-braces',
+     'flow f() { step a: shell "awk \'{print $1}\'" }',
+     ['E0109@1:32']),
+    ('raw-string-shell-variable',
+     "flow f() { step a: shell 'echo ${HOME} {x}' }",
+     []),
+    ('raw-triple-awk',
+     "flow f() { step a: shell '''awk '{print $1}'''' }",
+     []),
+    ('triple-template-holes',
+     'flow f(n: str = "x") { step a: shell """\n   echo {n}\n   """ }',
+     []),
+    ('triple-template-unknown-hole',
+     'flow f() { step a: shell """\n   echo {nn}\n   """ }',
+     ['E0201@2:9']),
+    ('raw-string-as-expression',
+     "flow f() -> (o: str) { output o = '{' + 'x' + '}' }",
+     []),
 ]
 
 
@@ -771,7 +832,7 @@ YAML_CASES: list[tuple[str, str, list[str]]] = [
     ("yaml-names-and-types",
      'flow: f\noutputs: {o: int}\nsteps:\n  - step: a\n    shell: "echo {nn}"\n'
      '    env: {A: "{a}", B: 1, C: "x{1}"}\noutput:\n  o: "1 == \\"1\\""\n',
-     ["E0201@5:19", "E0214@6:16", "E0311@8:7"]),
+     ["E0201@5:18", "E0214@6:16", "E0311@8:7"]),
     ("yaml-call-value-fields",
      'flow: g\nparams: {x: int}\nsteps:\n  - step: a\n    call: g\n    with: {x: "abc"}\n',
      ["W0101@2:10", "E0305@6:16"]),
@@ -785,6 +846,18 @@ YAML_CASES: list[tuple[str, str, list[str]]] = [
      'flow: f\nsteps:\n  - repeat: r\n    max: 3\n    until: "t.ok"\n    steps:\n'
      '      - step: t\n        shell: x\n        timeout: 0s\n        risk: 200\n',
      ["E0309@9:18", "E0309@10:15"]),
+    ('yaml-raw-template',
+     "flow: f\nsteps:\n  - step: a\n    shell: !raw 'echo ${HOME}'\n",
+     []),
+    ('yaml-raw-value-and-expression',
+     "flow: f\noutputs: {o: str}\nsteps:\n  - step: a\n    shell: x\n    env: {A: !raw '{a}'}\noutput:\n  o: !raw '{o}'\n",
+     []),
+    ('yaml-raw-misplaced',
+     'flow: f\nsteps:\n  - step: a\n    shell: x\n    risk: !raw 5\n',
+     ['E0117@5:11']),
+    ('yaml-shell-variable',
+     "flow: f\nsteps:\n  - step: a\n    shell: 'echo ${HOME}'\n",
+     ['E0201@4:19']),
 ]
 
 
@@ -920,3 +993,44 @@ def test_cli_lint_text_json_and_exit_codes(tmp_path: Path) -> None:
         "E0203", 3, 19, 24, "did you mean `build`?")
     assert _cli("lint", "ok.flow", cwd=tmp_path).returncode == 0
     assert _cli("lint", "nope.flow", cwd=tmp_path).returncode == 2
+
+
+# --------------------------------------------------------------------------- call fields (issue 7)
+
+def test_call_field_clash_across_files_is_reported_at_the_call(tmp_path: Path) -> None:
+    _files(tmp_path, {
+        "lib.flow": 'flow probe() -> (ok: bool) { output ok = false }\n',
+        "use.flow": 'import probe from "./lib.flow"\n'
+                    'flow use() -> (o: bool) { step p: call probe()\n output o = p.ok }\n',
+    })
+    program, diags = load_program(str(tmp_path / "use.flow"))
+    _checked, more = check_program(program)
+    [d] = sort_diagnostics(diags + more)
+    assert (d.code, Path(d.span.file).name, d.span.line, d.span.column) == \
+        ("E0315", "use.flow", 2, 40)
+    assert d.message == ("`probe` declares an output `ok`, which this call cannot return: "
+                         "`p.ok` is whether the call succeeded")
+    [note] = d.related
+    assert (Path(note.span.file).name, note.span.line, note.span.column) == ("lib.flow", 1, 18)
+
+
+def test_no_standard_flow_declares_a_call_step_field() -> None:
+    from chatflow.compiler.loader import std_dir
+    from chatflow.compiler.symbols import CALL_STEP_FIELDS
+    from chatflow.dsl.parser import parse_flow
+
+    for path in sorted(Path(std_dir()).glob("*.flow")):
+        module, _diags = parse_flow(path.read_text(encoding="utf-8"), str(path))
+        assert module is not None, path
+        for flow in module.flows:
+            clash = {o.name.name for o in flow.outputs} & set(CALL_STEP_FIELDS)
+            assert not clash, f"{path.name}: flow {flow.name.name} declares {clash}"
+
+
+def test_unused_param_hint_names_the_calls_that_pass_it(tmp_path: Path) -> None:
+    [d] = lint(tmp_path, 'flow g(x: int) { step a: shell "x" }\nflow f() { step c: call g(x: 1) }')
+    assert d.hint == "remove it, and the `x:` argument from the calls that pass it"
+    assert [(r.span.line, r.span.column, r.message) for r in d.related] == \
+        [(2, 27, "`x` passed here")]
+    [d] = lint(tmp_path, 'flow g(x: int) { step a: shell "x" }')
+    assert d.hint is not None and "`_x`" in d.hint and "callers then pass `_x:`" in d.hint

@@ -27,7 +27,8 @@ TOKENS = re.findall(r'"(?:[^"\\\n]|\\.)*"|\w+|[^\w\s]|\s+', EXAMPLE)
 FRAGMENTS = ["{", "}", "(", ")", "[", "]", '"', ":", ",", "=", "==", "??", "?", "<=", "->",
              ".", "-", "step", "when", "after", "max", "until", "in", "not", "notify", "index",
              "output", "outputs", "{x}", "{a ?? 1}", "1_", "10m", "1e5", "#c\n", "\n", "\t",
-             "out", "with", "env", "cwd", "risk", "timeout", "continue_on_error", "retry"]
+             "out", "with", "env", "cwd", "risk", "timeout", "continue_on_error", "retry",
+             "'raw {x}'", "'", "'''\n  a\n  '''", '"""\n  {a} \\{\n  """', '"""']
 ORIGIN = Span("p.yaml", 3, 7, 3, 7, 50, 50)
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -146,4 +147,4 @@ def test_shipped_tables_match_the_grammar() -> None:
     doc = json.loads((dsl / "flow_tables.json").read_text(encoding="utf-8"))
     assert doc["fast"]["grammar"] == (dsl / "flow.lark").read_text(encoding="utf-8"), (
         "flow_tables.json is stale: run python -c "
-        "'from chatflow.dsl.parser import write_tables; write_tables()'")
+        "'from chatflow.dsl.tables import write_tables; write_tables()'")

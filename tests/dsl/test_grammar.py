@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chatflow.dsl import parser
+from chatflow.dsl import parser, tables
 
 DSL = Path(parser.__file__).parent
 
@@ -21,7 +21,7 @@ def test_grammar_has_no_lalr_conflicts(caplog: pytest.LogCaptureFixture) -> None
     logger.setLevel(logging.DEBUG)
     try:
         with caplog.at_level(logging.DEBUG, logger="lark"):
-            Lark((DSL / "flow.lark").read_text(), parser="lalr", start=list(parser._STARTS),
+            Lark((DSL / "flow.lark").read_text(), parser="lalr", start=list(parser.STARTS),
                  maybe_placeholders=True, debug=True)
     finally:
         logger.setLevel(old)
@@ -31,9 +31,9 @@ def test_grammar_has_no_lalr_conflicts(caplog: pytest.LogCaptureFixture) -> None
 
 def test_cached_tables_match_the_grammar() -> None:
     """`flow_tables.json` must be regenerated when flow.lark changes:
-    python -c 'from chatflow.dsl.parser import write_tables; write_tables()'"""
+    python -c 'from chatflow.dsl.tables import write_tables; write_tables()'"""
     doc = json.loads((DSL / "flow_tables.json").read_text())
-    assert json.loads(doc["lark"])["key"] == parser._tables_key()
+    assert json.loads(doc["lark"])["key"] == tables._tables_key()
     assert doc["fast"]["grammar"] == (DSL / "flow.lark").read_text()
 
 
@@ -42,9 +42,9 @@ def test_loaded_tables_parse_like_a_fresh_build() -> None:
     b1, b2 = parser._Builder(), parser._Builder()
     b1.reset("f.flow", None)
     b2.reset("f.flow", None)
-    loaded = parser._load_tables(b1)
+    loaded = tables._load_tables(b1)
     assert loaded is not None
-    fresh = parser._build(b2)
+    fresh = tables._build(b2)
     assert loaded.parse(text, start="module") == fresh.parse(text, start="module")
 
 

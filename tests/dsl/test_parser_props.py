@@ -20,7 +20,8 @@ ORIGIN = Span("p.yaml", 3, 7, 3, 7, 50, 50)
 
 FRAGMENTS = ["{", "}", "(", ")", "[", "]", '"', "\\", ":", ",", "=", "==", "??", "?", ".", "-",
              "step", "flow", "when", "after", "max", "until", "{x}", "1_", "10m", "#", "\n",
-             "repeat r max 1 until a.ok", "\x00", "\ufeff", "é", "9" * 30]
+             "repeat r max 1 until a.ok", "\x00", "\ufeff", "é", "9" * 30,
+             "'", "'raw'", "'''", '"""', '"""\n  {x}\n  """']
 
 PROPS = settings(max_examples=200, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow])

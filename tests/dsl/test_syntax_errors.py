@@ -49,7 +49,20 @@ CASES = [
      (2, 9, 10)),
     ('flow f() {\n  step a: call g(issue "x")\n}', "E0101",
      "expected `:` after the argument name", (2, 24, 27)),
-    ("flow f() {\n  repeat r until x { }\n}", "E0101", "expected `max N`", (2, 12, 17)),
+    ("flow f() {\n  repeat r until x { }\n}", "E0101",
+     "`until` comes after `max`: the clauses of a repeat header come in this order: "
+     "`after`, `when`, `max`, `until`", (2, 12, 17)),
+    ("flow f() {\n  repeat r { }\n}", "E0101", "expected `max N`", (2, 12, 13)),
+    ("flow f() {\n  parallel p max 6 when x { }\n}", "E0101",
+     "`when` goes before `max`: the clauses of a parallel header come in this order: "
+     "`after`, `when`, `max`", (2, 20, 24)),
+    ('flow f() {\n  step a when x after b: shell "y"\n}', "E0101",
+     "`after` goes before `when`: the clauses of a step header come in this order: "
+     "`after`, `when`", (2, 17, 22)),
+    ('flow f() {\n  phase p when x when y { }\n}', "E0101", "`when` is written twice", (2, 18, 22)),
+    ('flow f() {\n  step create-release: shell "y"\n}', "E0101",
+     "`create-release` is not a name: names cannot contain `-`", (2, 8, 22)),
+    ("flow deploy-all() {}", "E0101", "`deploy-all` is not a name", (1, 6, 16)),
     ("flow f() {\n  output merged review.ok\n}", "E0101",
      "expected `=` after the output name, found `review`", (2, 17, 23)),
     ('flow f() {\n  step a when (a and b: shell "x"\n}', "E0101",
@@ -66,7 +79,19 @@ CASES = [
     ('flow f() {\n  step a: shell "x {}"\n}', "E0108", "empty interpolation", (2, 20, 22)),
     ('flow f() {\n  step a: shell "x {a +}"\n}', "E0101",
      "expected an expression after `+`", (2, 24, 24)),
-    ("flow f() {\n  step a: shell 'x'\n}", "E0105", "unexpected character `'`", (2, 17, 18)),
+    ("flow f() {\n  step a: shell 'x\n}", "E0102", "unterminated raw string", (2, 17, 19)),
+    ('flow f() {\n  step a: shell """\n  x\n}', "E0102",
+     'unterminated multi-line string: no closing `"""`', (2, 17, 20)),
+    ("flow f() {\n  step a: shell '''x\n}", "E0102",
+     "unterminated multi-line string: no closing `'''`", (2, 17, 20)),
+    ('flow f() {\n  step a: shell "awk \'{print $1}\'"\n}', "E0109",
+     "`{` starts an interpolation `{EXPR}`, but `print $1` is not an expression", (2, 23, 24)),
+    ('flow f() {\n  step a: shell """\n    x\n  y\n    """\n}', "E0116",
+     'this line is indented less than the closing `"""`', (4, 3, 4)),
+    ('flow f() {\n  step a: shell """ x\n    y\n    """\n}', "E0116",
+     'a multi-line string starts on the line after its opening `"""`', (2, 20, 22)),
+    ('flow f() {\n  step a: shell """\n    y"""\n}', "E0116",
+     'the closing `"""` of a multi-line string goes on a line of its own', (3, 5, 6)),
     ('flow f() {\n  step a: shell x\n}', "E0101", "expected a string after `shell`, found `x`",
      (2, 17, 18)),
     ('flow f() {\n  step a: shell "x" { with x }\n}', "E0101", "expected `{` after `with`",
@@ -92,7 +117,7 @@ def test_typical_mistakes(src: str, code: str, fragment: str,
 
 
 def test_hints_for_common_slips() -> None:
-    assert "double quotes" in (one("flow f() { output x = 'a' }").hint or "")
+    assert "'''...'''" in (one("flow f() { output x = 'it's' }").hint or "")
     assert "`and`" in (one("flow f() { output x = a && b }").hint or "")
     assert "duration" in (one("flow f() { output x = 5y }").hint or "")
 
@@ -150,3 +175,24 @@ def test_deep_nesting_is_a_diagnostic() -> None:
     assert d.code == "E0107"
     d = one("flow f() { " + "phase p { " * 200 + "}" * 200 + " }")
     assert d.code == "E0107"
+
+
+@pytest.mark.parametrize(("src", "meant"), [
+    ('flow f() {\n  step a: shell "x"\n  step b if a.ok: shell "y"\n}', "`when`"),
+    ('flow f() {\n  step b needs a: shell "y"\n}', "`after`"),
+    ('flow f() {\n  phase p depends_on a { }\n}', "`after`"),
+    ('flow f() {\n  repeat r max 3 while x { }\n}', "`until not`"),
+    ('flow f() {\n  step b wehn a.ok: shell "y"\n}', "`when`"),
+])
+def test_a_word_from_another_language_gets_a_did_you_mean(src: str, meant: str) -> None:
+    d = one(src)
+    assert d.code == "E0101"
+    assert d.hint is not None and d.hint.startswith(f"did you mean {meant}?"), d.hint
+    assert "header is `" in d.hint
+
+
+def test_the_clause_order_message_applies_only_inside_a_header() -> None:
+    d = one('flow f() {\n  step a: call g(x: 1 when)\n}')
+    assert "clauses" not in d.message and d.hint is None
+    d = one('flow f() {\n  parallel p {\n    step a: call g(x: 1 max)\n  }\n}')
+    assert "clauses" not in d.message and d.hint is None

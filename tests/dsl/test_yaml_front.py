@@ -553,7 +553,7 @@ def test_all_errors_in_source_order() -> None:
 
 
 def test_every_code_is_registered() -> None:
-    assert set(CODES) == {"E0110", "E0111", "E0112", "E0113", "E0114", "E0115"}
+    assert set(CODES) == {"E0110", "E0111", "E0112", "E0113", "E0114", "E0115", "E0117"}
 
 
 # --------------------------------------------------------------------------- never raises
@@ -615,7 +615,11 @@ def test_error_inside_block_scalar_points_at_its_line() -> None:
     source = "flow: f\nsteps:\n  - step: s\n    shell: |\n      echo one\n      echo {a b}\n"
     _, diags = parse(source)
     assert diags and diags[0].span.line == 6
-    assert source[diags[0].span.start:diags[0].span.end] == "b"
+    # the hole is not an expression (E0109, at its brace); the note shows where
+    assert diags[0].code == "E0109"
+    assert source[diags[0].span.start:diags[0].span.end] == "{"
+    note = diags[0].related[0].span
+    assert (note.line, source[note.start:note.end]) == (6, "b")
 
 
 # --------------------------------------------------------------------------- a richer twin

@@ -1,6 +1,6 @@
 """A `.flow` file and its YAML twin compile to byte-identical IR with
 `--no-source-info` (issue 2): the §1 example, and a twin pair that uses every
-construct (tests/dsl/twins/)."""
+construct, and one with every string form (tests/dsl/twins/)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 PAIRS = [
     REPO / "examples" / "feature",
     REPO / "tests" / "dsl" / "twins" / "every_construct",
+    REPO / "tests" / "dsl" / "twins" / "strings",  # raw and multi-line strings, `!raw`
 ]
 
 

@@ -1,6 +1,8 @@
 """Check a loaded program: build each flow's graph and symbol table, type its
 expressions, run every rule of `rules.RULES`, and return all diagnostics,
-sorted, in one pass (never stopping at the first problem)."""
+sorted, in one pass (never stopping at the first problem). Nothing is
+reported inside text the parser could not read and already reported (a
+malformed number: one mistake, one report)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from chatflow.compiler.rules import RULES
 from chatflow.compiler.rules.base import FlowContext
 from chatflow.compiler.symbols import FlowSymbols, Signature, build_symbols, signature_of
 from chatflow.compiler.typecheck import TypedFlow, type_flow
-from chatflow.diagnostics import Diagnostic, sort_diagnostics
+from chatflow.diagnostics import Diagnostic, Span, sort_diagnostics
 from chatflow.gcpause import no_cyclic_gc
 
 
@@ -45,7 +47,7 @@ def _check_program(program: Program) -> tuple[CheckedProgram, list[Diagnostic]]:
             return signatures.get(k) if k is not None else None
 
         symbols, symbol_diags = build_symbols(unit.flow, callee)
-        typed = type_flow(unit.flow, symbols, graph)
+        typed = type_flow(unit.flow, symbols, graph, source=program.sources.get(unit.module.path))
         checked.graphs[key] = graph
         checked.symbols[key] = symbols
         checked.typed[key] = typed
@@ -57,4 +59,12 @@ def _check_program(program: Program) -> tuple[CheckedProgram, list[Diagnostic]]:
             for d in rule.check(ctx):
                 if unit.is_root or d.is_error:
                     diags.append(d)
+    if program.placeholders:
+        diags = [d for d in diags if not _inside_placeholder(d.span, program.placeholders)]
     return checked, sort_diagnostics(diags)
+
+
+def _inside_placeholder(span: Span, placeholders: list[Span]) -> bool:
+    """Is `span` within text the parser could not read (already reported)?"""
+    return any(p.file == span.file and p.start <= span.start and span.end <= p.end
+               for p in placeholders)

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from chatflow.compiler.spelling import did_you_mean
-from chatflow.diagnostics import ChatflowError, Diagnostic, error
+from chatflow.diagnostics import ChatflowError, Diagnostic, Span, error
 from chatflow.dsl import ast
+from chatflow.dsl.lexical import PLACEHOLDER_CODES
 
 STD = "std"
 
@@ -39,6 +40,9 @@ class Program:
     units: dict[str, FlowUnit]
     root_flows: list[str]      # keys of the root file's flows, source order
     sources: dict[str, str] = field(default_factory=dict)  # module path -> text
+    # where the parser put a stand-in for text it could not read (a malformed
+    # number ...): the checker reports nothing there (`PLACEHOLDER_CODES`)
+    placeholders: list[Span] = field(default_factory=list)
 
 
 @dataclass
@@ -66,7 +70,8 @@ def load_program(path: str, text: str | None = None) -> tuple[Program, list[Diag
             raise ChatflowError(f"cannot read {path}: {_reason(e)}", exit_code=2) from None
     loader = _Loader(path)
     root = loader.load(path, text, is_root=True)
-    program = Program(path, loader.units, [], loader.sources)
+    program = Program(path, loader.units, [], loader.sources,
+                      [d.span for d in loader.diags if d.code in PLACEHOLDER_CODES])
     if root.module is not None:
         program.root_flows = list(dict.fromkeys(root.flows.values()))
     return program, loader.diags

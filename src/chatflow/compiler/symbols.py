@@ -21,6 +21,13 @@ ACTION_FIELDS: dict[str, dict[str, Type]] = {
     "set": {},
     "fail": {},
 }
+CALL_STEP_FIELDS: dict[str, str] = {
+    "ok": "whether the call succeeded",
+    "instance_id": "the id of the child instance",
+}
+"""What a `call` step records besides the callee's outputs, and what it
+means: a callee output with one of these names could never be read
+(E0315 / W0110)."""
 GROUP_FIELDS: dict[str, Type] = {"ok": BOOL}
 REPEAT_FIELDS: dict[str, Type] = {"ok": BOOL, "iterations": INT}
 CTX_FIELDS: dict[str, Type] = {

@@ -1,17 +1,31 @@
 """Expression typing: the type of every expression of a flow, the names and
 step fields it reads, and the problems found inside expressions (unknown
 names and fields, operator and built-in misuse, optional values used as
-required ones). The rules in `rules/` use the result; this module only types.
+required ones). The rules in `rules/` use the result; this module only types
+the root expressions that `sites` finds.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chatflow.compiler.graph import FlowGraph
+from chatflow.compiler.holes import after_dollar, unknown_in_hole
+from chatflow.compiler.sites import (
+    CONSTANT_OPTIONS,
+    OPTION_TYPES,
+    OPTION_WORDS,
+    QUOTA_TYPES,
+    SETTING_TYPES,
+    Site,
+    constant_value,
+    is_constant,
+    iter_sites,
+    swallowed_value,
+)
 from chatflow.compiler.spelling import did_you_mean, suggest
 from chatflow.compiler.symbols import (
     ACTION_FIELDS,
@@ -40,34 +54,16 @@ from chatflow.compiler.types import (
 from chatflow.diagnostics import Diagnostic, Span, error, warning
 from chatflow.dsl import ast
 
+# typing, and where expressions stand (`sites`: the rules read those from here too)
+__all__ = [
+    "BUILTINS", "CONSTANT_OPTIONS", "OPTIONAL_HINT", "OPTION_TYPES", "OPTION_WORDS", "QUOTA_TYPES",
+    "SETTING_TYPES", "Read", "Site", "TypedFlow", "constant_value", "is_constant", "iter_sites",
+    "mismatch", "swallowed_value", "type_flow",
+]
+
 OPTIONAL_HINT = "use `?? default` to give a value for when it is null"
 BUILTINS = ("len", "json", "str", "int", "float", "contains", "startswith", "endswith",
             "lower", "upper", "trim", "matches")
-
-# settings and option values: the expected type (all must be constants)
-SETTING_TYPES: dict[str, Type] = {
-    "version": STR, "description": STR, "automation": INT, "max_depth": INT,
-    "parallelism": STR,
-}
-QUOTA_TYPES: dict[str, Type] = {"tokens": INT, "cpu": DURATION, "wall": DURATION, "steps": INT}
-OPTION_TYPES: dict[str, Type | None] = {
-    "timeout": DURATION, "risk": INT, "continue_on_error": None, "prompt": STR, "cwd": STR,
-    "with": None, "env": None,
-}
-CONSTANT_OPTIONS = ("timeout", "risk")
-OPTION_WORDS = frozenset((*OPTION_TYPES, "retry", "out", "backoff"))
-
-
-def swallowed_value(opt: ast.Option, syms: FlowSymbols) -> bool:
-    """True when an option was written without its value and the parser took
-    what follows for it: `prompt` then `nope` on the next line reads as
-    `prompt nope`. That is a bare name that is not a value of the flow and is
-    an option word or starts a later line."""
-    v = opt.value
-    if not isinstance(v, ast.Name) or v.name in syms.names or v.name == "ctx":
-        return False
-    return v.name in OPTION_WORDS or v.span.line > opt.name.span.line
-
 
 @dataclass(slots=True)
 class Read:
@@ -81,30 +77,14 @@ class Read:
     span: Span
 
 
-@dataclass(slots=True)
-class Site:
-    """A root expression and what its context expects of it.
-
-    `place` says where it is (`when`, `until`, `max`, `out`, `arg`, `set`,
-    `option`, `setting`, `quota`, `var`, `output`, `default`, `template`,
-    `with`, `env`); `expected` is None when any type goes; `what` names the
-    slot in messages ("option `timeout`"); `constant` is True where only a
-    constant is allowed."""
-
-    expr: ast.Expr
-    owner: str | None
-    place: str
-    expected: Type | None
-    what: str
-    constant: bool = False
-
-
 @dataclass
 class TypedFlow:
     types: dict[int, Type] = field(default_factory=dict)   # id(root expr) -> type
     sites: list[Site] = field(default_factory=list)
     reads: list[Read] = field(default_factory=list)
     used_names: set[str] = field(default_factory=set)     # params and vars read
+    # (owner, place, name) of every param or var read, like `reads` for fields
+    name_reads: list[tuple[str | None, str, str]] = field(default_factory=list)
     used_fields: set[tuple[str, str]] = field(default_factory=set)
     diags: list[Diagnostic] = field(default_factory=list)
 
@@ -121,137 +101,21 @@ class TypedFlow:
         return [d for d in self.diags if d.code == code]
 
 
-# --------------------------------------------------------------------------- constants
-
-
-def is_constant(e: ast.Expr) -> bool:
-    """Literals, durations, negated numbers, lists and maps of constants."""
-    if isinstance(e, ast.Literal | ast.DurationLit):
-        return True
-    if isinstance(e, ast.Unary) and e.op == "-":
-        return isinstance(e.operand, ast.Literal | ast.DurationLit)
-    if isinstance(e, ast.ListExpr):
-        return all(is_constant(i) for i in e.items)
-    if isinstance(e, ast.MapExpr):
-        return all(is_constant(x.value) for x in e.entries)
-    return False
-
-
-def constant_value(e: ast.Expr) -> object:
-    """The Python value of a constant number, string, bool or duration
-    (milliseconds); None when not a simple constant."""
-    if isinstance(e, ast.Literal):
-        return e.value
-    if isinstance(e, ast.DurationLit):
-        return e.millis
-    if isinstance(e, ast.Unary) and e.op == "-":
-        v = constant_value(e.operand)
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            return -v
-    return None
-
-
-# --------------------------------------------------------------------------- sites
-
-
-def iter_sites(flow: ast.Flow, syms: FlowSymbols) -> Iterator[Site]:
-    """Every root expression of the flow, with what its place expects."""
-    for p in flow.params:
-        if p.default is not None:
-            yield Site(p.default, None, "default", syms.params.get(p.name.name),
-                       f"the default of `{p.name.name}`", True)
-    yield from _item_sites(flow.items, syms, None)
-
-
-def _item_sites(items: tuple[ast.Item, ...], syms: FlowSymbols,
-                group: str | None) -> Iterator[Site]:
-    for item in items:
-        if isinstance(item, ast.Setting):
-            t = SETTING_TYPES.get(item.name.name)
-            if t is not None:
-                yield Site(item.value, None, "setting", t, f"setting `{item.name.name}`", True)
-        elif isinstance(item, ast.Quota):
-            for entry in item.entries:
-                t = QUOTA_TYPES.get(entry.key.name)
-                if t is not None:
-                    yield Site(entry.value, None, "quota", t, f"quota `{entry.key.name}`", True)
-        elif isinstance(item, ast.Var):
-            yield Site(item.value, None, "var", syms.vars.get(item.name.name),
-                       f"var `{item.name.name}`")
-        elif isinstance(item, ast.OutputItem):
-            yield Site(item.value, None, "output", syms.outputs.get(item.name.name),
-                       f"output `{item.name.name}`")
-        elif isinstance(item, ast.Step):
-            yield from _step_sites(item, syms)
-        elif isinstance(item, ast.Group):
-            name = item.name.name
-            if item.when is not None:
-                yield Site(item.when, name, "when", BOOL, "`when`")
-            if item.max is not None:
-                yield Site(item.max, name, "max", INT, f"`max` of {item.kind} `{name}`", True)
-            if item.until is not None:
-                yield Site(item.until, name, "until", BOOL, "`until`")
-            yield from _item_sites(item.items, syms, name)
-
-
-def _step_sites(step: ast.Step, syms: FlowSymbols) -> Iterator[Site]:
-    name = step.name.name
-    if step.when is not None:
-        yield Site(step.when, name, "when", BOOL, "`when`")
-    a = step.action
-    if isinstance(a, ast.ShellAction):
-        yield Site(a.command, name, "template", STR, "the command")
-    elif isinstance(a, ast.ApproveAction | ast.FailAction):
-        yield Site(a.message, name, "template", STR, "the message")
-    elif isinstance(a, ast.PythonAction):
-        yield Site(a.target, name, "template", STR, "the python target", True)
-    elif isinstance(a, ast.AgentAction):
-        yield Site(a.agent, name, "template", STR, "the agent name", True)
-    elif isinstance(a, ast.CallAction):
-        sig = syms.callees.get(name)
-        for arg in a.args:
-            expected: Type | None = None
-            if sig is not None and arg.name.name in sig.params:
-                expected = sig.params[arg.name.name][0]
-            yield Site(arg.value, name, "arg", expected,
-                       f"argument `{arg.name.name}` of `{a.flow.name}`")
-    elif isinstance(a, ast.SetAction):
-        yield Site(a.value, name, "set", syms.vars.get(a.target.name),
-                   f"var `{a.target.name}`")
-    elif isinstance(a, ast.UnknownAction) and a.arg is not None:
-        yield Site(a.arg, name, "template", None, "the action")
-    for opt in step.options:
-        if isinstance(opt, ast.OutField):
-            yield Site(opt.value, name, "out", syms.fields.get(name, {}).get(opt.name.name),
-                       f"`out {opt.name.name}`")
-        elif isinstance(opt, ast.RetryOption):
-            yield Site(opt.times, name, "option", INT, "`retry`", True)
-            if opt.backoff is not None:
-                yield Site(opt.backoff, name, "option", DURATION, "`backoff`", True)
-        elif opt.value is not None and not swallowed_value(opt, syms):
-            oname = opt.name.name
-            if oname in ("with", "env") and isinstance(opt.value, ast.MapExpr):
-                for entry in opt.value.entries:
-                    yield Site(entry.value, name, oname, None,
-                               f"`{oname}` entry `{entry.key.name}`")
-            elif oname in OPTION_TYPES:
-                yield Site(opt.value, name, "option", OPTION_TYPES[oname], f"option `{oname}`",
-                           oname in CONSTANT_OPTIONS)
-
-
 # --------------------------------------------------------------------------- typing
 
 
 def type_flow(flow: ast.Flow, syms: FlowSymbols, graph: FlowGraph,
-              signatures: dict[str, Signature] | None = None) -> TypedFlow:
-    """Type every expression of `flow` once."""
+              signatures: dict[str, Signature] | None = None,
+              source: str | None = None) -> TypedFlow:
+    """Type every expression of `flow` once; `source` is the text of its
+    file (for the exact place of a message about braces)."""
     out = TypedFlow()
     for site in iter_sites(flow, syms):
         if site.constant and not is_constant(site.expr):
             # reported by the constant rule; typed aside only so the names it
             # reads count as used (no "unused param" on top)
             aside = TypedFlow()
-            _Typer(syms, aside, site.owner, site.place, None).type(site.expr)
+            _Typer(syms, aside, site.owner, site.place, None, source).type(site.expr)
             out.used_names |= aside.used_names
             out.used_fields |= aside.used_fields
             out.types[id(site.expr)] = ERROR
@@ -260,7 +124,7 @@ def type_flow(flow: ast.Flow, syms: FlowSymbols, graph: FlowGraph,
         own: dict[str, Type] | None = None
         if site.place == "out" and site.owner is not None:
             own = _own_fields_before(syms, site)
-        typer = _Typer(syms, out, site.owner, site.place, own)
+        typer = _Typer(syms, out, site.owner, site.place, own, source)
         out.types[id(site.expr)] = typer.type(site.expr)
         if typer.read_skippable:
             out.skippable.add(id(site.expr))
@@ -291,8 +155,10 @@ def _own_fields_before(syms: FlowSymbols, site: Site) -> dict[str, Type]:
 
 class _Typer:
     def __init__(self, syms: FlowSymbols, out: TypedFlow, owner: str | None, place: str,
-                 own: dict[str, Type] | None) -> None:
+                 own: dict[str, Type] | None, source: str | None = None) -> None:
         self.syms = syms
+        self.source = source
+        self.hole: tuple[ast.Template, int] | None = None  # a name alone in a hole
         self.out = out
         self.owner = owner
         self.place = place
@@ -336,9 +202,11 @@ class _Typer:
         return DURATION
 
     def template(self, e: ast.Template) -> Type:
-        for part in e.parts:
+        for i, part in enumerate(e.parts):
             if not isinstance(part, str):
+                self.hole = (e, i) if type(part) is ast.Name else None
                 self.type(part)
+        self.hole = None
         return STR
 
     # ------------------------------------------------------------------ names
@@ -358,6 +226,7 @@ class _Typer:
         if sym is not None:
             if sym.kind in ("param", "var"):
                 self.out.used_names.add(n)
+                self.out.name_reads.append((self.owner, self.place, n))
                 return sym.type or ERROR
             fields = ", ".join(f"`{n}.{f}`" for f in self.syms.field_names(n)[:3])
             return self.report(
@@ -368,6 +237,11 @@ class _Typer:
                                "read one of its fields, like `ctx.instance_id`")
         candidates = list(self.syms.names) + (list(self.own) if self.own else [])
         guess = suggest(n, candidates)
+        hole = self.hole
+        if hole is not None and hole[0].parts[hole[1]] is e and (
+                after_dollar(hole[0], hole[1])
+                or (guess is None and self._unknown_name_hint(n) is None)):
+            return self.report("E0201", *unknown_in_hole(e, hole[0], hole[1], self.source))
         if guess is not None:
             # the misspelt use is the use: no "unused param" warning on top
             self.out.used_names.add(guess)

@@ -507,6 +507,52 @@ class Module:
     span: Span
 
 
+def maker(cls: type[_T]) -> Callable[..., _T]:
+    """A positional constructor for a frozen slots dataclass that fills the
+    slots directly. A frozen dataclass's `__init__` goes through
+    `object.__setattr__` for every field, about twice as slow, and these
+    constructors run once or more per token: they are the parser's hot path.
+    The objects are ordinary instances (equality, hashing, repr unchanged)."""
+    sets = [getattr(cls, name).__set__ for name in cls.__dataclass_fields__]  # type: ignore[attr-defined]
+    new = object.__new__
+    if len(sets) == 2:
+        s0, s1 = sets
+
+        def make2(a: object, b: object) -> _T:
+            o = new(cls)
+            s0(o, a)
+            s1(o, b)
+            return o
+        return make2
+    if len(sets) == 4:
+        s0, s1, s2, s3 = sets
+
+        def make4(a: object, b: object, c: object, d: object) -> _T:
+            o = new(cls)
+            s0(o, a)
+            s1(o, b)
+            s2(o, c)
+            s3(o, d)
+            return o
+        return make4
+    if len(sets) == 7:
+        s0, s1, s2, s3, s4, s5, s6 = sets
+
+        def make7(a: object, b: object, c: object, d: object, e: object, f: object,
+                  g: object) -> _T:
+            o = new(cls)
+            s0(o, a)
+            s1(o, b)
+            s2(o, c)
+            s3(o, d)
+            s4(o, e)
+            s5(o, f)
+            s6(o, g)
+            return o
+        return make7
+    return cls
+
+
 def iter_items(items: tuple[Item, ...]) -> list[Item]:
     """All items, groups' members included, in source order (pre-order)."""
     out: list[Item] = []

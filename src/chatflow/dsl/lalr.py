@@ -301,18 +301,21 @@ class Tables:
             a = acts.get(typ)
             if a is None:
                 raise Fallback(typ)
+            tok: Token | None = None
             if keep:
                 s, e = m.span(g)
                 col = s - line_start + 1
-                if kind == _K_KEEP_NL:
-                    value = m.group(g)
-                    if "\n" in value:
-                        raise Fallback("multi-line token")
-                elif kind == _K_KEEP:
+                if kind == _K_KEEP:
                     value = intern(m.group(g))  # operators repeat too
-                tok: Token | None = Token(typ, value, line, col, line, col + e - s, s, e)
-            else:
-                tok = None
+                elif kind == _K_KEEP_NL:
+                    value = m.group(g)
+                    if "\n" in value:  # a multi-line string: positions as lark gives them
+                        first = line
+                        line += value.count("\n")
+                        line_start = s + value.rindex("\n") + 1
+                        tok = Token(typ, value, first, col, line, e - line_start + 1, s, e)
+                if tok is None:
+                    tok = Token(typ, value, line, col, line, col + e - s, s, e)
             while a < 0:
                 size, origin, kind, cb, pick = rules[~a]
                 if kind == _IDENTITY:

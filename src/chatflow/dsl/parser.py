@@ -12,163 +12,27 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
-import os
-import re
 import threading
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from chatflow.diagnostics import Diagnostic, Span, error
-from chatflow.dsl import ast, lalr
-from chatflow.dsl.lalr import Tables
-from chatflow.dsl.lexical import (
-    Hole,
-    LexProblem,
-    classify_number,
-    decode_plain,
-    has_specials,
-    scan_string,
-)
+from chatflow.dsl import ast, strings
+from chatflow.dsl.lexical import LexProblem, classify_number, has_specials, whole_duration
+from chatflow.dsl.tables import STARTS, get_fast, get_lark, write_tables
 
 if TYPE_CHECKING:
     from lark import Token
 
-__all__ = ["parse_expression", "parse_flow", "parse_template", "parse_type"]
+__all__ = ["STARTS", "parse_expression", "parse_flow", "parse_template", "parse_type",
+           "write_tables"]
 
 MAX_NESTING = 128
 """Deepest expression / group nesting accepted; deeper input is reported
 (E0107) so later recursive passes never hit Python's recursion limit. A run
 of one binary operator counts as one level, however long."""
 
-_SIMPLE_HOLE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\Z")
-_NOT_A_NAME = frozenset({"true", "false", "null", "not", "and", "or", "in"})
 _CONSTS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
-
-_GRAMMAR_FILE = "flow.lark"
-_TABLES_FILE = "flow_tables.json"
-_STARTS = ("module", "expr_start", "type_start")
-_DIR = os.path.dirname(os.path.abspath(__file__))
-_lark_instance: Any = None
-_fast_instance: Tables | None = None
-
-
-def get_lark(builder: _Builder) -> Any:
-    """The module-wide Lark parser, with `builder` as its inline transformer.
-
-    Building the LALR tables from the grammar costs ~100 ms, too much for a
-    CLI's cold start, so they are kept in `flow_tables.json` next to the
-    grammar (plain JSON, never pickle) and rebuilt only when the grammar's
-    hash or the lark version no longer match. Only needed for input the fast
-    driver (`get_fast`) leaves to lark: syntax errors, and error messages."""
-    global _lark_instance
-    if _lark_instance is None:
-        _lark_instance = _load_tables(builder) or _build_and_save(builder)
-    return _lark_instance
-
-
-def get_fast(builder: _Builder) -> Tables:
-    """The fast LALR driver (`dsl.lalr`) over the same tables, from the
-    `fast` part of `flow_tables.json`; lark is imported only when that part
-    is missing or was made from another grammar."""
-    global _fast_instance
-    if _fast_instance is None:
-        grammar = _read(_GRAMMAR_FILE)
-        data = None
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            fast = json.loads(_read(_TABLES_FILE))["fast"]
-            if fast["grammar"] == grammar and fast["format"] == lalr.FORMAT:
-                data = fast
-        if data is None:
-            with contextlib.suppress(OSError):  # a read-only install still works
-                write_tables()
-            data = lalr.export(_build(None), grammar)
-        _fast_instance = Tables(data, builder)
-    return _fast_instance
-
-
-def _read(name: str) -> str:
-    with open(os.path.join(_DIR, name), encoding="utf-8") as f:
-        return f.read()
-
-
-def _grammar_text() -> tuple[str, str]:
-    import hashlib
-
-    text = _read(_GRAMMAR_FILE)
-    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _tables_key() -> dict[str, str]:
-    import lark
-
-    return {"grammar_sha256": _grammar_text()[1], "lark_version": lark.__version__}
-
-
-def _load_tables(builder: _Builder) -> Any:
-    from lark import Lark
-
-    try:
-        doc = json.loads(json.loads(_read(_TABLES_FILE))["lark"])
-        if doc.get("key") != _tables_key():
-            return None
-        data, memo = _int_keys(doc["data"], doc["memo"])
-        return Lark._load_from_dict(data, memo, transformer=builder)  # type: ignore[no-untyped-call]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-
-
-def _int_keys(data: dict[str, Any], memo: dict[str, Any]) -> tuple[dict[str, Any], dict[int, Any]]:
-    """Undo JSON's stringified integer keys in lark's serialized tables."""
-    table = data["parser"]["parser"]
-    table["tokens"] = {int(k): v for k, v in table["tokens"].items()}
-    table["states"] = {
-        int(k): {int(t): a for t, a in acts.items()} for k, acts in table["states"].items()
-    }
-    return data, {int(k): v for k, v in memo.items()}
-
-
-def _build(builder: _Builder | None) -> Any:
-    from lark import Lark
-
-    return Lark(_grammar_text()[0], parser="lalr", lexer="contextual", start=list(_STARTS),
-                maybe_placeholders=True, transformer=builder)
-
-
-def _build_and_save(builder: _Builder) -> Any:
-    inst = _build(builder)
-    with contextlib.suppress(OSError):  # a read-only install still works, only slower
-        write_tables()
-    return inst
-
-
-def write_tables() -> None:
-    """Regenerate `flow_tables.json` from the grammar (atomically): lark's
-    serialized parser, and the same tables for the fast driver."""
-    import tempfile
-
-    from lark.grammar import Rule
-    from lark.lexer import TerminalDef
-
-    inst = _build(None)
-    data, memo = inst.memo_serialize([TerminalDef, Rule])
-    # lark's part is kept as one JSON string, decoded only when lark is needed,
-    # so reading the file for the fast driver parses half as much
-    lark_doc = json.dumps({"key": _tables_key(), "data": data, "memo": memo},
-                          separators=(",", ":"), sort_keys=True)
-    doc = {"lark": lark_doc, "fast": lalr.export(inst, _read(_GRAMMAR_FILE))}
-    target = os.path.join(_DIR, _TABLES_FILE)
-    fd, tmp = tempfile.mkstemp(dir=_DIR, prefix=".flow_tables.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, separators=(",", ":"), sort_keys=True)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
 
 def lark_terminals() -> dict[str, Any]:
     """Terminal definitions by name (for naming expected tokens in errors)."""
@@ -193,62 +57,13 @@ def label_parse(text: str, start: str) -> Any:
     return get_lark(_BUILDER).parse(text, start=start)
 
 
-T = TypeVar("T")
-
-
-def _maker(cls: type[T]) -> Callable[..., T]:
-    """A positional constructor for a frozen slots dataclass that fills the
-    slots directly. A frozen dataclass's `__init__` goes through
-    `object.__setattr__` for every field, about twice as slow, and these
-    constructors run once or more per token: they are the parser's hot path.
-    The objects are ordinary instances (equality, hashing, repr unchanged)."""
-    sets = [getattr(cls, name).__set__ for name in cls.__dataclass_fields__]  # type: ignore[attr-defined]
-    new = object.__new__
-    if len(sets) == 2:
-        s0, s1 = sets
-
-        def make2(a: object, b: object) -> T:
-            o = new(cls)
-            s0(o, a)
-            s1(o, b)
-            return o
-        return make2
-    if len(sets) == 4:
-        s0, s1, s2, s3 = sets
-
-        def make4(a: object, b: object, c: object, d: object) -> T:
-            o = new(cls)
-            s0(o, a)
-            s1(o, b)
-            s2(o, c)
-            s3(o, d)
-            return o
-        return make4
-    if len(sets) == 7:
-        s0, s1, s2, s3, s4, s5, s6 = sets
-
-        def make7(a: object, b: object, c: object, d: object, e: object, f: object,
-                  g: object) -> T:
-            o = new(cls)
-            s0(o, a)
-            s1(o, b)
-            s2(o, c)
-            s3(o, d)
-            s4(o, e)
-            s5(o, f)
-            s6(o, g)
-            return o
-        return make7
-    return cls
-
-
-_span = _maker(Span)
-_Ident = _maker(ast.Ident)
-_Name = _maker(ast.Name)
-_Literal = _maker(ast.Literal)
-_Attribute = _maker(ast.Attribute)
-_Binary = _maker(ast.Binary)
-_TypeRef = _maker(ast.TypeRef)
+_span = ast.maker(Span)
+_Ident = ast.maker(ast.Ident)
+_Name = ast.maker(ast.Name)
+_Literal = ast.maker(ast.Literal)
+_Attribute = ast.maker(ast.Attribute)
+_Binary = ast.maker(ast.Binary)
+_TypeRef = ast.maker(ast.TypeRef)
 
 
 def _join(a: Span, b: Span) -> Span:
@@ -359,10 +174,7 @@ class _Builder:
         names = tuple(self._ident(t) for t in c[1:-2])
         src_tok = c[-1]
         src_span = self._tspan(src_tok)
-        value, problems = decode_plain(src_tok.value[1:-1])
-        for p in problems:
-            self.lex_problem(p, _inner_span(src_span, p.start, p.end))
-        source = _Literal(value, src_span)
+        source = _Literal(strings.plain_string(self, src_tok.value, src_span), src_span)
         return ast.Import(names, source, self._from(c[0], src_span))
 
     def flow(self, c: list[Any]) -> ast.Flow:
@@ -619,10 +431,7 @@ class _Builder:
         k, value = c
         kspan = self._tspan(k)
         if k.type == "STRING":
-            text, problems = decode_plain(k.value[1:-1])
-            for p in problems:
-                self.lex_problem(p, _inner_span(kspan, p.start, p.end))
-            key = ast.Ident(text, kspan)
+            key = ast.Ident(strings.plain_string(self, k.value, kspan), kspan)
         else:
             key = ast.Ident(k.value, kspan)
         return ast.MapEntry(key, value, _join(kspan, value.span))
@@ -631,99 +440,27 @@ class _Builder:
 
     def _string(self, t: Token) -> ast.Literal | ast.Template:
         span = self._tspan(t)
-        content = t.value[1:-1]
-        if not has_specials(content):
-            return _Literal(content, span)
-        return build_template(self, content, span, span.line, span.column + 1, span.start + 1)
+        value = t.value
+        if value[0] == '"' and "\\" not in value and "{" not in value and "}" not in value \
+                and not value.startswith('"""'):
+            return _Literal(value[1:-1], span)  # the common case, first
+        return strings.string_node(self, value, span)
 
+    def parse_hole(self, text: str,
+                   base: tuple[int, int, int]) -> tuple[ast.Expr | None, list[Diagnostic]]:
+        """A string hole's expression (the `strings.Host` interface)."""
+        node, diags = _parse_nested(self, text, "expr_start", base)
+        return node, diags
 
-def _inner_span(outer: Span, start: int, end: int) -> Span:
-    """The span of content[start:end] of a one-line string token `outer`
-    (content begins right after the opening quote)."""
-    col = outer.column + 1
-    off = outer.start + 1
-    return Span(outer.file, outer.line, col + start, outer.line, col + end, off + start, off + end)
-
-
-def _pos(text: str, k: int, line0: int, col0: int, off0: int) -> tuple[int, int, int]:
-    """File (line, column, offset) of text[k] when text[0] sits at (line0, col0, off0)."""
-    nl = text.count("\n", 0, k)
-    if nl == 0:
-        return line0, col0 + k, off0 + k
-    return line0 + nl, k - text.rindex("\n", 0, k), off0 + k
-
-
-def _text_span(b: _Builder, text: str, start: int, end: int,
-               line0: int, col0: int, off0: int) -> Span:
-    l1, c1, o1 = _pos(text, start, line0, col0, off0)
-    l2, c2, o2 = _pos(text, end, line0, col0, off0)
-    return Span(b.file, l1, c1, l2, c2, o1, o2)
-
-
-def build_template(b: _Builder, content: str, span: Span,
-                   line0: int, col0: int, off0: int) -> ast.Literal | ast.Template:
-    """Decode `content` (text at line0/col0/off0 in the file) into a Literal or
-    a Template, parsing each hole as an expression."""
-    parts, problems = scan_string(content)
-    for prob in problems:
-        b.lex_problem(prob, _text_span(b, content, prob.start, prob.end, line0, col0, off0))
-    out: list[str | ast.Expr] = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-            continue
-        expr = _parse_hole(b, content, part, line0, col0, off0)
-        if expr is not None:
-            out.append(expr)
-    if not any(not isinstance(p, str) for p in out):
-        return _Literal("".join(p for p in out if isinstance(p, str)), span)
-    merged: list[str | ast.Expr] = []
-    for p in out:
-        if isinstance(p, str) and merged and isinstance(merged[-1], str):
-            merged[-1] = merged[-1] + p
-        else:
-            merged.append(p)
-    node = ast.Template(tuple(merged), span)
-    # a template is one level around its holes (the IR's `fmt`)
-    b._nest(node, *(p for p in merged if not isinstance(p, str)))
-    return node
-
-
-def _parse_hole(b: _Builder, content: str, hole: Hole,
-                line0: int, col0: int, off0: int) -> ast.Expr | None:
-    text = hole.text
-    if not text.strip():
-        b.diags.append(error(
-            "E0108", "empty interpolation `{}` in a string",
-            _text_span(b, content, hole.start - 1, hole.end + 1, line0, col0, off0),
-            "put an expression inside, or write `\\{\\}` for literal braces",
-        ))
-        return None
-    m = _SIMPLE_HOLE.match(text)
-    if m is not None and m.group(1) not in _NOT_A_NAME and "\n" not in text:
-        # Fast path for `{name}` / `{a.b.c}`: no nested parse needed.
-        lead = len(text) - len(text.lstrip())
-        k = hole.start + lead
-        line, col, off = _pos(content, k, line0, col0, off0)
-        head = m.group(1)
-        expr: ast.Expr = _Name(head, Span(b.file, line, col, line, col + len(head),
-                                             off, off + len(head)))
-        pos = len(head)
-        for attr in m.group(2).split(".")[1:]:
-            a0 = pos + 1
-            a1 = a0 + len(attr)
-            aspan = Span(b.file, line, col + a0, line, col + a1, off + a0, off + a1)
-            expr = _Attribute(expr, attr, aspan, _join(expr.span, aspan))
-            pos = a1
-        return expr
-    line, col, off = _pos(content, hole.start, line0, col0, off0)
-    node, diags = _parse_nested(b, text, "expr_start", (line, col, off))
-    b.diags.extend(diags)
-    result: ast.Expr | None = node
-    return result
+    def nest(self, node: object, *kids: object) -> None:
+        """Record `node` as one nesting level around `kids` (`strings.Host`)."""
+        self._nest(node, *kids)
 
 
 def _number_hint(text: str) -> str | None:
+    whole = whole_duration(text)
+    if whole is not None:
+        return f"write `{whole}`"
     if any(ch.isalpha() for ch in text):
         return "durations are written like 500ms, 30s, 10m, 2h or 1d"
     return None
@@ -786,7 +523,7 @@ def _parse_with(text: str, start: str, file: str,
 
 def _whole_span(text: str, file: str, base: tuple[int, int, int] | None) -> Span:
     line0, col0, off0 = base or (1, 1, 0)
-    l2, c2, o2 = _pos(text, len(text), line0, col0, off0)
+    l2, c2, o2 = strings.contiguous(text, line0, col0, off0)(len(text))
     return Span(file, line0, col0, l2, c2, off0, o2)
 
 
@@ -852,12 +589,13 @@ def parse_template(text: str, origin: Span) -> tuple[ast.StrExpr | None, list[Di
         b = _BUILDER
         b.reset(origin.file, None)
         line0, col0, off0 = _origin_base(origin)
-        end = _pos(text, len(text), line0, col0, off0)
+        pos = strings.contiguous(text, line0, col0, off0)
+        end = pos(len(text))
         span = Span(origin.file, line0, col0, end[0], end[1], off0, end[2])
         if not has_specials(text):
             return _Literal(text, span), []
         try:
-            node = build_template(b, text, span, line0, col0, off0)
+            node = strings.build_template(b, text, span, pos)
         except _TooDeep as exc:
             from chatflow.dsl.syntax_errors import too_deep
 

@@ -22,18 +22,26 @@ CODES: dict[str, tuple[str, str]] = {
     "E0101": ("unexpected-token",
               "unexpected token: \"expected `:` after the step name, found `shell`\""),
     "E0102": ("unterminated-string",
-              "unterminated string (a `\"` with no closing `\"` on its line)"),
+              "unterminated string (a `\"` or `'` with no closing quote on its line, or a "
+              "`\"\"\"` / `\'\'\'` never closed)"),
     "E0103": ("invalid-escape",
               "invalid escape in a string (only \\n \\t \\\" \\\\ \\{ \\} exist)"),
     "E0104": ("malformed-number",
               "malformed number or duration (`1__0`, `12abc`, `5y`, too large)"),
-    "E0105": ("unexpected-character", "unexpected character (`$`, `'`, `&&` ...)"),
+    "E0105": ("unexpected-character", "unexpected character (`$`, `&&`, `;` ...)"),
     "E0106": ("unexpected-eof", "unexpected end of file (usually a missing `}` or `)`)"),
     "E0107": ("nesting-too-deep",
               "nesting too deep (expressions or groups nested past the limit)"),
     "E0108": ("malformed-interpolation",
               "malformed interpolation: unclosed `{`, lone `}`, empty `{}`, or a `{...}` where "
               "the string must be fixed (import paths, agent names)"),
+    "E0109": ("interpolation-not-an-expression",
+              "a `{` in a string starts an interpolation, and what follows is not an "
+              "expression (`awk '{print $1}'`, `f() { ...; }`, JSON)"),
+    "E0116": ("multi-line-string-layout",
+              "a multi-line `\"\"\"` / `\'\'\'` string breaks the layout rule (text after the "
+              "opening quotes, closing quotes not on their own line, a line indented less "
+              "than them)"),
 }
 """code → (name, description) of the `.flow` syntax errors, read by
 `diagnostic_format.known_rules` (the rule catalog, SARIF, docs/diagnostics.md)."""
@@ -278,15 +286,13 @@ def convert_error(exc: Any, text: str, file: str,
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream or 0
         ch = text[pos] if pos < len(text) else ""
-        if ch == '"':
-            eol = text.find("\n", pos)
-            end = len(text) if eol < 0 else eol
-            return error("E0102", "unterminated string", _span_at(file, text, base, pos, end - pos),
-                         "close the string with `\"` on the same line")
+        if ch in "\"'":
+            return _unterminated(ch, text, file, base, pos)
         return error("E0105", f"unexpected character `{_show_char(ch)}`",
                      _span_at(file, text, base, pos, 1), _char_hint(ch, text, pos))
     if isinstance(exc, UnexpectedToken):
-        from chatflow.dsl.parser import label_parse, lark_terminals
+        from chatflow.dsl.parser import label_parse, lark_terminals, root_tokens
+        from chatflow.dsl.slips import slip_at
 
         tok = exc.token
         terminals = lark_terminals()
@@ -303,6 +309,7 @@ def convert_error(exc: Any, text: str, file: str,
             word, at = swallowed
             return error("E0101", f"option `{word}` needs a value",
                          _span_at(file, text, base, at, len(word)), _NEEDS_VALUE[word])
+        slip = None if at_end else slip_at(text, pos, str(tok), root_tokens)
         if label is not None:
             message = label.replace("{prev}", prev or "?")
         elif expected and expected <= _EXPR_START | {"NOT"} and "NAME" in expected:
@@ -329,6 +336,10 @@ def convert_error(exc: Any, text: str, file: str,
         message = f"{message}, found {_found(tok)}"
         span = _span_at(file, text, base, pos, max(1, len(str(tok))) if "\n" not in str(tok)
                         else 1)
+        if slip is not None:
+            return error("E0101", slip.message or message,
+                         _span_at(file, text, base, slip.start, slip.end - slip.start),
+                         slip.hint)
         return error("E0101", message, span, _token_hint(tok, expected))
     return error("E0101", "syntax error", _span_at(file, text, base, 0, 0))
 
@@ -351,6 +362,23 @@ def _swallowing_option(text: str, pos: int) -> tuple[str, int] | None:
     return (m.group(1), m.start(1)) if m else None
 
 
+def _unterminated(q: str, text: str, file: str, base: tuple[int, int, int] | None,
+                  pos: int) -> Diagnostic:
+    """E0102 for a string opened at `pos` with quote `q` and never closed."""
+    if text.startswith(q * 3, pos):
+        return error("E0102", f"unterminated multi-line string: no closing `{q * 3}`",
+                     _span_at(file, text, base, pos, 3),
+                     f"end it with `{q * 3}` (on a line of its own when the string spans lines)")
+    eol = text.find("\n", pos)
+    span = _span_at(file, text, base, pos, (len(text) if eol < 0 else eol) - pos)
+    if q == "'":
+        return error("E0102", "unterminated raw string", span,
+                     "close it with `'` on the same line; a raw string that holds `'` is "
+                     "written '''...'''")
+    return error("E0102", "unterminated string", span,
+                 "close the string with `\"` on the same line")
+
+
 def _show_char(ch: str) -> str:
     if ch == "":
         return "end of file"
@@ -360,8 +388,6 @@ def _show_char(ch: str) -> str:
 
 
 def _char_hint(ch: str, text: str, pos: int) -> str | None:
-    if ch == "'":
-        return "strings use double quotes: \"...\""
     two = text[pos:pos + 2]
     if two == "&&":
         return "write `and`"
@@ -384,6 +410,11 @@ def _token_hint(tok: Any, expected: set[str]) -> str | None:
     return None
 
 
+# strings (every form, unterminated ones to their end) and comments hide their brackets
+_BRACKETS = re.compile(
+    r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*(?:"*"""|\Z)'
+    r"|'''(?:[^']|'(?!''))*(?:'*'''|\Z)"
+    r'|"(?:[^"\\\n]|\\.)*"?' r"|'[^'\n]*'?" r'|#[^\n]*|[{}()\[\]]')
 _OPEN = {"{": "}", "(": ")", "[": "]"}
 _CLOSE = {v: k for k, v in _OPEN.items()}
 
@@ -392,7 +423,7 @@ def unclosed_brackets(text: str) -> list[tuple[str, int]]:
     """Brackets opened and never closed, outermost first, as (char, offset);
     strings and comments are skipped."""
     stack: list[tuple[str, int]] = []
-    for m in re.finditer(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}()\[\]]', text):
+    for m in _BRACKETS.finditer(text):
         s = m.group()
         if s in _OPEN:
             stack.append((s, m.start()))
@@ -458,7 +489,7 @@ def more_errors(text: str, path: str, first: list[Diagnostic],
 
 def _has_stray_close(chunk: str) -> bool:
     depth = 0
-    for m in re.finditer(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[{}()\[\]]', chunk):
+    for m in _BRACKETS.finditer(chunk):
         s = m.group()
         if s in _OPEN:
             depth += 1

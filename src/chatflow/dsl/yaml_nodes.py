@@ -9,7 +9,8 @@ diagnostic; nothing here raises on bad input.
 
 Codes reported here (documented with the others in `yaml_front`):
 E0110 YAML syntax error, E0111 duplicate or non-scalar key,
-E0113 nesting too deep, recursive alias or alias expansion too large.
+E0113 nesting too deep, recursive alias or alias expansion too large,
+E0117 a tag other than `!raw` (on a string) and the standard ones.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ ScalarValue: TypeAlias = str | int | float | bool | None
 
 _TAG = "tag:yaml.org,2002:"
 _MERGE_TAG = _TAG + "merge"
+RAW_TAG = "!raw"
+"""The one local tag ChatFlow knows: a string with no interpolation and no
+escapes, in a template, value or expression field."""
 
 
 @dataclass(slots=True)
@@ -55,6 +59,10 @@ class YScalar:
     """For a scalar written over several lines: (index in `text`, file
     offset) where each line's content starts, as far as they could be
     matched (escapes and folded blank lines end the matching)."""
+    raw: bool = False
+    """Tagged `!raw`: a string taken exactly as written (`RAW_TAG`) where a
+    string is read; `value` is what the scalar means untagged, for the
+    schema and for fields where the tag does not apply (reported, E0117)."""
 
     def file_offset(self, k: int) -> int:
         """The file offset of `text[k]`."""
@@ -135,6 +143,7 @@ class LineIndex:
 class LoadResult:
     root: YNode | None
     diagnostics: list[Diagnostic]
+    raw: list[YScalar] = field(default_factory=list)  # every scalar tagged `!raw`
 
 
 def load_nodes(text: str, path: str) -> LoadResult:
@@ -161,7 +170,7 @@ def load_nodes(text: str, path: str) -> LoadResult:
         return LoadResult(None, [])
     converter = _Converter(lines)
     root = converter.convert(node, 0)
-    return LoadResult(root, converter.diagnostics)
+    return LoadResult(root, converter.diagnostics, converter.raw)
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, lines: LineIndex) -> Diagnostic:
@@ -187,7 +196,9 @@ class _Converter:
         self.budget = MAX_NODES
         self.active: set[int] = set()  # ids of nodes on the current path
         self.constructor = SafeConstructor()
+        self.resolver = yaml.resolver.Resolver()
         self.failed = False  # stop after a fatal structural problem
+        self.raw: list[YScalar] = []
 
     def node_span(self, node: yaml.Node) -> Span:
         return self.lines.trimmed_span(node.start_mark.index, node.end_mark.index)
@@ -205,6 +216,7 @@ class _Converter:
         if id(node) in self.active:
             return self.fatal(node, "recursive YAML alias: a node contains itself",
                               "an alias (`*name`) cannot refer to an enclosing anchor")
+        self.check_tag(node)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)
         self.active.add(id(node))
@@ -217,6 +229,24 @@ class _Converter:
             return self.placeholder(node)
         finally:
             self.active.discard(id(node))
+
+    def check_tag(self, node: yaml.Node) -> None:
+        """Standard tags (`!!str`) and `!raw` on a scalar are read; any other
+        tag is reported (E0117) instead of being silently ignored."""
+        tag = node.tag or ""
+        if tag.startswith(_TAG) or tag in ("!", "?"):
+            return
+        if tag == RAW_TAG:
+            if not isinstance(node, yaml.ScalarNode):
+                self.diagnostics.append(error(
+                    "E0117", "`!raw` marks a string, not a list or mapping",
+                    self.node_span(node), "put `!raw` before the string it applies to"))
+            return
+        guess = " (did you mean `!raw`?)" if tag.lower().strip("!") == "raw" else ""
+        self.diagnostics.append(error(
+            "E0117", f"unknown YAML tag `{tag}`{guess}", self.node_span(node),
+            "the one tag ChatFlow reads is `!raw`: a string with no interpolation and no "
+            "escapes"))
 
     def fatal(self, node: yaml.Node, message: str, hint: str) -> YNode:
         self.failed = True
@@ -241,8 +271,9 @@ class _Converter:
         text: str = node.value
         style = node.style
         segments: tuple[tuple[int, int], ...] = ()
+        start = self.content_start(span)
         if style in ('"', "'"):
-            origin = self.lines.span(span.start + 1, max(span.start + 1, span.end - 1))
+            origin = self.lines.span(start + 1, max(start + 1, span.end - 1))
         elif style == "|":
             offsets = self.block_line_offsets(node)
             origin = self.lines.trimmed_span(offsets[0], node.end_mark.index) if offsets \
@@ -254,10 +285,26 @@ class _Converter:
             origin = self.lines.trimmed_span(offsets[0], node.end_mark.index) if offsets \
                 else span
         else:
-            origin = span
+            origin = self.lines.span(start, span.end)
         if style != "|" and origin.end_line > origin.line:
             segments = self.folded_segments(text, origin)
-        return YScalar(self.resolve(node), text, span, origin, style is not None, segments)
+        scalar = YScalar(self.resolve(node), text, span, origin, style is not None, segments,
+                         node.tag == RAW_TAG)
+        if scalar.raw:
+            self.raw.append(scalar)
+        return scalar
+
+    def content_start(self, span: Span) -> int:
+        """Where a scalar's own text starts: after its properties (a `!tag`,
+        an `&anchor`) and the blanks after them."""
+        text = self.lines.text
+        i = span.start
+        while i < span.end and text[i] in "!&":
+            while i < span.end and text[i] not in " \t\r\n":
+                i += 1
+            while i < span.end and text[i] in " \t\r\n":
+                i += 1
+        return i
 
     def folded_segments(self, text: str, origin: Span) -> tuple[tuple[int, int], ...]:
         """Line starts of a folded scalar (plain, quoted or `>`), whose lines
@@ -310,6 +357,9 @@ class _Converter:
 
     def resolve(self, node: yaml.ScalarNode) -> ScalarValue:
         tag = node.tag or ""
+        if tag == RAW_TAG:  # the value it has untagged; the fields taking a string read `text`
+            tag = self.resolver.resolve(yaml.ScalarNode, node.value, (node.style is None, False))  # type: ignore[no-untyped-call]
+            node = yaml.ScalarNode(tag, node.value, node.start_mark, node.end_mark, node.style)
         try:
             if tag == _TAG + "null":
                 return None

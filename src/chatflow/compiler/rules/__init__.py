@@ -11,6 +11,7 @@ from chatflow.compiler.rules import (
     after_cycle,
     argument_type,
     builtin_arguments,
+    call_field_clash,
     condition_not_bool,
     constant_required,
     default_not_constant,
@@ -33,6 +34,8 @@ from chatflow.compiler.rules import (
     output_bound_twice,
     python_target,
     read_before_run,
+    reserved_output,
+    risk_on_approve,
     risk_pauses,
     set_target,
     shadowing,
@@ -90,6 +93,7 @@ RULES: tuple[Rule, ...] = (
     optional_member_access.RULE,  # E0312
     constant_required.RULE,       # E0313
     python_target.RULE,           # E0314
+    call_field_clash.RULE,        # E0315
     unbound_output.RULE,          # E0401
     output_bound_twice.RULE,      # E0402
     unknown_output.RULE,          # E0403
@@ -106,6 +110,8 @@ RULES: tuple[Rule, ...] = (
     until_ignores_body.RULE,      # W0107
     empty_group.RULE,             # W0108
     duplicate_after.RULE,         # W0109
+    reserved_output.RULE,         # W0110
+    risk_on_approve.RULE,         # W0111
 )
 
 BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}

@@ -1,5 +1,6 @@
 """W0106 risk-pauses: a step `risk` at or above the flow's `automation`, so the
-step pauses for approval at the default automation level."""
+step pauses for approval at the default automation level. Not for `approve`
+steps: they wait for a person below 100 whatever their risk (W0111)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
     if level >= 100:
         return
     for step in ctx.steps():
+        if isinstance(step.action, ast.ApproveAction):
+            continue  # waits for a person below 100 whatever its risk (W0111)
         for opt in step.options:
             if isinstance(opt, ast.Option) and opt.name.name == "risk" and opt.value is not None:
                 risk = constant_value(opt.value)

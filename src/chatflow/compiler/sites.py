@@ -1,0 +1,173 @@
+"""Where expressions stand in a flow and what each place expects: every root
+expression of a flow as a `Site` (a `when`, an option, an argument ...) with
+its expected type, and which values must be constants. The expression typer
+(`typecheck`) types the sites; the rules read them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from chatflow.compiler.symbols import FlowSymbols
+from chatflow.compiler.types import BOOL, DURATION, INT, STR, Type
+from chatflow.dsl import ast
+
+# settings and option values: the expected type (all must be constants)
+SETTING_TYPES: dict[str, Type] = {
+    "version": STR, "description": STR, "automation": INT, "max_depth": INT,
+    "parallelism": STR,
+}
+QUOTA_TYPES: dict[str, Type] = {"tokens": INT, "cpu": DURATION, "wall": DURATION, "steps": INT}
+OPTION_TYPES: dict[str, Type | None] = {
+    "timeout": DURATION, "risk": INT, "continue_on_error": None, "prompt": STR, "cwd": STR,
+    "with": None, "env": None,
+}
+CONSTANT_OPTIONS = ("timeout", "risk")
+OPTION_WORDS = frozenset((*OPTION_TYPES, "retry", "out", "backoff"))
+
+
+def swallowed_value(opt: ast.Option, syms: FlowSymbols) -> bool:
+    """True when an option was written without its value and the parser took
+    what follows for it: `prompt` then `nope` on the next line reads as
+    `prompt nope`. That is a bare name that is not a value of the flow and is
+    an option word or starts a later line."""
+    v = opt.value
+    if not isinstance(v, ast.Name) or v.name in syms.names or v.name == "ctx":
+        return False
+    return v.name in OPTION_WORDS or v.span.line > opt.name.span.line
+
+
+@dataclass(slots=True)
+class Site:
+    """A root expression and what its context expects of it.
+
+    `place` says where it is (`when`, `until`, `max`, `out`, `arg`, `set`,
+    `option`, `setting`, `quota`, `var`, `output`, `default`, `template`,
+    `with`, `env`); `expected` is None when any type goes; `what` names the
+    slot in messages ("option `timeout`"); `constant` is True where only a
+    constant is allowed."""
+
+    expr: ast.Expr
+    owner: str | None
+    place: str
+    expected: Type | None
+    what: str
+    constant: bool = False
+
+
+# --------------------------------------------------------------------------- constants
+
+
+def is_constant(e: ast.Expr) -> bool:
+    """Literals, durations, negated numbers, lists and maps of constants."""
+    if isinstance(e, ast.Literal | ast.DurationLit):
+        return True
+    if isinstance(e, ast.Unary) and e.op == "-":
+        return isinstance(e.operand, ast.Literal | ast.DurationLit)
+    if isinstance(e, ast.ListExpr):
+        return all(is_constant(i) for i in e.items)
+    if isinstance(e, ast.MapExpr):
+        return all(is_constant(x.value) for x in e.entries)
+    return False
+
+
+def constant_value(e: ast.Expr) -> object:
+    """The Python value of a constant number, string, bool or duration
+    (milliseconds); None when not a simple constant."""
+    if isinstance(e, ast.Literal):
+        return e.value
+    if isinstance(e, ast.DurationLit):
+        return e.millis
+    if isinstance(e, ast.Unary) and e.op == "-":
+        v = constant_value(e.operand)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return -v
+    return None
+
+
+# --------------------------------------------------------------------------- sites
+
+
+def iter_sites(flow: ast.Flow, syms: FlowSymbols) -> Iterator[Site]:
+    """Every root expression of the flow, with what its place expects."""
+    for p in flow.params:
+        if p.default is not None:
+            yield Site(p.default, None, "default", syms.params.get(p.name.name),
+                       f"the default of `{p.name.name}`", True)
+    yield from _item_sites(flow.items, syms, None)
+
+
+def _item_sites(items: tuple[ast.Item, ...], syms: FlowSymbols,
+                group: str | None) -> Iterator[Site]:
+    for item in items:
+        if isinstance(item, ast.Setting):
+            t = SETTING_TYPES.get(item.name.name)
+            if t is not None:
+                yield Site(item.value, None, "setting", t, f"setting `{item.name.name}`", True)
+        elif isinstance(item, ast.Quota):
+            for entry in item.entries:
+                t = QUOTA_TYPES.get(entry.key.name)
+                if t is not None:
+                    yield Site(entry.value, None, "quota", t, f"quota `{entry.key.name}`", True)
+        elif isinstance(item, ast.Var):
+            yield Site(item.value, None, "var", syms.vars.get(item.name.name),
+                       f"var `{item.name.name}`")
+        elif isinstance(item, ast.OutputItem):
+            yield Site(item.value, None, "output", syms.outputs.get(item.name.name),
+                       f"output `{item.name.name}`")
+        elif isinstance(item, ast.Step):
+            yield from _step_sites(item, syms)
+        elif isinstance(item, ast.Group):
+            name = item.name.name
+            if item.when is not None:
+                yield Site(item.when, name, "when", BOOL, "`when`")
+            if item.max is not None:
+                yield Site(item.max, name, "max", INT, f"`max` of {item.kind} `{name}`", True)
+            if item.until is not None:
+                yield Site(item.until, name, "until", BOOL, "`until`")
+            yield from _item_sites(item.items, syms, name)
+
+
+def _step_sites(step: ast.Step, syms: FlowSymbols) -> Iterator[Site]:
+    name = step.name.name
+    if step.when is not None:
+        yield Site(step.when, name, "when", BOOL, "`when`")
+    a = step.action
+    if isinstance(a, ast.ShellAction):
+        yield Site(a.command, name, "template", STR, "the command")
+    elif isinstance(a, ast.ApproveAction | ast.FailAction):
+        yield Site(a.message, name, "template", STR, "the message")
+    elif isinstance(a, ast.PythonAction):
+        yield Site(a.target, name, "template", STR, "the python target", True)
+    elif isinstance(a, ast.AgentAction):
+        yield Site(a.agent, name, "template", STR, "the agent name", True)
+    elif isinstance(a, ast.CallAction):
+        sig = syms.callees.get(name)
+        for arg in a.args:
+            expected: Type | None = None
+            if sig is not None and arg.name.name in sig.params:
+                expected = sig.params[arg.name.name][0]
+            yield Site(arg.value, name, "arg", expected,
+                       f"argument `{arg.name.name}` of `{a.flow.name}`")
+    elif isinstance(a, ast.SetAction):
+        yield Site(a.value, name, "set", syms.vars.get(a.target.name),
+                   f"var `{a.target.name}`")
+    elif isinstance(a, ast.UnknownAction) and a.arg is not None:
+        yield Site(a.arg, name, "template", None, "the action")
+    for opt in step.options:
+        if isinstance(opt, ast.OutField):
+            yield Site(opt.value, name, "out", syms.fields.get(name, {}).get(opt.name.name),
+                       f"`out {opt.name.name}`")
+        elif isinstance(opt, ast.RetryOption):
+            yield Site(opt.times, name, "option", INT, "`retry`", True)
+            if opt.backoff is not None:
+                yield Site(opt.backoff, name, "option", DURATION, "`backoff`", True)
+        elif opt.value is not None and not swallowed_value(opt, syms):
+            oname = opt.name.name
+            if oname in ("with", "env") and isinstance(opt.value, ast.MapExpr):
+                for entry in opt.value.entries:
+                    yield Site(entry.value, name, oname, None,
+                               f"`{oname}` entry `{entry.key.name}`")
+            elif oname in OPTION_TYPES:
+                yield Site(opt.value, name, "option", OPTION_TYPES[oname], f"option `{oname}`",
+                           oname in CONSTANT_OPTIONS)
