@@ -510,15 +510,27 @@ def register(app: typer.Typer) -> None:
     @_guarded
     def list_cmd(feature: Annotated[str | None, typer.Option("--feature")] = None,
                  state: StateOpt = None, as_json: JsonOpt = False) -> None:
-        """List instances (of one feature)."""
+        """List instances (of one feature); damaged ones are marked (exit 1)."""
         rows = _engine(state).list_instances(feature)
         if as_json:
             _out(rows)
-            return
-        for r in rows:
-            sys.stdout.write(f"{r['instance_id']}  {r['flow']:<16} {r['status']:<17} "
-                             f"{round(float(r['progress']) * 100):>3}%  "
-                             f"{r['feature_id'] or ''}\n")
+        else:
+            for r in rows:
+                if r["status"] is None:
+                    sys.stdout.write(f"{r['instance_id']}  {'?':<16} {'unreadable':<17}    -\n")
+                else:
+                    sys.stdout.write(f"{r['instance_id']}  {r['flow']:<16} {r['status']:<17} "
+                                     f"{round(float(r['progress']) * 100):>3}%  "
+                                     f"{r['feature_id'] or ''}\n")
+                for prob in r["problems"]:
+                    sys.stdout.write(f"  damaged: {prob['path']}: {prob['kind']}: "
+                                     f"{prob['message']}\n")
+        damaged = [r["instance_id"] for r in rows if r["problems"]]
+        if damaged:
+            sys.stderr.write(f"warning: {len(damaged)} instance(s) have damaged stored files; "
+                             f"`chatflow repair {damaged[0] if len(damaged) == 1 else 'ID'}` "
+                             "says what it can rebuild\n")
+            raise typer.Exit(EXIT_FAILED)
 
     @app.command("approve")
     @_guarded
@@ -597,12 +609,12 @@ def register(app: typer.Typer) -> None:
     def repair_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID")],
                    state: StateOpt = None) -> None:
         """Check an instance's stored files and rebuild what can be rebuilt."""
-        from chatflow.runtime.api import WorkflowEngine, check_instance_id
+        from chatflow.runtime.api import WorkflowEngine, check_instance_id, normalize_state_url
         from chatflow.runtime.config import resolve_state_url
         from chatflow.runtime.store import open_store
 
         check_instance_id(instance_id)
-        url = resolve_state_url(state, Path.cwd())
+        url = normalize_state_url(resolve_state_url(state, Path.cwd()), Path.cwd())
         WorkflowEngine.forget()
         store = open_store(url)
         problems = store.check(instance_id)
@@ -657,7 +669,7 @@ def _check_damage(engine: Any, instance_id: str, *, repair: bool = False) -> Non
             return  # the command itself reports the unknown id
         with store.lock(instance_id) if repair else contextlib.nullcontext():
             problems = store.check(instance_id)
-            if problems and repair and all(p.repairable for p in problems):
+            if problems and repair and all(p.repairable and not p.lossy for p in problems):
                 report = store.repair(instance_id)
                 if report.ok:
                     for action in report.actions:
@@ -673,8 +685,12 @@ def _check_damage(engine: Any, instance_id: str, *, repair: bool = False) -> Non
     if problems:
         for p in problems:
             sys.stderr.write(f"warning: damaged: {p}\n")
-        sys.stderr.write(f"warning: run `chatflow repair {instance_id}` to rebuild what "
-                         "can be rebuilt (completed steps are kept)\n")
+        if any(p.lossy for p in problems):
+            sys.stderr.write(f"warning: stored history was lost; the instance cannot change until "
+                             f"`chatflow repair {instance_id}` records the loss\n")
+        else:
+            sys.stderr.write(f"warning: run `chatflow repair {instance_id}` to rebuild what "
+                             "can be rebuilt (completed steps are kept)\n")
 
 
 @contextlib.contextmanager
