@@ -658,9 +658,11 @@ def _check_damage(engine: Any, instance_id: str, *, repair: bool = False) -> Non
     """Say on stderr what is damaged in the instance's stored files (a torn
     history tail, a garbage status file...); with `repair` (resume), rebuild
     it first when the store can do so without losing anything, under the
-    instance's lock so no commit is half-written meanwhile."""
+    instance's lock so no commit is half-written meanwhile. Lost history is
+    never repaired here: `resume` stops with the error (nothing can be
+    committed until `chatflow repair` records the loss)."""
     from chatflow.runtime.api import check_instance_id
-    from chatflow.runtime.store.base import InstanceNotFound
+    from chatflow.runtime.store.base import InstanceNotFound, StoreCorruption
 
     check_instance_id(instance_id)
     store = engine.store
@@ -682,10 +684,13 @@ def _check_damage(engine: Any, instance_id: str, *, repair: bool = False) -> Non
     except (ChatflowError, NotImplementedError, OSError) as exc:
         sys.stderr.write(f"warning: could not check {instance_id}'s stored files: {exc}\n")
         return
+    lost = [p for p in problems if p.lossy]
+    if repair and lost:
+        raise StoreCorruption(lost)
     if problems:
         for p in problems:
             sys.stderr.write(f"warning: damaged: {p}\n")
-        if any(p.lossy for p in problems):
+        if lost:
             sys.stderr.write(f"warning: stored history was lost; the instance cannot change until "
                              f"`chatflow repair {instance_id}` records the loss\n")
         else:

@@ -141,6 +141,7 @@ class FileReader(FileBlobs):
         for c in result.commits:
             if status is not None and c.rev <= status.rev:
                 continue
+            _check_follows(instance_id, str(hpath), status, c)
             state, status = apply_commit(instance_id, state, steps, c)
         last_seq = last_event_seq(result)
         if last_seq is not None:
@@ -210,6 +211,7 @@ class FileReader(FileBlobs):
         for c in result.commits:
             if c.rev <= entry.status.rev:
                 continue
+            _check_follows(instance_id, self._hist(instance_id), entry.status, c)
             if entry.state is not None and entry.steps is not None:
                 entry.state, entry.status = apply_commit(instance_id, entry.state,
                                                           entry.steps, c)
@@ -225,6 +227,18 @@ class FileReader(FileBlobs):
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+def _check_follows(instance_id: str, path: str, status: StatusRecord | None, c: Commit) -> None:
+    """A delta applies only to the rev just before it: an unreadable commit in
+    between (its line damaged) leaves a state that cannot be rebuilt."""
+    if c.create is None and status is not None and c.rev != status.rev + 1:
+        raise StoreCorruption([Problem(
+            instance_id, path, "missing-commit",
+            f"no readable commit for rev {status.rev + 1}"
+            + (f"..{c.rev - 1}" if c.rev - 1 > status.rev + 1 else "")
+            + f" before rev {c.rev}: the state after rev {status.rev} cannot be rebuilt "
+            "from this journal (restore it from a backup)", repairable=False)])
 
 
 def status_of(instance_id: str, c: Commit) -> StatusRecord:
