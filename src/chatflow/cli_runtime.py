@@ -12,6 +12,7 @@ import contextlib
 import functools
 import getpass
 import json
+import math
 import os
 import signal
 import sys
@@ -88,7 +89,10 @@ def _out(obj: Any) -> None:
 
 
 def parse_input_value(name: str, raw: str, type_str: str) -> Any:
-    """A `-i NAME=VALUE` value read per the param's declared type."""
+    """A `-i NAME=VALUE` value read per the param's declared type: an int must
+    fit in 64 bits and a float must be finite (the language's value model)."""
+    from chatflow.runtime.values import check_type, mismatch
+
     base = type_str[:-1] if type_str.endswith("?") else type_str
     if type_str.endswith("?") and raw == "null":
         return None
@@ -96,9 +100,13 @@ def parse_input_value(name: str, raw: str, type_str: str) -> Any:
         if base == "str":
             return raw
         if base == "int":
-            return int(raw.replace("_", ""))
+            return _int64(int(raw.replace("_", "")))
         if base == "float":
-            return float(raw.replace("_", ""))
+            number = float(raw.replace("_", ""))
+            if not math.isfinite(number):
+                raise ValueError("not a finite number: numbers are JSON numbers, which "
+                                 "have no NaN or infinity")
+            return number
         if base == "bool":
             low = raw.strip().lower()
             if low in ("true", "1", "yes", "on"):
@@ -107,16 +115,23 @@ def parse_input_value(name: str, raw: str, type_str: str) -> Any:
                 return False
             raise ValueError("expected true or false")
         if base == "duration":
-            return _duration_ms(raw)
+            return _int64(_duration_ms(raw))
         value = json.loads(raw)
     except (ValueError, json.JSONDecodeError) as exc:
         raise ChatflowError(f"input `{name}`: cannot read {raw!r} as {type_str} ({exc})",
                             exit_code=EXIT_USAGE) from None
-    from chatflow.runtime.values import check_type
-
     if not check_type(value, type_str):
-        raise ChatflowError(f"input `{name}`: {raw!r} is not a {type_str}",
+        raise ChatflowError(f"input `{name}`: {raw!r}: {mismatch(value, type_str)}",
                             exit_code=EXIT_USAGE)
+    return value
+
+
+def _int64(value: int) -> int:
+    from chatflow.runtime.values import int64_problem
+
+    problem = int64_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

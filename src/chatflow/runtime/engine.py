@@ -64,7 +64,7 @@ from chatflow.runtime.store.records import (
     StepRecord,
     utc_now,
 )
-from chatflow.runtime.values import check_type, describe
+from chatflow.runtime.values import check_type, describe, mismatch
 
 DEFAULT_MAX_DEPTH = 8
 DEFAULT_LEASE_S = 3600.0
@@ -793,7 +793,7 @@ class Engine:
                 value = evaluate(action["value"], _Scope(rt, rec.attempts + 1))
                 var_type = rt.var_types.get(action["var"])
                 if var_type and not check_type(value, var_type):
-                    raise EvalError(f"expected {var_type}, got {describe(value)}",
+                    raise EvalError(mismatch(value, var_type),
                                     f"set {action['var']}")
             except EvalError as exc:
                 self._complete(rt, nid, FAILED, {}, attempts=rec.attempts + 1,
@@ -919,7 +919,7 @@ class Engine:
                 try:
                     val = evaluate(o["value"], _Scope(rt, rec.attempts or 1, outs))
                     if not check_type(val, o["type"]):
-                        raise EvalError(f"expected {o['type']}, got {describe(val)}",
+                        raise EvalError(mismatch(val, o["type"]),
                                         f"out {o['name']}")
                     outs[o["name"]] = val
                 except EvalError as exc:
@@ -1099,7 +1099,7 @@ class Engine:
             try:
                 val = evaluate(o["value"], _Scope(rt))
                 if not check_type(val, o["type"]):
-                    raise EvalError(f"expected {o['type']}, got {describe(val)}",
+                    raise EvalError(mismatch(val, o["type"]),
                                     f"output {o['name']}")
                 outputs[o["name"]] = val
             except EvalError as exc:
@@ -1783,7 +1783,7 @@ def bind_inputs(flow: Mapping[str, Any], inputs: dict[str, Any]) -> dict[str, An
         if isinstance(val, int) and not isinstance(val, bool) and p["type"].startswith("float"):
             val = float(val)
         if not check_type(val, p["type"]):
-            raise ChatflowError(f"input `{name}` must be {p['type']}, got {describe(val)}",
+            raise ChatflowError(f"input `{name}`: {mismatch(val, p['type'])}",
                                 exit_code=2)
         out[name] = val
     return out

@@ -291,16 +291,17 @@ class StateStore(ABC):
     @abstractmethod
     def exists(self, instance_id: str) -> bool: ...
 
+    @abstractmethod
     def list_instances(self, feature_id: str | None = None) -> list[StatusRecord]:
         """Every instance whose status can be read (or those of one feature),
-        oldest first."""
-        return self.inventory(feature_id).statuses
+        oldest first; a damaged one never hides the others."""
 
-    @abstractmethod
     def inventory(self, feature_id: str | None = None) -> Inventory:
-        """`list_instances` plus what is wrong with each damaged instance, so
-        one damaged instance never hides the others (`chatflow list`).  Finds
-        only what is cheap to see while listing; `check(id)` looks deeper."""
+        """`list_instances` plus what is wrong with each damaged instance
+        (`chatflow list`).  Finds only what is cheap to see while listing;
+        `check(id)` looks deeper.  Backends that can see damage override it;
+        this default reports none."""
+        return Inventory(self.list_instances(feature_id), {})
 
     @abstractmethod
     def iter_history(self, instance_id: str, from_seq: int = 1) -> Iterator[HistoryEvent]:

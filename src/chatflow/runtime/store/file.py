@@ -233,6 +233,9 @@ class FileStore(FileReader, StateStore):
             entry = self._refresh(instance_id, need_state=False)
             return entry.damage
 
+    def list_instances(self, feature_id: str | None = None) -> list[StatusRecord]:
+        return self.inventory(feature_id).statuses
+
     @os_errors_as_store_errors
     def inventory(self, feature_id: str | None = None) -> Inventory:
         ids: set[str]

@@ -486,6 +486,9 @@ class SQLStore(StateStore):
                 return None
             return StepRecord.from_json(json.loads(row[0]))
 
+    def list_instances(self, feature_id: str | None = None) -> list[StatusRecord]:
+        return self.inventory(feature_id).statuses
+
     def inventory(self, feature_id: str | None = None) -> Inventory:
         cols = ("SELECT instance_id, rev, seq, flow, status, feature_id, parent_instance_id, "
                 "created_at, status_json FROM instances")
