@@ -171,7 +171,7 @@ class FileStore(FileReader, StateStore):
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield fd
         finally:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):   # closed: the file was replaced
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _refresh(self, instance_id: str, need_state: bool) -> Entry:
@@ -419,10 +419,12 @@ class FileStore(FileReader, StateStore):
             # The status file and the snapshot are caches of the journal: failing
             # to rewrite them (a directory in the way, a full disk) must not make
             # a durable commit look failed; loads rebuild them, check() reports.
-            with contextlib.suppress(OSError):
+            try:
                 self.write_status(instance_id, entry, durable=False, raw=status_json)
                 if self._snapshot_due(entry, change.status.get("status")):
                     self._snapshot_locked(instance_id, entry)
+            except OSError:
+                pass
             return new_status
 
     def _catch_up_for_write(self, instance_id: str, entry: Entry, fd: int) -> None:
