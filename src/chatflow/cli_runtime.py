@@ -706,8 +706,9 @@ def _check_damage(engine: Any, instance_id: str, *, repair: bool = False) -> Non
         for p in problems:
             sys.stderr.write(f"warning: damaged: {p}\n")
         if lost:
-            sys.stderr.write(f"warning: stored history was lost; the instance cannot change until "
-                             f"`chatflow repair {instance_id}` records the loss\n")
+            sys.stderr.write(f"warning: stored history was lost; `chatflow repair {instance_id}` "
+                             "records the loss (what is lost cannot be rebuilt), and `resume` "
+                             "waits for that\n")
         else:
             sys.stderr.write(f"warning: run `chatflow repair {instance_id}` to rebuild what "
                              "can be rebuilt (completed steps are kept)\n")
