@@ -28,6 +28,7 @@ STAGES = {
     "chatflow.cli": "cli",
     "chatflow.commands": "cli",
     "chatflow.cli_runtime": "cli",
+    "chatflow.cli_inputs": "cli",
     "chatflow.__main__": "cli",
 }
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatflow.cli_runtime import parse_input_value
+from chatflow.cli_inputs import parse_input_value
 from chatflow.diagnostics import ChatflowError
 from chatflow.dsl.lexical import MAX_INT
 from chatflow.runtime.engine import bind_inputs
