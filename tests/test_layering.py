@@ -29,6 +29,7 @@ STAGES = {
     "chatflow.commands": "cli",
     "chatflow.cli_runtime": "cli",
     "chatflow.cli_render": "cli",
+    "chatflow.cli_inputs": "cli",
     "chatflow.__main__": "cli",
 }
 

@@ -22,6 +22,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from chatflow.cli_inputs import parse_input_value as parse_input_value  # re-exported
+from chatflow.cli_inputs import parse_inputs
 from chatflow.diagnostics import ChatflowError
 
 EXIT_OK = 0
@@ -82,66 +84,6 @@ def _exit_for(status: str) -> int:
 
 def _out(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-# ---------------------------------------------------------------------------- inputs
-
-
-def parse_input_value(name: str, raw: str, type_str: str) -> Any:
-    """A `-i NAME=VALUE` value read per the param's declared type."""
-    base = type_str[:-1] if type_str.endswith("?") else type_str
-    if type_str.endswith("?") and raw == "null":
-        return None
-    try:
-        if base == "str":
-            return raw
-        if base == "int":
-            return int(raw.replace("_", ""))
-        if base == "float":
-            return float(raw.replace("_", ""))
-        if base == "bool":
-            low = raw.strip().lower()
-            if low in ("true", "1", "yes", "on"):
-                return True
-            if low in ("false", "0", "no", "off"):
-                return False
-            raise ValueError("expected true or false")
-        if base == "duration":
-            return _duration_ms(raw)
-        value = json.loads(raw)
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise ChatflowError(f"input `{name}`: cannot read {raw!r} as {type_str} ({exc})",
-                            exit_code=EXIT_USAGE) from None
-    from chatflow.runtime.values import check_type
-
-    if not check_type(value, type_str):
-        raise ChatflowError(f"input `{name}`: {raw!r} is not a {type_str}",
-                            exit_code=EXIT_USAGE)
-    return value
-
-
-def _duration_ms(raw: str) -> int:
-    units = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-    text = raw.strip()
-    for suffix in ("ms", "s", "m", "h", "d"):
-        if text.endswith(suffix) and text[: -len(suffix)].replace("_", "").isdigit():
-            return int(text[: -len(suffix)].replace("_", "")) * units[suffix]
-    return int(text)
-
-
-def parse_inputs(pairs: list[str], flow: Mapping[str, Any]) -> dict[str, Any]:
-    types = {p["name"]: p["type"] for p in flow.get("params", [])}
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep or not name:
-            raise ChatflowError(f"-i expects NAME=VALUE, got {pair!r}", exit_code=EXIT_USAGE)
-        if name not in types:
-            known = ", ".join(types) or "none"
-            raise ChatflowError(f"unknown input `{name}` (the flow's params: {known})",
-                                exit_code=EXIT_USAGE)
-        out[name] = parse_input_value(name, raw, types[name])
-    return out
 
 
 # ---------------------------------------------------------------------------- printing
@@ -312,15 +254,27 @@ def register(app: typer.Typer) -> None:
     @_guarded
     def list_cmd(feature: Annotated[str | None, typer.Option("--feature")] = None,
                  state: StateOpt = None, as_json: JsonOpt = False) -> None:
-        """List instances (of one feature)."""
+        """List instances (of one feature); damaged ones are marked (exit 1)."""
         rows = _engine(state).list_instances(feature)
         if as_json:
             _out(rows)
-            return
-        for r in rows:
-            sys.stdout.write(f"{r['instance_id']}  {r['flow']:<16} {r['status']:<17} "
-                             f"{round(float(r['progress']) * 100):>3}%  "
-                             f"{r['feature_id'] or ''}\n")
+        else:
+            for r in rows:
+                if r["status"] is None:
+                    sys.stdout.write(f"{r['instance_id']}  {'?':<16} {'unreadable':<17}    -\n")
+                else:
+                    sys.stdout.write(f"{r['instance_id']}  {r['flow']:<16} {r['status']:<17} "
+                                     f"{round(float(r['progress']) * 100):>3}%  "
+                                     f"{r['feature_id'] or ''}\n")
+                for prob in r["problems"]:
+                    sys.stdout.write(f"  damaged: {prob['path']}: {prob['kind']}: "
+                                     f"{prob['message']}\n")
+        damaged = [r["instance_id"] for r in rows if r["problems"]]
+        if damaged:
+            sys.stderr.write(f"warning: {len(damaged)} instance(s) have damaged stored files; "
+                             f"`chatflow repair {damaged[0] if len(damaged) == 1 else 'ID'}` "
+                             "says what it can rebuild\n")
+            raise typer.Exit(EXIT_FAILED)
 
     @app.command("approve")
     @_guarded
@@ -406,12 +360,12 @@ def register(app: typer.Typer) -> None:
     def repair_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID")],
                    state: StateOpt = None) -> None:
         """Check an instance's stored files and rebuild what can be rebuilt."""
-        from chatflow.runtime.api import WorkflowEngine, check_instance_id
+        from chatflow.runtime.api import WorkflowEngine, check_instance_id, normalize_state_url
         from chatflow.runtime.config import resolve_state_url
         from chatflow.runtime.store import open_store
 
         check_instance_id(instance_id)
-        url = resolve_state_url(state, Path.cwd())
+        url = normalize_state_url(resolve_state_url(state, Path.cwd()), Path.cwd())
         WorkflowEngine.forget()
         store = open_store(url)
         problems = store.check(instance_id)
@@ -455,9 +409,11 @@ def _check_damage(engine: Any, instance_id: str, *, repair: bool = False) -> Non
     """Say on stderr what is damaged in the instance's stored files (a torn
     history tail, a garbage status file...); with `repair` (resume), rebuild
     it first when the store can do so without losing anything, under the
-    instance's lock so no commit is half-written meanwhile."""
+    instance's lock so no commit is half-written meanwhile. Lost history is
+    never repaired here: `resume` stops with the error (nothing can be
+    committed until `chatflow repair` records the loss)."""
     from chatflow.runtime.api import check_instance_id
-    from chatflow.runtime.store.base import InstanceNotFound
+    from chatflow.runtime.store.base import InstanceNotFound, StoreCorruption
 
     check_instance_id(instance_id)
     store = engine.store
@@ -466,7 +422,7 @@ def _check_damage(engine: Any, instance_id: str, *, repair: bool = False) -> Non
             return  # the command itself reports the unknown id
         with store.lock(instance_id) if repair else contextlib.nullcontext():
             problems = store.check(instance_id)
-            if problems and repair and all(p.repairable for p in problems):
+            if problems and repair and all(p.repairable and not p.lossy for p in problems):
                 report = store.repair(instance_id)
                 if report.ok:
                     for action in report.actions:
@@ -479,11 +435,19 @@ def _check_damage(engine: Any, instance_id: str, *, repair: bool = False) -> Non
     except (ChatflowError, NotImplementedError, OSError) as exc:
         sys.stderr.write(f"warning: could not check {instance_id}'s stored files: {exc}\n")
         return
+    lost = [p for p in problems if p.lossy]
+    if repair and lost:
+        raise StoreCorruption(lost)
     if problems:
         for p in problems:
             sys.stderr.write(f"warning: damaged: {p}\n")
-        sys.stderr.write(f"warning: run `chatflow repair {instance_id}` to rebuild what "
-                         "can be rebuilt (completed steps are kept)\n")
+        if lost:
+            sys.stderr.write(f"warning: stored history was lost; `chatflow repair {instance_id}` "
+                             "records the loss (what is lost cannot be rebuilt), and `resume` "
+                             "waits for that\n")
+        else:
+            sys.stderr.write(f"warning: run `chatflow repair {instance_id}` to rebuild what "
+                             "can be rebuilt (completed steps are kept)\n")
 
 
 @contextlib.contextmanager

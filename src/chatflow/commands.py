@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from typing import TextIO
@@ -52,25 +53,68 @@ def print_diagnostics(
 
 def write_atomic(path: str, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same directory and a
-    rename, so readers never see half a file."""
+    rename, so readers never see half a file.
+
+    A symlink is written through: the file it points to is replaced and the
+    link stays. An existing file keeps its permission bits (and its owner and
+    group when this user may set them); a new file gets the mode the umask
+    gives (0666 & ~umask), as `cc -o` or a shell redirection would: an IR is
+    not a secret. Anything that is not a regular file (a directory, FIFO,
+    device or socket) is refused: the rename would replace it with a file."""
     import tempfile
 
-    directory, name = os.path.split(path)
-    directory = directory or "."
-    if not os.path.isdir(directory):
-        raise ChatflowError(f"cannot write `{path}`: directory `{directory}` does not exist",
-                            EXIT_USAGE)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    target = os.path.realpath(path)      # through every symlink (a dangling one too)
+    directory, name = os.path.split(target)
     try:
+        st: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise ChatflowError(f"cannot write `{path}`: {exc.strerror or exc}", EXIT_USAGE) from None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        what = _not_a_file(st.st_mode)
+        raise ChatflowError(f"cannot write `{path}`: it is {what}, not a regular file; `-o` "
+                            "writes a file (leave `-o` out to print to stdout)", EXIT_USAGE)
+    if not os.path.isdir(directory or "."):
+        shown = os.path.dirname(path) or directory
+        raise ChatflowError(f"cannot write `{path}`: directory `{shown}` does not exist",
+                            EXIT_USAGE)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory or ".")
+    try:
+        if st is None:
+            os.fchmod(fd, 0o666 & ~_umask())
+        else:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode))
+            if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+                with contextlib.suppress(PermissionError):
+                    os.fchown(fd, st.st_uid, st.st_gid)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise ChatflowError(f"cannot write `{path}`: {exc.strerror or exc}", EXIT_ERRORS) from None
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _not_a_file(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def _echo(text: str) -> None:

@@ -26,6 +26,8 @@ def flow(body: str, sig: str = "f(a: str) -> (r: bool)", out: str = "output r = 
 
 # (code, source, message, line, column, hint or None)
 CASES: list[tuple[str, str, str, int, int, str | None]] = [
+    ("E0115", "# a comment, and no flow yet\n", "the file holds no flow", 1, 1,
+     "define one: `flow NAME() { ... }` (imported flows are called from it)"),
     ("E0201", flow('  step s: shell "{abd}"', sig="f(abc: str) -> (r: bool)"),
      "unknown name `abd`", 2, 19, "did you mean `abc`?"),
     ("E0202", flow('  step a: shell "x"'), "`a` is defined more than once", 2, 8,

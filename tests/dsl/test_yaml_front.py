@@ -532,9 +532,12 @@ def test_e0114_bad_durations() -> None:
         ("E0114", (2, 14)), ("E0114", (2, 24)), ("E0114", (3, 56))]
 
 
-def test_e0115_empty_file() -> None:
-    module, diags = parse("# nothing here\n")
-    assert module is None and only(diags, "E0115")
+@pytest.mark.parametrize("text", ["", "# nothing here\n", "---\n", "--- ~\n", "\n  \n"])
+def test_an_empty_document_is_an_empty_module(text: str) -> None:
+    # E0115 (no flow) is the loader's, the same rule as for an empty `.flow` file
+    module, diags = parse(text)
+    assert diags == [] and module is not None
+    assert module.flows == () and module.imports == ()
 
 
 def test_all_errors_in_source_order() -> None:
@@ -553,7 +556,7 @@ def test_all_errors_in_source_order() -> None:
 
 
 def test_every_code_is_registered() -> None:
-    assert set(CODES) == {"E0110", "E0111", "E0112", "E0113", "E0114", "E0115", "E0117"}
+    assert set(CODES) == {"E0110", "E0111", "E0112", "E0113", "E0114", "E0117"}
 
 
 # --------------------------------------------------------------------------- never raises

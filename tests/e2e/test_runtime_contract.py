@@ -1141,7 +1141,7 @@ def test_truncated_history_tail_is_repaired_losing_no_completed_step(project: Pa
     iid = _waiting_instance(project)
     hist = project / ".chatflow" / "instances" / iid / "history.ndjson"
     data = hist.read_bytes()
-    hist.write_bytes(data[:-7])  # a torn last line
+    hist.write_bytes(data[:-7])  # a torn last line: a commit the snapshot already has
     h = cf(project, "history", iid, "--json")
     assert h.code == 0
     done = [e["step"] for e in h.ndjson() if e["type"] == "step_completed"]
@@ -1152,7 +1152,11 @@ def test_truncated_history_tail_is_repaired_losing_no_completed_step(project: Pa
     fin = cf(project, "resume", iid, "--json")
     assert fin.code == 0, fin.output
     events = events_of(project, iid)
-    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs))      # never renumbered, never reused (issue 7)
+    [lost] = [e for e in events if e["type"] == "history_lost"]
+    gone = {s for first, last in lost["data"]["lost_seqs"] for s in range(first, last + 1)}
+    assert set(range(1, seqs[-1] + 1)) - set(seqs) == gone
     done = [e["step"] for e in events if e["type"] == "step_completed"]
     assert sorted(done) == ["first", "last", "rev"]
 

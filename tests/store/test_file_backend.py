@@ -197,7 +197,11 @@ def test_cache_follows_another_store_object(fs: FileStore, tmp_path: Path) -> No
     assert [e.seq for e in other.iter_history("inst-1")] == [1, 2]
 
 
-def test_commits_after_a_cut_below_the_snapshot_are_kept(fs: FileStore, tmp_path: Path) -> None:
+def test_a_journal_cut_below_the_snapshot_is_lost_history(fs: FileStore,
+                                                          tmp_path: Path) -> None:
+    """Regression (issue 7): the journal lost its last commit (a torn line the
+    snapshot covers). Reads go on from the snapshot; commits are refused until
+    repair records the loss; event numbers are never reused."""
     create(fs)
     record_step(fs, "inst-1", 1)
     fs.commit("inst-1", Change(status={"status": "waiting_approval"},
@@ -207,9 +211,20 @@ def test_commits_after_a_cut_below_the_snapshot_are_kept(fs: FileStore, tmp_path
     hist.write_bytes(data[:-20])          # the last commit's line is torn; the snapshot has it
     other = open_store(f"file:{tmp_path / '.chatflow'}")
     assert other.load_status("inst-1").status == "waiting_approval"
+    assert set(other.load_state("inst-1").steps) == {"s1"}
+    with pytest.raises(StoreCorruption, match=r"chatflow repair inst-1"):
+        record_step(other, "inst-1", 2)
+    problems = {p.kind: p for p in other.check("inst-1")}
+    assert problems["lost-history"].lossy and problems["lost-history"].repairable
+    assert "rev 3" in problems["lost-history"].message
+    report = other.repair("inst-1")
+    assert report.ok and any("history_lost" in a for a in report.actions), report.actions
+    assert other.check("inst-1") == []
     for i in range(2, 6):
         record_step(other, "inst-1", i)
     third = open_store(f"file:{tmp_path / '.chatflow'}")
     assert set(third.load_state("inst-1").steps) == {"s1", "s2", "s3", "s4", "s5"}
     assert third.load_state("inst-1") == other.load_state("inst-1")
-    assert [e.seq for e in third.iter_history("inst-1")] == [1, 2, 3, 4, 5, 6]
+    events = list(third.iter_history("inst-1"))
+    assert [e.seq for e in events] == [1, 2, 4, 5, 6, 7, 8]      # seq 3 is gone, not reused
+    assert events[2].type == "history_lost" and events[2].data["lost_seqs"] == [[3, 3]]

@@ -77,6 +77,18 @@ def load_program(path: str, text: str | None = None) -> tuple[Program, list[Diag
     return program, loader.diags
 
 
+def _no_flow(path: str, module: ast.Module) -> Diagnostic:
+    """E0115: the file defines no flow (rule `no_flow`), at its first line."""
+    from chatflow.dsl.frontend import is_yaml
+
+    what = "the file holds no flow" + (", only imports" if module.imports else "")
+    if is_yaml(path):
+        hint = "start with `flow: NAME` (one flow) or `flows:` (a list)"
+    else:
+        hint = "define one: `flow NAME() { ... }` (imported flows are called from it)"
+    return error("E0115", what, Span(path, 1, 1, 1, 1, 0, 0), hint)
+
+
 def _reason(e: Exception) -> str:
     if isinstance(e, OSError):
         return e.strerror or str(e)
@@ -106,6 +118,8 @@ class _Loader:
         self.files[ident] = f
         if module is None:
             return f
+        if is_root and not module.flows:
+            self.diags.append(_no_flow(path, module))
         for flow in module.flows:
             name = flow.name.name
             if name not in f.flows:  # duplicates are reported by the checker

@@ -35,10 +35,11 @@ Diagnostic codes:
 - E0113 structure refused: nesting deeper than 64 levels, a recursive alias,
   or aliases expanding past 100,000 nodes.
 - E0114 a duration field that is not a duration (`timeout: 10` has no unit).
-- E0115 the file holds no flow (empty document).
 - E0117 a YAML tag other than `!raw` and the standard ones, or `!raw` where
   no string is read (a name, a number, a duration, a list or mapping).
-Expression, template and type syntax errors keep the `.flow` parser's codes.
+An empty document gives an empty module: the loader reports E0115 (no flow)
+for it as for an empty `.flow` file. Expression, template and type syntax
+errors keep the `.flow` parser's codes.
 """
 
 from __future__ import annotations
@@ -76,10 +77,11 @@ def parse_yaml(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic
     loaded = load_nodes(text, path)
     diags = list(loaded.diagnostics)
     root = loaded.root
+    if not diags and (root is None or (isinstance(root, YScalar) and root.value is None)):
+        # Nothing, comments only, or an explicitly empty document (`---`, `~`):
+        # an empty module, which the loader reports as E0115 like an empty `.flow`.
+        return ast.Module(path, (), (), LineIndex(path, text).span(0, 0)), []
     if root is None:
-        if not diags:
-            diags.append(error("E0115", "the file holds no flow", LineIndex(path, text).span(0, 0),
-                               "start with `flow: NAME` (one flow) or `flows:` (a list)"))
         return None, sort_diagnostics(diags)
     if any(d.code == "E0113" for d in diags):
         return None, sort_diagnostics(diags)
@@ -105,7 +107,6 @@ CODES: dict[str, tuple[str, str]] = {
                                   "exactly one kind)"),
     "E0113": ("yaml-structure", "YAML nesting too deep, recursive alias or alias bomb"),
     "E0114": ("yaml-duration", "a YAML duration field without a unit or malformed"),
-    "E0115": ("yaml-empty", "the YAML file holds no flow"),
     "E0117": ("yaml-tag", "a YAML tag ChatFlow does not read (it reads `!raw`, a string "
                           "with no interpolation), or `!raw` on a field that is not a string"),
 }

@@ -255,12 +255,24 @@ class WorkflowEngine:
         return self.engine.history(instance_id)
 
     def list_instances(self, feature_id: str | None = None) -> list[dict[str, Any]]:
+        """One row per instance, oldest first; `problems` lists what is wrong
+        with a damaged one (an instance whose status cannot be read at all
+        comes last, with null fields)."""
+        inventory = self.engine.store.inventory(feature_id)
         out = []
-        for st in self.engine.store.list_instances(feature_id):
+        for st in inventory.statuses:
             out.append({"instance_id": st.instance_id, "flow": st.flow, "status": st.status,
                         "progress": st.progress, "feature_id": st.feature_id,
                         "parent_instance_id": st.parent_instance_id,
-                        "created_at": st.created_at, "updated_at": st.updated_at})
+                        "created_at": st.created_at, "updated_at": st.updated_at,
+                        "problems": _problems(inventory.damaged.get(st.instance_id, []))})
+        listed = {row["instance_id"] for row in out}
+        for iid, problems in sorted(inventory.damaged.items()):
+            if iid not in listed:
+                out.append({"instance_id": iid, "flow": None, "status": None, "progress": None,
+                            "feature_id": None, "parent_instance_id": None,
+                            "created_at": None, "updated_at": None,
+                            "problems": _problems(problems)})
         return out
 
     def get_feature_status(self, feature_id: str) -> dict[str, Any]:
@@ -296,3 +308,8 @@ class WorkflowEngine:
         close = difflib.get_close_matches(step, names, n=3)
         hint = f"; did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
         raise ChatflowError(f"instance {instance_id} has no step `{step}`{hint}", exit_code=2)
+
+
+def _problems(problems: Any) -> list[dict[str, Any]]:
+    return [{"path": p.path, "kind": p.kind, "message": p.message,
+             "repairable": p.repairable, "lossy": p.lossy} for p in problems]

@@ -69,7 +69,7 @@ from chatflow.runtime.store.records import (
     StepRecord,
     utc_now,
 )
-from chatflow.runtime.values import check_type, describe
+from chatflow.runtime.values import check_type, describe, mismatch
 from chatflow.runtime.views import duration_ms
 from chatflow.runtime.waits import (
     CHILD_GATE,
@@ -818,7 +818,7 @@ class Engine:
                 value = evaluate(action["value"], _Scope(rt, rec.attempts + 1))
                 var_type = rt.var_types.get(action["var"])
                 if var_type and not check_type(value, var_type):
-                    raise EvalError(f"expected {var_type}, got {describe(value)}",
+                    raise EvalError(mismatch(value, var_type),
                                     f"set {action['var']}")
             except EvalError as exc:
                 self._complete(rt, nid, FAILED, {}, attempts=rec.attempts + 1,
@@ -959,7 +959,7 @@ class Engine:
                 try:
                     val = evaluate(o["value"], _Scope(rt, rec.attempts or 1, outs))
                     if not check_type(val, o["type"]):
-                        raise EvalError(f"expected {o['type']}, got {describe(val)}",
+                        raise EvalError(mismatch(val, o["type"]),
                                         f"out {o['name']}")
                     outs[o["name"]] = val
                 except EvalError as exc:
@@ -1880,7 +1880,7 @@ def bind_inputs(flow: Mapping[str, Any], inputs: dict[str, Any]) -> dict[str, An
         if isinstance(val, int) and not isinstance(val, bool) and p["type"].startswith("float"):
             val = float(val)
         if not check_type(val, p["type"]):
-            raise ChatflowError(f"input `{name}` must be {p['type']}, got {describe(val)}",
+            raise ChatflowError(f"input `{name}`: {mismatch(val, p['type'])}",
                                 exit_code=2)
         out[name] = val
     return out

@@ -29,8 +29,10 @@ from chatflow.runtime.shellquote import ShellContext, ShellQuoteError
 from chatflow.runtime.values import (
     check_type,
     describe,
+    int64_problem,
     is_number,
     json_text,
+    mismatch,
     to_text,
     type_name,
     values_equal,
@@ -186,7 +188,7 @@ def require_type(value: Any, type_str: str, label: str) -> None:
     """Raise EvalError("`label`: expected T, got ...") when `value` does not
     fit `type_str`; used for `out` fields, var values and `json` results."""
     if not check_type(value, type_str):
-        raise EvalError(f"expected {type_str}, got {describe(value)}", label)
+        raise EvalError(mismatch(value, type_str), label)
 
 
 class _Evaluator:
@@ -205,8 +207,14 @@ class _Evaluator:
             self.fail(node, f"cannot turn {type_name(value)} into text: {exc}")
 
     def number(self, value: Any, node: Any) -> Any:
+        """An arithmetic result, checked against the value model: a finite
+        float, or an int that fits in 64 bits (never wrapped)."""
         if isinstance(value, float) and not math.isfinite(value):
             self.fail(node, "result is not a finite number")
+        if isinstance(value, int) and not isinstance(value, bool):
+            problem = int64_problem(value)
+            if problem is not None:
+                self.fail(node, f"integer overflow: the result {problem}")
         return value
 
     def want_bool(self, value: Any, node: Any) -> bool:
@@ -347,7 +355,7 @@ def _op_not(ev: _Evaluator, node: dict[str, Any], v: list[Any]) -> Any:
 def _op_neg(ev: _Evaluator, node: dict[str, Any], v: list[Any]) -> Any:
     if not is_number(v[0]):
         ev.fail(node, f"cannot negate {describe(v[0])}")
-    return -v[0]
+    return ev.number(-v[0], node)
 
 
 def _op_eq(ev: _Evaluator, node: dict[str, Any], v: list[Any]) -> Any:
@@ -483,8 +491,14 @@ def _fn_json(ev: _Evaluator, node: dict[str, Any], v: list[Any]) -> Any:
     def no_constant(name: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
+    def finite(literal: str) -> float:
+        value = float(literal)
+        if not math.isfinite(value):
+            raise ValueError(f"{literal} is too large for a float")
+        return value
+
     try:
-        return json.loads(text, parse_constant=no_constant)
+        return json.loads(text, parse_constant=no_constant, parse_float=finite)
     except json.JSONDecodeError as exc:
         ev.fail(node, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
     except RecursionError:
@@ -502,16 +516,16 @@ def _fn_int(ev: _Evaluator, node: dict[str, Any], v: list[Any]) -> Any:
     if isinstance(x, bool):
         ev.fail(node, f"cannot convert {describe(x)} to int")
     if isinstance(x, int):
-        return x
+        return ev.number(x, node)
     if isinstance(x, float):
         if not math.isfinite(x):
             ev.fail(node, f"cannot convert {describe(x)} to int")
-        return int(x)
+        return ev.number(int(x), node)
     if isinstance(x, str):
         text = x.strip()
         if _INT_TEXT.fullmatch(text):
             try:
-                return int(text)
+                return ev.number(int(text), node)
             except ValueError:
                 ev.fail(node, "number too large")
         ev.fail(node, f"not an integer: {describe(x)}")

@@ -20,7 +20,7 @@ from typing import Any
 
 from chatflow.runtime.evaluator import EvalError, evaluate
 from chatflow.runtime.records import PENDING, SUCCEEDED, WAITING_APPROVAL
-from chatflow.runtime.values import check_type, describe
+from chatflow.runtime.values import check_type, mismatch
 
 __all__ = ["bind_outputs", "unfinished_reads"]
 
@@ -36,7 +36,7 @@ def bind_outputs(outputs: Iterable[Mapping[str, Any]], scope: Any,
         try:
             value = evaluate(o["value"], scope)
             if not check_type(value, o["type"]):
-                raise EvalError(f"expected {o['type']}, got {describe(value)}"
+                raise EvalError(mismatch(value, o["type"])
                                 + unfinished_reads(o["value"], status_of))
             bound[o["name"]] = value
         except EvalError as exc:

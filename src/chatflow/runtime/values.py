@@ -3,7 +3,11 @@ against the IR's type strings (`str`, `list[int]?`, `map[json]`, ...).
 
 The value model is plain JSON data: `str`, `int`, `float`, `bool`, `None`,
 `list` and `dict` with `str` keys. Durations are `int` milliseconds. `bool`
-is never a number here, although Python treats it as one.
+is never a number here, although Python treats it as one. An `int` (and a
+duration) is a signed 64-bit integer, as in the language (`INT_MIN` ..
+`INT_MAX`, the bound the lexer puts on literals); a `float` is finite (JSON
+has no NaN or infinity). A `json` value may hold any JSON number; it meets
+those bounds when it becomes an `int` or goes through arithmetic.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from functools import lru_cache
 from typing import Any
 
 __all__ = [
+    "INT_MAX",
+    "INT_MIN",
     "ParsedType",
     "check_type",
     "describe",
+    "int64_problem",
     "is_json_value",
     "is_number",
     "json_text",
+    "mismatch",
     "parse_type_str",
     "to_text",
     "type_name",
@@ -28,6 +36,19 @@ __all__ = [
 ]
 
 _PREVIEW_CHARS = 60
+
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+"""The range of the language's `int` and `duration` (milliseconds)."""
+
+_NOT_FINITE = "not a finite number: numbers are JSON numbers, which have no NaN or infinity"
+
+
+def int64_problem(value: int) -> str | None:
+    """Why an int is not a language int (outside 64 bits), or None."""
+    if INT_MIN <= value <= INT_MAX:
+        return None
+    return f"{value} does not fit in 64 bits: an int is {INT_MIN}..{INT_MAX}"
 
 
 def is_number(value: Any) -> bool:
@@ -75,10 +96,15 @@ def describe(value: Any) -> str:
     """`str "x"`, `int 3`, `null`: a short description for error messages."""
     if value is None:
         return "null"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)            # nan, inf, -inf: no JSON text
     try:
         text = json_text(value)
     except ValueError:
-        text = "<unprintable>"
+        try:   # NaN or infinity inside: shown as Python's json writes them
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        except (TypeError, ValueError, RecursionError):
+            text = "<unprintable>"
     if len(text) > _PREVIEW_CHARS:
         text = text[: _PREVIEW_CHARS - 1] + "…"
     return f"{type_name(value)} {text}"
@@ -149,6 +175,38 @@ def parse_type_str(type_str: str) -> ParsedType:
     raise ValueError(f"malformed type string {type_str!r}")
 
 
+def mismatch(value: Any, type_str: str) -> str:
+    """`expected T, got ...` for a value that does not fit `type_str`, naming
+    the number that breaks the value model when that is the reason."""
+    bad = _bad_number(value)
+    if bad is not None and not isinstance(bad, bool):
+        where = "" if bad is value else f" ({describe(value)} holds it)"
+        if isinstance(bad, float):
+            return f"expected {type_str}, got {bad}{where}: {_NOT_FINITE}"
+        parsed = parse_type_str(type_str)
+        if parsed.base != "json":
+            return f"expected {type_str}, got an int that is too large{where}: " \
+                   f"{int64_problem(bad)}"
+    return f"expected {type_str}, got {describe(value)}"
+
+
+def _bad_number(value: Any) -> int | float | None:
+    """The first non-finite float or out-of-range int inside `value`."""
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return item
+        if isinstance(item, int) and not isinstance(item, bool) \
+                and not INT_MIN <= item <= INT_MAX:
+            return item
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return None
+
+
 def check_type(value: Any, type_str: str) -> bool:
     """Whether a run-time value fits a declared type (`int` widens to `float`,
     `json` accepts any JSON data, `T?` also accepts null)."""
@@ -168,9 +226,12 @@ def _fits(value: Any, t: ParsedType) -> bool:
     if base == "str":
         return isinstance(value, str)
     if base in ("int", "duration"):
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, int) and not isinstance(value, bool) \
+            and INT_MIN <= value <= INT_MAX
     if base == "float":
-        return is_number(value) and (isinstance(value, int) or math.isfinite(value))
+        if isinstance(value, int):
+            return not isinstance(value, bool) and INT_MIN <= value <= INT_MAX
+        return isinstance(value, float) and math.isfinite(value)
     if base == "bool":
         return isinstance(value, bool)
     assert t.item is not None

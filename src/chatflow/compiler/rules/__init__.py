@@ -26,6 +26,7 @@ from chatflow.compiler.rules import (
     misplaced_setting,
     missing_argument,
     never_runs,
+    no_flow,
     not_a_value,
     option_not_for_action,
     option_value,
@@ -62,6 +63,7 @@ from chatflow.compiler.rules import (
 from chatflow.compiler.rules.base import FlowContext, Rule
 
 RULES: tuple[Rule, ...] = (
+    no_flow.RULE,                 # E0115 (loader)
     unknown_name.RULE,            # E0201
     duplicate_name.RULE,          # E0202
     unknown_after.RULE,           # E0203

@@ -15,22 +15,25 @@ in-process cache is warm); `iter_history` reads from disk.
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
 import socket
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.store.records import (
     ArtifactInfo,
     Change,
     HistoryEvent,
+    Inventory,
     IRRef,
     NewEvent,
     Problem,
@@ -86,14 +89,56 @@ class LockTimeout(StoreError):
 
 
 class StoreCorruption(StoreError):
-    """Stored data is damaged beyond what loading can work around."""
+    """Stored data is damaged beyond what loading can work around (or, for a
+    lossy problem, beyond what a commit may append to)."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         lines = "\n".join(f"  {p}" for p in problems)
-        super().__init__(f"the state store is damaged:\n{lines}\n"
-                         "run `chatflow repair` (StateStore.repair) to rebuild it "
-                         "from what survives")
+        ids = sorted({p.instance_id for p in problems if p.instance_id})
+        target = " ".join(ids) if len(ids) == 1 else "ID"
+        if problems and all(p.repairable for p in problems):
+            hint = f"run `chatflow repair {target}` to rebuild it from what survives"
+        else:
+            hint = (f"`chatflow repair {target}` rebuilds what it can; what it cannot "
+                    "rebuild must be restored from a backup")
+        super().__init__(f"the state store is damaged:\n{lines}\n{hint}")
         self.problems = list(problems)
+
+
+def store_io_error(exc: OSError) -> StoreError:
+    """An operating-system error met inside a state store, as a `StoreError`
+    (exit 1) that names the path and says what usually causes it."""
+    where = exc.filename if exc.filename is not None else "the state store"
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, IsADirectoryError):
+        hint = "a directory stands where the state store keeps a file; move it away"
+    elif isinstance(exc, NotADirectoryError):
+        hint = "a file stands where the state store needs a directory; move it away"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = ("this user cannot write (or read) there: check the permissions, or "
+                "pick another location with --state")
+    elif exc.errno == errno.ENOSPC:
+        hint = "the disk is full"
+    else:
+        hint = ""
+    return StoreError(f"state store I/O error: {where}: {reason}" + (f" ({hint})" if hint else ""))
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def os_errors_as_store_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a store method so an `OSError` leaves it as `store_io_error`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except OSError as exc:
+            raise store_io_error(exc) from None
+
+    return wrapper
 
 
 class StoreFormatError(StoreError):
@@ -248,7 +293,15 @@ class StateStore(ABC):
 
     @abstractmethod
     def list_instances(self, feature_id: str | None = None) -> list[StatusRecord]:
-        """Every instance (or those of one feature), oldest first."""
+        """Every instance whose status can be read (or those of one feature),
+        oldest first; a damaged one never hides the others."""
+
+    def inventory(self, feature_id: str | None = None) -> Inventory:
+        """`list_instances` plus what is wrong with each damaged instance
+        (`chatflow list`).  Finds only what is cheap to see while listing;
+        `check(id)` looks deeper.  Backends that can see damage override it;
+        this default reports none."""
+        return Inventory(self.list_instances(feature_id), {})
 
     @abstractmethod
     def iter_history(self, instance_id: str, from_seq: int = 1) -> Iterator[HistoryEvent]:

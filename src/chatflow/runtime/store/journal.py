@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatflow.runtime.store.atomic import dumps
+from chatflow.runtime.store.records import event_json_problem
 
 
 @dataclass
@@ -71,13 +72,18 @@ def scan(data: bytes, base: int = 0) -> Scan:
             continue
         tx = obj.pop("tx", None)
         if "seq" in obj:
-            pending.append(obj)
+            why = event_json_problem(obj)
+            if why is None:
+                pending.append(obj)
+            else:
+                pending_bad.append((line_off, why))
         if tx is None:
             continue
-        if not isinstance(tx, dict) or "rev" not in tx or "status" not in tx:
-            pending_bad.append((line_off, "malformed commit record"))
+        why = _tx_problem(tx)
+        if why is not None:
+            pending_bad.append((line_off, why))
             continue
-        out.commits.append(Commit(int(tx["rev"]), tx["status"], tx.get("delta"),
+        out.commits.append(Commit(tx["rev"], tx["status"], tx.get("delta"),
                                   tx.get("create"), pending, commit_start, base + pos))
         out.bad_lines.extend(pending_bad)
         pending, pending_bad = [], []
@@ -85,6 +91,21 @@ def scan(data: bytes, base: int = 0) -> Scan:
         commit_start = out.end
     out.tail = data[out.end - base:]
     return out
+
+
+def _tx_problem(tx: Any) -> str | None:
+    """Why `tx` is not a commit record, or None when it is one."""
+    if not isinstance(tx, dict):
+        return "malformed commit record (not an object)"
+    rev = tx.get("rev")
+    if type(rev) is not int or rev < 1:
+        return f"malformed commit record (rev {json.dumps(rev)[:40]})"
+    if not isinstance(tx.get("status"), dict):
+        return f"malformed commit record at rev {rev} (no status)"
+    for key in ("delta", "create"):
+        if tx.get(key) is not None and not isinstance(tx[key], dict):
+            return f"malformed commit record at rev {rev} (`{key}` is not an object)"
+    return None
 
 
 def encode_commit(events: Sequence[Mapping[str, Any]], tx: Mapping[str, Any],

@@ -22,7 +22,7 @@ from typing import Any
 
 from chatflow.runtime.store.atomic import atomic_write, atomic_write_json, fsync_dir
 from chatflow.runtime.store.base import StoreError, StoreFormatError, check_instance_id
-from chatflow.runtime.store.file import FileStore, _Entry
+from chatflow.runtime.store.file import Entry, FileStore
 from chatflow.runtime.store.journal import encode_commit
 from chatflow.runtime.store.records import (
     FORMAT_VERSION,
@@ -184,11 +184,11 @@ def _convert_instance(store: FileStore, path: Path, doc: dict[str, Any]) -> str:
     data = encode_commit(events, tx)
     atomic_write(store.history_path(iid), data)
     fsync_dir(idir.parent)
-    entry = _Entry(ino=store.history_path(iid).stat().st_ino, offset=len(data),
+    entry = Entry(ino=store.history_path(iid).stat().st_ino, offset=len(data),
                    seen_size=len(data), status=status, next_seq=len(events) + 1,
                    state=state, steps=dict(steps))
-    store._write_snapshot(iid, entry)
-    store._write_status(iid, entry, durable=True)   # replaces the monolithic file
+    store.write_snapshot(iid, entry)
+    store.write_status(iid, entry, durable=True)   # replaces the monolithic file
     return iid
 
 

@@ -10,10 +10,11 @@ backend replays its journal with it.
 from __future__ import annotations
 
 import hashlib
+import json
 import operator
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,7 +298,9 @@ class NewEvent:
 
 @dataclass(frozen=True, slots=True)
 class HistoryEvent:
-    """One appended history event; `seq` is dense from 1 per instance."""
+    """One appended history event.  `seq` is dense from 1 per instance; the
+    only gaps are events lost to damage, and `repair` records each such loss
+    in a `history_lost` event (`data.lost_seqs`) instead of renumbering."""
 
     seq: int
     type: str
@@ -313,6 +316,41 @@ class HistoryEvent:
     def from_json(d: Mapping[str, Any]) -> HistoryEvent:
         return HistoryEvent(int(d["seq"]), str(d["type"]), str(d.get("ts") or ""),
                             _opt_str(d.get("step")), dict(d.get("data") or {}))
+
+
+def event_json_problem(d: Mapping[str, Any]) -> str | None:
+    """Why `d` is not a stored history event (`{seq, type, ts, step, data}`
+    with an int `seq` >= 1), or None when it is one."""
+    seq = d.get("seq")
+    if type(seq) is not int or seq < 1:
+        return f"event seq must be a positive integer, found {json.dumps(seq)[:40]}"
+    if not isinstance(d.get("type"), str) or not d["type"]:
+        return f"event {seq}: `type` must be a non-empty string"
+    if not isinstance(d.get("ts", ""), str):
+        return f"event {seq}: `ts` must be a string"
+    if d.get("step") is not None and not isinstance(d["step"], str):
+        return f"event {seq}: `step` must be a string or null"
+    if d.get("data") is not None and not isinstance(d["data"], dict):
+        return f"event {seq}: `data` must be an object"
+    return None
+
+
+LOSS_EVENT = "history_lost"
+"""The event `repair` appends where history was lost (every backend).  Its
+data: `lost_seqs` and `lost_revs` (lists of `[first, last]` ranges),
+`state_rev` (the rev of the state carried on), `journal_copy` (file backend:
+the copy of the damaged journal) and `message`."""
+
+
+def seq_ranges(numbers: Sequence[int]) -> list[list[int]]:
+    """Sorted numbers as `[first, last]` ranges: [4, 5, 9] -> [[4, 5], [9, 9]]."""
+    out: list[list[int]] = []
+    for n in sorted(numbers):
+        if out and out[-1][1] == n - 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,13 +441,19 @@ def apply_delta(state: StateRecord, delta: Mapping[str, Any], rev: int,
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with what is stored (`StateStore.check`)."""
+    """One thing wrong with what is stored (`StateStore.check`).
+
+    `repairable`: `repair` can rebuild what the problem damaged.  `lossy`:
+    committed data is gone (history events, transitions); `repair` can only
+    record the loss, so it is never run automatically (`chatflow resume`
+    repairs the other problems itself, not these)."""
 
     instance_id: str | None
     path: str
     kind: str
     message: str
     repairable: bool = True
+    lossy: bool = False
 
     def __str__(self) -> str:
         fix = "" if self.repairable else " (not repairable automatically)"
@@ -428,6 +472,18 @@ class RepairReport:
     @property
     def ok(self) -> bool:
         return all(p.repairable for p in self.problems)
+
+
+@dataclass
+class Inventory:
+    """`StateStore.inventory()`: the status of every instance that can be read
+    and, per damaged instance, what is wrong with it (only what a listing can
+    find cheaply: unreadable status, a journal that is missing, shorter than
+    what was committed or not a file).  A damaged instance whose status can
+    still be rebuilt is in both; one that cannot is only in `damaged`."""
+
+    statuses: list[StatusRecord] = field(default_factory=list)
+    damaged: dict[str, list[Problem]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from chatflow.runtime.store.base import (
     InstanceExists,
     InstanceNotFound,
     StateStore,
+    StoreCorruption,
     StoreError,
     StoreFormatError,
     check_artifact_name,
@@ -34,9 +35,11 @@ from chatflow.runtime.store.base import (
     check_step_name,
 )
 from chatflow.runtime.store.records import (
+    INSTANCE_STATUSES,
     ArtifactInfo,
     Change,
     HistoryEvent,
+    Inventory,
     IRRef,
     NewEvent,
     Problem,
@@ -359,7 +362,7 @@ class SQLStore(StateStore):
             if cached is not None and cached.rev != int(row[0]):
                 cached = None
                 self._cache.pop(iid, None)
-            old = StatusRecord.from_json(json.loads(row[1]))
+            old = self._status_of_row(iid, row[1])
             if expected_rev is not None and expected_rev != old.rev:
                 raise ConflictError(iid, expected_rev, old.rev)
             now = utc_now()
@@ -426,9 +429,9 @@ class SQLStore(StateStore):
             cached = self._cache.get(instance_id)
             if cached is not None and cached.rev == row[0]:
                 if cached.status is None:
-                    cached.status = StatusRecord.from_json(json.loads(row[1]))
+                    cached.status = self._status_of_row(instance_id, row[1])
                 return cached.status
-            return StatusRecord.from_json(json.loads(row[1]))
+            return self._status_of_row(instance_id, row[1])
 
     def _load_cached(self, instance_id: str) -> _Cached:
         """The cached state, refreshed by reading only rows newer than it."""
@@ -484,18 +487,39 @@ class SQLStore(StateStore):
             return StepRecord.from_json(json.loads(row[0]))
 
     def list_instances(self, feature_id: str | None = None) -> list[StatusRecord]:
+        return self.inventory(feature_id).statuses
+
+    def inventory(self, feature_id: str | None = None) -> Inventory:
+        cols = ("SELECT instance_id, rev, seq, flow, status, feature_id, parent_instance_id, "
+                "created_at, status_json FROM instances")
         with self._mutex:
             conn = self._read_conn()
             if conn is None:
-                return []
+                return Inventory()
             if feature_id is None:
-                rows = self._x(conn, "SELECT status_json FROM instances "
-                                     "ORDER BY created_at, instance_id").fetchall()
+                rows = self._x(conn, f"{cols} ORDER BY created_at, instance_id").fetchall()
             else:
-                rows = self._x(conn, "SELECT status_json FROM instances WHERE feature_id = ? "
+                rows = self._x(conn, f"{cols} WHERE feature_id = ? "
                                      "ORDER BY created_at, instance_id",
                                (feature_id,)).fetchall()
-        return [StatusRecord.from_json(json.loads(r[0])) for r in rows]
+        out = Inventory()
+        for row in rows:
+            try:
+                out.statuses.append(self._status_of_row(str(row[0]), row[8]))
+            except StoreCorruption as exc:
+                out.damaged[str(row[0])] = exc.problems
+                out.statuses.append(status_from_columns(row))
+        return out
+
+    def _status_of_row(self, instance_id: str, status_json: Any) -> StatusRecord:
+        """The row's status, or `StoreCorruption` (bad-status) when its
+        `status_json` is not a status record (`repair` rebuilds it)."""
+        try:
+            return StatusRecord.from_json(json.loads(status_json))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise StoreCorruption([Problem(
+                instance_id, f"{self._where()}#{instance_id}", "bad-status",
+                f"status_json is not a valid status record ({e})")]) from None
 
     def iter_history(self, instance_id: str, from_seq: int = 1) -> Iterator[HistoryEvent]:
         check_instance_id(instance_id)
@@ -600,78 +624,19 @@ class SQLStore(StateStore):
 
     # -- integrity -----------------------------------------------------------------------
     def check(self, instance_id: str) -> list[Problem]:
-        check_instance_id(instance_id)
-        where = f"{self._where()}#{instance_id}"
-        with self._mutex:
-            conn = self._read_conn()
-            row = None if conn is None else self._x(
-                conn, "SELECT rev, seq, status_json FROM instances WHERE instance_id = ?",
-                (instance_id,)).fetchone()
-            if row is None:
-                raise InstanceNotFound(instance_id, self._where())
-            problems: list[Problem] = []
-            try:
-                st = StatusRecord.from_json(json.loads(row[2]))
-                if st.rev != int(row[0]) or st.seq != int(row[1]):
-                    problems.append(Problem(instance_id, where, "stale-status",
-                                            "status_json disagrees with the rev/seq columns"))
-            except (ValueError, KeyError, TypeError, AttributeError) as e:
-                problems.append(Problem(instance_id, where, "bad-status",
-                                        f"status_json is not a valid status record ({e})"))
-            hrow = self._x(conn, "SELECT COUNT(*), MAX(seq) FROM history WHERE instance_id = ?",
-                           (instance_id,)).fetchone()
-            count, top = int(hrow[0]), int(hrow[1] or 0)
-            if count != top or top != int(row[1]):
-                problems.append(Problem(instance_id, where, "history-gap",
-                                        f"history has {count} events, max seq {top}, "
-                                        f"status seq {row[1]}", repairable=False))
-            for name, record in self._x(conn, "SELECT step, record FROM step_results "
-                                              "WHERE instance_id = ?",
-                                        (instance_id,)).fetchall():
-                try:
-                    StepRecord.from_json(json.loads(record))
-                except (ValueError, KeyError, TypeError, AttributeError) as e:
-                    problems.append(Problem(instance_id, where, "bad-step",
-                                            f"step {name!r}: unreadable record ({e})",
-                                            repairable=False))
-        return problems
+        from chatflow.runtime.store.sql_repair import check_instance
+        return check_instance(self, instance_id)
 
     def repair(self, instance_id: str) -> RepairReport:
-        report = RepairReport(instance_id, self.check(instance_id))
-        if not any(p.kind in ("bad-status", "stale-status") for p in report.problems):
-            return report
-        with self._mutex:
-            conn = self._connection(create=True)
-            self._begin_write(conn)
-            try:
-                row = self._x(conn, "SELECT rev, seq, flow, status, feature_id, "
-                                    "parent_instance_id, created_at, status_json FROM instances "
-                                    "WHERE instance_id = ?", (instance_id,)).fetchone()
-                try:
-                    old = json.loads(row[7])
-                    base = old if isinstance(old, dict) else {}
-                except ValueError:
-                    base = {}
-                base.update({"instance_id": instance_id, "rev": int(row[0]),
-                             "seq": int(row[1]), "flow": row[2], "status": row[3],
-                             "feature_id": row[4], "parent_instance_id": row[5],
-                             "created_at": row[6]})
-                try:
-                    st = StatusRecord.from_json(base)
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    st = StatusRecord(instance_id, row[2], status=row[3], feature_id=row[4],
-                                      parent_instance_id=row[5], created_at=row[6],
-                                      rev=int(row[0]), seq=int(row[1]))
-                st = replace(st, extra={**st.extra, "repaired_status_json": row[7]})
-                self._x(conn, "UPDATE instances SET status_json = ? WHERE instance_id = ?",
-                        (_dumps(st.to_json()), instance_id))
-                self._commit_tx(conn)
-            except BaseException:
-                self._rollback(conn)
-                raise
-            finally:
-                self._cache.pop(instance_id, None)   # same rev, new status_json
-        report.backups.append("the damaged status_json is kept in status.extra"
-                              "['repaired_status_json']")
-        report.actions.append("rebuilt status_json from the instances row")
-        return report
+        from chatflow.runtime.store.sql_repair import repair_instance
+        return repair_instance(self, instance_id)
+
+
+def status_from_columns(row: Sequence[Any]) -> StatusRecord:
+    """A status rebuilt from an instance row's columns (`instance_id, rev,
+    seq, flow, status, feature_id, parent_instance_id, created_at`), for a
+    row whose `status_json` is damaged."""
+    status = str(row[4]) if row[4] in INSTANCE_STATUSES else "failed"
+    return StatusRecord(str(row[0]), str(row[3] or ""), status=status,
+                        feature_id=row[5], parent_instance_id=row[6],
+                        created_at=str(row[7] or ""), rev=int(row[1]), seq=int(row[2]))

@@ -1,0 +1,88 @@
+"""Reading `-i NAME=VALUE` inputs per the flow's declared param types (for
+`chatflow run`): `str` as is, `int`/`duration` within 64 bits, a finite
+`float`, `bool` words, JSON for the rest. Bad values are usage errors (exit
+2) that say why."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from chatflow.diagnostics import ChatflowError
+
+EXIT_USAGE = 2
+
+__all__ = ["parse_input_value", "parse_inputs"]
+
+
+def parse_input_value(name: str, raw: str, type_str: str) -> Any:
+    """A `-i NAME=VALUE` value read per the param's declared type: an int must
+    fit in 64 bits and a float must be finite (the language's value model)."""
+    from chatflow.runtime.values import check_type, mismatch
+
+    base = type_str[:-1] if type_str.endswith("?") else type_str
+    if type_str.endswith("?") and raw == "null":
+        return None
+    try:
+        if base == "str":
+            return raw
+        if base == "int":
+            return _int64(int(raw.replace("_", "")))
+        if base == "float":
+            number = float(raw.replace("_", ""))
+            if not math.isfinite(number):
+                raise ValueError("not a finite number: numbers are JSON numbers, which "
+                                 "have no NaN or infinity")
+            return number
+        if base == "bool":
+            low = raw.strip().lower()
+            if low in ("true", "1", "yes", "on"):
+                return True
+            if low in ("false", "0", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if base == "duration":
+            return _int64(_duration_ms(raw))
+        value = json.loads(raw)
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ChatflowError(f"input `{name}`: cannot read {raw!r} as {type_str} ({exc})",
+                            exit_code=EXIT_USAGE) from None
+    if not check_type(value, type_str):
+        raise ChatflowError(f"input `{name}`: {raw!r}: {mismatch(value, type_str)}",
+                            exit_code=EXIT_USAGE)
+    return value
+
+
+def _int64(value: int) -> int:
+    from chatflow.runtime.values import int64_problem
+
+    problem = int64_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _duration_ms(raw: str) -> int:
+    units = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+    text = raw.strip()
+    for suffix in ("ms", "s", "m", "h", "d"):
+        if text.endswith(suffix) and text[: -len(suffix)].replace("_", "").isdigit():
+            return int(text[: -len(suffix)].replace("_", "")) * units[suffix]
+    return int(text)
+
+
+def parse_inputs(pairs: list[str], flow: Mapping[str, Any]) -> dict[str, Any]:
+    types = {p["name"]: p["type"] for p in flow.get("params", [])}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise ChatflowError(f"-i expects NAME=VALUE, got {pair!r}", exit_code=EXIT_USAGE)
+        if name not in types:
+            known = ", ".join(types) or "none"
+            raise ChatflowError(f"unknown input `{name}` (the flow's params: {known})",
+                                exit_code=EXIT_USAGE)
+        out[name] = parse_input_value(name, raw, types[name])
+    return out
