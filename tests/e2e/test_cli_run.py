@@ -188,11 +188,12 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
 
 def test_hostile_input_is_one_literal_argument(tmp_path: Path) -> None:
     env = _project(tmp_path)
-    evil = 'x"; rm -rf ~; echo "'
+    evil = 'x"; touch pwned; echo "$(touch pwned2)'
     r = run_chatflow("run", "feature.flow", "-i", f"feature_id={evil}", "--automation", "100",
                      cwd=tmp_path, env=env)
     assert r.code == 0, r.output
     assert json.loads((tmp_path / "make_args.json").read_text()) == ["build", f"FEATURE={evil}"]
+    assert not list(tmp_path.glob("pwned*"))
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:

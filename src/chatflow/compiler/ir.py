@@ -1,7 +1,8 @@
 """The IR as data: canonical serialisation and validated loading.
 
 `dumps` is the one way IR becomes bytes (deterministic). `load_ir` is the one
-way the runtime gets IR back: version check, JSON Schema check
+way the runtime gets IR back: version check (version 1 is upgraded, see
+`ir_upgrade.py`), JSON Schema check
 (`schemas/ir.schema.json`) and cross-reference check, every problem a
 `ChatflowError` naming the JSON path. jsonschema is imported only here, and
 only when a document is validated.
@@ -18,8 +19,9 @@ from typing import Any
 
 from chatflow.diagnostics import ChatflowError
 
-IR_VERSION = 1
-SUPPORTED_VERSIONS = frozenset({IR_VERSION})
+IR_VERSION = 2
+SUPPORTED_VERSIONS = frozenset({1, IR_VERSION})
+"""Version 1 is read as version 2 (`ir_upgrade.py`)."""
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -157,9 +159,14 @@ def load_ir(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise _fail([], f"expected an object, got {_kind(doc)}")
     _check_version(doc)
+    if doc["ir_version"] != IR_VERSION:
+        from chatflow.compiler.ir_upgrade import upgrade_ir
+
+        doc = upgrade_ir(doc)
     _check_schema(doc)
     _check_references(doc)
-    return doc
+    result: dict[str, Any] = doc
+    return result
 
 
 def _kind(value: Any) -> str:
@@ -176,7 +183,7 @@ def _check_version(doc: dict[str, Any]) -> None:
     if version not in SUPPORTED_VERSIONS:
         supported = ", ".join(str(v) for v in sorted(SUPPORTED_VERSIONS))
         raise _fail(["ir_version"],
-                    f"unsupported IR version {version} (this chatflow reads version "
+                    f"unsupported IR version {version} (this chatflow reads IR versions "
                     f"{supported}; recompile the flow with this version)")
 
 

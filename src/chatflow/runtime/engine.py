@@ -55,6 +55,7 @@ from chatflow.runtime.records import (
     WorkflowStatusInfo,
 )
 from chatflow.runtime.scheduler import FlowGraph, Schedule
+from chatflow.runtime.shell_bindings import bind_shell
 from chatflow.runtime.store.records import (
     Change,
     IRRef,
@@ -406,6 +407,10 @@ class Engine:
         ir = self._irs.get(ref.sha256)
         if ir is None:
             ir = self.store.load_ir(ref)
+            if ir.get("ir_version") == 1:   # pinned by an older chatflow: read as version 2
+                from chatflow.compiler.ir_upgrade import upgrade_ir
+
+                ir = upgrade_ir(ir)
             self._irs[ref.sha256] = ir
         return ir
 
@@ -458,6 +463,10 @@ class Engine:
               inputs: Mapping[str, Any] | None = None, feature_id: str | None = None,
               automation: int | None = None, parent_instance_id: str | None = None,
               depth: int = 0, instance_id: str | None = None) -> WorkflowStartResult:
+        if ir.get("ir_version") == 1:
+            from chatflow.compiler.ir_upgrade import upgrade_ir
+
+            ir = upgrade_ir(ir)
         key = flow_key or str(ir["entry"])
         if key not in ir["flows"]:
             raise ChatflowError(f"flow `{key}` is not in the IR", exit_code=2)
@@ -858,7 +867,7 @@ class Engine:
         nid = claim.step
         try:
             if a["type"] == "shell":
-                r["command"] = render(a["command"], scope, shell=True)  # safe: quoting renderer
+                r["command"], r["bindings"] = bind_shell(a, scope)
             elif a["type"] == "python":
                 r["target"] = a["target"]
             elif a["type"] == "agent":
@@ -1742,7 +1751,7 @@ def _iteration_entry(rec: StepRecord, iteration: int) -> dict[str, Any]:
 
 def _event_view(rendered: Mapping[str, Any]) -> dict[str, Any]:
     """What of a claim goes into the `step_started` event."""
-    keys = ("command", "target", "agent", "flow", "child_instance_id", "cwd")
+    keys = ("command", "bindings", "target", "agent", "flow", "child_instance_id", "cwd")
     return {k: rendered[k] for k in keys if k in rendered}
 
 

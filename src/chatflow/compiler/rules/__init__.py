@@ -33,9 +33,16 @@ from chatflow.compiler.rules import (
     output_bound_twice,
     python_target,
     read_before_run,
+    reserved_env_name,
     risk_pauses,
     set_target,
     shadowing,
+    shell_arith_type,
+    shell_env_cleared,
+    shell_foreign_code,
+    shell_hole_position,
+    shell_quoted_heredoc,
+    shell_value_as_code,
     type_mismatch,
     unbound_output,
     unknown_action,
@@ -97,6 +104,11 @@ RULES: tuple[Rule, ...] = (
     read_before_run.RULE,         # E0405
     misplaced_setting.RULE,       # E0406
     group_clause.RULE,            # E0407
+    shell_hole_position.RULE,     # E0410
+    shell_quoted_heredoc.RULE,    # E0411
+    shell_value_as_code.RULE,     # E0412
+    reserved_env_name.RULE,       # E0413
+    shell_arith_type.RULE,        # E0414
     unused_param.RULE,            # W0101
     unused_var.RULE,              # W0102
     unused_out_field.RULE,        # W0103
@@ -106,6 +118,8 @@ RULES: tuple[Rule, ...] = (
     until_ignores_body.RULE,      # W0107
     empty_group.RULE,             # W0108
     duplicate_after.RULE,         # W0109
+    shell_foreign_code.RULE,      # W0120
+    shell_env_cleared.RULE,       # W0121
 )
 
 BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}

@@ -1,0 +1,22 @@
+"""W0120 shell-foreign-code: a value inside a program for another interpreter
+(`python -c`, `node -e`, `perl -e`, an `awk` or `sed` program, `ssh HOST CMD`,
+a shell in a container, a pipe or here-document into an interpreter). Shell
+quoting cannot make a value safe in another language: pass it as data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from chatflow.compiler.rules.base import FlowContext, Rule
+from chatflow.compiler.shell_holes import placement_diagnostics
+from chatflow.diagnostics import Diagnostic, Severity
+
+
+def check(ctx: FlowContext) -> Iterator[Diagnostic]:
+    return placement_diagnostics(ctx.steps(), "W0120")
+
+
+RULE = Rule("W0120", "shell-foreign-code",
+            "A value inside a program for another interpreter (`python -c`, `awk`, `ssh`...), "
+            "which parses it as code; pass it as an argument, on stdin or through `env`.",
+            Severity.WARNING, check)
