@@ -572,7 +572,8 @@ def register(app: typer.Typer) -> None:
                                             default=str) + "\n")
             else:
                 brief = {k: v for k, v in ev.data.items() if k in (
-                    "status", "attempt", "gate", "by", "error", "command", "message")}
+                    "status", "attempt", "gate", "by", "error", "command", "bindings",
+                    "message")}
                 tail = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}"
                                 for k, v in brief.items())
                 sys.stdout.write(f"{ev.seq:>5} {ev.ts} {ev.type:<22} {ev.step or '-':<20} "

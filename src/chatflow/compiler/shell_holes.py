@@ -253,7 +253,8 @@ def shell_action(command: dict[str, Any]) -> dict[str, Any]:
         out.append(place.ref.replace(NAME, name))
         if place.integer:
             integers.add(name)
-    action: dict[str, Any] = {"type": "shell", "command": "".join(out), "bindings": bindings}
+    action: dict[str, Any] = {"type": "shell", "command": "".join(out),
+                              "bindings": dict(sorted(bindings.items()))}
     if integers:
         action["integers"] = sorted(integers)
     return action
