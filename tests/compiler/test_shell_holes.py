@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chatflow.compiler.shell_commands import classify
 from chatflow.compiler.shell_holes import (
@@ -267,3 +269,32 @@ def test_the_fast_path_agrees_with_the_lexer(parts: tuple[str | None, ...]) -> N
 def test_the_fast_path_leaves_special_commands_to_the_lexer(
         parts: tuple[str | None, ...]) -> None:
     assert _simple(parts) is None
+
+
+# ---------------------------------------------------------------- any text
+
+_FRAGMENTS = ["'", '"', "\\", "$", "`", "(", ")", "{", "}", "[", "]", "$(", "$((", "${", "))",
+              "<<", "<<-", "<<'E'", "<<E", "\nE\n", "E", "\n", ";", ";;", "&&", "|", "#", " ",
+              "case", "in", "esac", "sh", "-c", "eval", "let", "[[", "]]", "-eq", ":-", "x",
+              "=", "$'", "<", ">", "!", "*", "\t"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_FRAGMENTS) | st.none() | st.text(max_size=3), max_size=25))
+def test_any_template_is_placed_or_refused_without_crashing(parts: list[str | None]) -> None:
+    args = [{"param": f"p{k}"} if p is None else {"lit": p} for k, p in enumerate(parts)]
+    try:
+        action = shell_action({"op": "fmt", "args": args})
+    except PlacementError as exc:
+        assert exc.problems and all(p.code.startswith("E") for _, p in exc.problems)
+        return
+    assert isinstance(action["command"], str)
+    assert set(action["bindings"]) == {f"cf_p{k}" for k, p in enumerate(parts) if p is None}
+    for name in action["bindings"]:
+        assert "${" + name + "}" in action["command"]
+
+
+def test_a_command_nested_hundreds_deep_is_an_error_not_a_crash() -> None:
+    n = 400
+    parts = ("echo " + "$(cat <<E\n" * n, H, "\nE\n)" * n)
+    assert codes(*parts) == ["E0412"]

@@ -64,7 +64,13 @@ def layout(parts: tuple[str | None, ...]) -> Layout:
     simple = _simple(parts)
     if simple is not None:
         return simple
-    analysis = analyse(items)
+    try:
+        analysis = analyse(items)
+    except RecursionError:   # substitutions and here-documents nested hundreds deep
+        deep = Problem("E0412", "{HOLE} is in a command nested too deeply to place it safely",
+                       "split the command, e.g. into a script the step runs")
+        plain = _plain_layout(parts)
+        return Layout(plain.pieces, tuple(Placement(problems=[deep]) for _ in plain.places))
     pieces: list[str | int] = []
     text: list[str] = []
     for k, x in enumerate(items):
