@@ -170,7 +170,7 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     r = run_chatflow("run", "feature.flow", "-i", "feature_id=F-6", "--dry-run",
                      cwd=tmp_path, env=env)
     assert r.code == 0, r.output
-    assert "make build FEATURE=F-6" in r.stdout
+    assert 'make build FEATURE="${cf_feature_id}"\n      cf_feature_id = "F-6"\n' in r.stdout
     assert "pause" in r.stdout  # review pauses at the flow's automation 60
     assert _tree_hash(tmp_path / ".chatflow") == before
     fresh = tmp_path / "fresh"

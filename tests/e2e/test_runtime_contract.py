@@ -916,7 +916,9 @@ def test_api_dry_run_trigger_next_step_writes_nothing(project: Path, backend: st
     assert planned.plan is not None
     steps = [p["step"] for p in planned.plan]
     assert steps[:1] == ["a"] and "s" not in steps
-    assert next(p for p in planned.plan if p["step"] == "a")["command"] == "echo k v1-k"
+    a = next(p for p in planned.plan if p["step"] == "a")
+    assert a["command"] == 'echo "${cf_name}" "${cf_tag}"'
+    assert a["bindings"] == {"cf_name": "k", "cf_tag": "v1-k"}   # the committed `tag`
     WorkflowEngine.forget()
     assert tree_digest(state_path(project, backend)) == before
 
