@@ -113,6 +113,12 @@ def test_a_quoted_here_document_is_reopened_in_the_commands_own_text() -> None:
     (("x=`sh -c \"echo ", H, "\"`"), 'x=`sh -c "echo \\\\"\\\\${cf_v}\\\\""`'),
     (("echo `echo \\`echo ", H, "\\``"), 'echo `echo \\`echo "${cf_v}"\\``'),
     (("sh -c 'echo \"$1\"' sh ", H), "sh -c 'echo \"$1\"' sh \"${cf_v}\""),
+    (("poetry run sh -c 'echo ", H, "'"), "poetry run sh -c 'echo \"${cf_v}\"'"),
+    (("watch -n 2 'echo ", H, "'"), "watch -n 2 'echo \"${cf_v}\"'"),
+    (("watch -x echo ", H), 'watch -x echo "${cf_v}"'),
+    (("script -q -c 'echo ", H, "' /dev/null"), "script -q -c 'echo \"${cf_v}\"' /dev/null"),
+    (("nix-shell --run 'hello ", H, "'"), "nix-shell --run 'hello \"${cf_v}\"'"),
+    (("git rebase HEAD~3 -x 'make ", H, "'"), "git rebase HEAD~3 -x 'make \"${cf_v}\"'"),
 ])
 def test_nested_shells_get_a_reference_they_expand_themselves(
         parts: tuple[str | None, ...], text: str) -> None:
@@ -187,6 +193,7 @@ def test_arithmetic_holes_must_be_integers() -> None:
     (("echo ", H, " | sh"), "W0120"),
     (("cat <<EOF | bash\necho ", H, "\nEOF\n"), "W0120"),
     (("python3 <<EOF\nprint(", H, ")\nEOF\n"), "W0120"),
+    (("env -S 'sh -c \"echo ", H, "\"'"), "W0120"),
     (("sudo sh -c 'echo ", H, "'"), "W0121"),
     (("env -i bash -c 'echo ", H, "'"), "W0121"),
 ])

@@ -118,6 +118,8 @@ def _wrappers() -> list[Callable[[Cmd], Cmd]]:
         lambda c: Cmd((*c.parts, "\n"), c.out),
         lambda c: Cmd(("x=`", *_bt(c.parts), "`\nprintf '%s' \"$x\""), _strip(c.out)),
         lambda c: Cmd(("env A=1 timeout 20 dash -c '", *_lit(c.parts, SQ), "'"), c.out),
+        # an unknown wrapper: the nested shell is still found
+        lambda c: Cmd(('setpriv bash -ec "', *_lit(c.parts, DQ), '"'), c.out),
         lambda c: Cmd(("y=$( ", *c.parts, "\n)\nprintf '%s' \"$y\""), _strip(c.out)),
     ]
 

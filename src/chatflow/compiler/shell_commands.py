@@ -117,11 +117,29 @@ class CommandInfo:
     foreign: list[tuple[int, str]] = field(default_factory=list)  # (word, interpreter)
     integers: list[int] = field(default_factory=list)     # words evaluated as arithmetic
     env_cleared: str | None = None  # the wrapper that clears the environment
+    eval_what: str = "eval"        # who runs the `eval_from` words as one script
+
+
+_SCRIPT_OPTIONS: dict[str, frozenset[str]] = {
+    # commands whose option takes a command string that a shell runs, in the
+    # environment it inherits
+    "script": frozenset({"-c", "--command"}),
+    "nix-shell": frozenset({"--run", "--command"}),
+}
 
 
 def classify(words: Sequence[str | None]) -> CommandInfo:
     info = CommandInfo()
     _classify(words, 0, info, None)
+    if info == CommandInfo():
+        # an unknown wrapper (`poetry run sh -c '…'`, `{runner} bash -c '…'`):
+        # a shell with `-c` among the words still gets its script
+        for k in range(1, len(words) - 1):
+            w, flag = words[k], words[k + 1]
+            if w is not None and _base(w) in SHELLS and flag is not None \
+                    and flag.startswith("-") and not flag.startswith("--") and "c" in flag:
+                _shell(words, k, info, None)
+                break
     return info
 
 
@@ -140,6 +158,10 @@ def _classify(words: Sequence[str | None], i: int, info: CommandInfo,
         if name is None:
             return  # the command itself is not fixed text: nothing is known of it
         base = _base(name)
+        split = _split_string(words, i) if base == "env" else None
+        if split is not None:
+            info.foreign.append((split, "env -S"))
+            return
         spec = WRAPPERS.get(base)
         if spec is not None:
             j, clears, stopped = _skip_options(words, i + 1, spec)
@@ -158,7 +180,22 @@ def _classify(words: Sequence[str | None], i: int, info: CommandInfo,
             _shell(words, i, info, cleared)
             return
         if base == "eval":
-            info.eval_from = i + 1
+            info.eval_from, info.eval_what = i + 1, "eval"
+            return
+        if base == "watch":
+            j, _, _ = _skip_options(words, i + 1, _WATCH)
+            if any(w in ("-x", "--exec") for w in words[i + 1:j]):
+                i = j
+                continue
+            info.eval_from, info.eval_what = j, "watch"
+            return
+        if base in _SCRIPT_OPTIONS or base == "git":
+            opts = _SCRIPT_OPTIONS.get(base, frozenset({"-x", "--exec"}))
+            if base == "git" and "rebase" not in words[i + 1:]:
+                return
+            for k in range(i + 1, n - 1):
+                if words[k] in opts:
+                    info.scripts.append((k + 1, base if base != "git" else "git rebase"))
             return
         if base == "let":
             info.integers.extend(range(i + 1, n))
@@ -177,6 +214,22 @@ def _classify(words: Sequence[str | None], i: int, info: CommandInfo,
         if base in _REMOTE:
             _remote(words, i, base, info)
         return
+
+
+_WATCH = _Options("nq", frozenset({"--interval", "--equexit"}))
+
+
+def _split_string(words: Sequence[str | None], i: int) -> int | None:
+    """`env -S STRING`: the index of STRING, which `env` splits into a
+    command line of its own (not a shell's, so no reference works there)."""
+    end = _skip_options(words, i + 1, WRAPPERS["env"])[0]
+    for k in range(i + 1, min(end, len(words))):
+        w = words[k] or ""
+        if w in ("-S", "--split-string"):
+            return k + 1 if k + 1 < len(words) else None
+        if w.startswith(("-S", "--split-string=")):
+            return k
+    return None
 
 
 def _skip_options(words: Sequence[str | None], i: int,

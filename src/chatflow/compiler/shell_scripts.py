@@ -118,7 +118,8 @@ class CommandLevel(ScannerBase):
             for k, shell in info.scripts:
                 self.nested([words[k]], info.env_cleared, f"the script of `{shell} -c`")
             if info.eval_from is not None and info.eval_from < len(words):
-                self.nested(words[info.eval_from:], None, "the text that `eval` runs")
+                self.nested(words[info.eval_from:], None,
+                            f"the text that `{info.eval_what}` runs")
             for k, interp in info.foreign:
                 for h in words[k].all_holes():
                     self.foreign(h, interp)
