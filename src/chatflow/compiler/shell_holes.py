@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import string
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -46,8 +46,13 @@ class Layout:
     def problems(self) -> list[tuple[int, Problem]]:
         return [(k, p) for k, place in enumerate(self.places) for p in place.problems]
 
+    @property
+    def errors(self) -> list[tuple[int, Problem]]:
+        return [(k, p) for k, place in enumerate(self.places) if place.problems
+                for p in place.problems if p.code.startswith("E")]
+
     def has_errors(self) -> bool:
-        return any(p.code.startswith("E") for _, p in self.problems())
+        return bool(self.errors)
 
 
 @lru_cache(maxsize=4096)
@@ -98,26 +103,12 @@ def _simple(parts: tuple[str | None, ...]) -> Layout | None:
     None when the full lexer must decide."""
     if any(p is not None and not _SIMPLE_CHARS.issuperset(p) for p in parts):
         return None
-    words: list[tuple[str, bool]] = []    # (text before its first hole, has a hole)
-    text, hole, started = "", False, False
-    for part in parts:
-        if part is None:
-            hole = started = True
-            continue
-        for ch in part:
-            if ch in " \t":
-                if started:
-                    words.append((text, hole))
-                text, hole, started = "", False, False
-            else:
-                if not hole:
-                    text += ch
-                started = True
-    if started:
-        words.append((text, hole))
-    while words and _ASSIGNMENT.match(words[0][0]):
-        words.pop(0)
-    texts = [None if has_hole else text for text, has_hole in words]
+    # NUL (not a simple character) stands for the holes
+    words = "".join("\0" if p is None else p for p in parts).split()
+    k = 0
+    while k < len(words) and _ASSIGNMENT.match(words[k]):
+        k += 1
+    texts = [None if "\0" in w else w for w in words[k:]]
     if texts and (texts[0] in KEYWORDS or classify(texts) != CommandInfo()):
         return None
     return _plain_layout(parts)
@@ -142,7 +133,7 @@ def template_parts(args: Sequence[dict[str, Any]]) -> tuple[tuple[str | None, ..
     parts: list[str | None] = []
     exprs: list[dict[str, Any]] = []
     for a in args:
-        if set(a) == {"lit"} and isinstance(a["lit"], str):
+        if len(a) == 1 and isinstance(a.get("lit"), str):
             parts.append(a["lit"])
         else:
             parts.append(None)
@@ -199,16 +190,28 @@ def command_problems(command: ast.Expr) -> list[tuple[ast.Expr, Problem]]:
     return _checked(command)[0]
 
 
-def placement_diagnostics(steps: Iterable[ast.Step], code: str) -> Iterator[Diagnostic]:
-    """The problems with `code` of every `shell` step's holes, at the hole."""
-    make = error if code.startswith("E") else warning
-    for step in steps:
-        if not isinstance(step.action, ast.ShellAction):
-            continue
-        for expr, p in command_problems(step.action.command):
-            if p.code == code:
+_BY_FLOW: dict[int, tuple[object, dict[str, list[Diagnostic]]]] = {}
+
+
+def placement_diagnostics(flow: object, steps: Iterable[ast.Step],
+                          code: str) -> list[Diagnostic]:
+    """The problems with `code` of every `shell` step's holes, at the hole.
+    All codes are found in one pass per flow (`flow` is its identity)."""
+    hit = _BY_FLOW.get(id(flow))
+    if hit is None or hit[0] is not flow:
+        found: dict[str, list[Diagnostic]] = {}
+        for step in steps:
+            if not isinstance(step.action, ast.ShellAction):
+                continue
+            for expr, p in command_problems(step.action.command):
                 hole = hole_source(expr)
-                yield make(code, problem_text(p, hole), expr.span, hint_text(p, hole))
+                make = error if p.code.startswith("E") else warning
+                found.setdefault(p.code, []).append(
+                    make(p.code, problem_text(p, hole), expr.span, hint_text(p, hole)))
+        if len(_BY_FLOW) >= 1024:
+            _BY_FLOW.clear()
+        hit = _BY_FLOW[id(flow)] = (flow, found)
+    return hit[1].get(code, [])
 
 
 def integer_holes(command: ast.Expr) -> list[ast.Expr]:
@@ -241,10 +244,11 @@ def shell_action(command: dict[str, Any]) -> dict[str, Any]:
     PlacementError when a hole cannot be placed (the checker reports those
     as errors first, so only an upgraded version-1 IR meets it)."""
     parts, exprs = template_parts(command.get("args") or [])
+    if not exprs:
+        return {"type": "shell", "command": "".join(p or "" for p in parts), "bindings": {}}
     lay = layout(parts)
-    errors = [(k, p) for k, p in lay.problems() if p.code.startswith("E")]
-    if errors:
-        raise PlacementError(errors)
+    if lay.errors:
+        raise PlacementError(list(lay.errors))
     names = binding_names(exprs)
     bindings: dict[str, Any] = {}
     integers: set[str] = set()

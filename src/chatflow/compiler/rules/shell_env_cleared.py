@@ -4,15 +4,13 @@ through a wrapper that clears the environment (`sudo` without `-E`, `env -i`,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from chatflow.compiler.rules.base import FlowContext, Rule
 from chatflow.compiler.shell_holes import placement_diagnostics
 from chatflow.diagnostics import Diagnostic, Severity
 
 
-def check(ctx: FlowContext) -> Iterator[Diagnostic]:
-    return placement_diagnostics(ctx.steps(), "W0121")
+def check(ctx: FlowContext) -> list[Diagnostic]:
+    return placement_diagnostics(ctx.flow, ctx.steps(), "W0121")
 
 
 RULE = Rule("W0121", "shell-env-cleared",

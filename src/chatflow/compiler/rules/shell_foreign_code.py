@@ -5,15 +5,13 @@ quoting cannot make a value safe in another language: pass it as data."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from chatflow.compiler.rules.base import FlowContext, Rule
 from chatflow.compiler.shell_holes import placement_diagnostics
 from chatflow.diagnostics import Diagnostic, Severity
 
 
-def check(ctx: FlowContext) -> Iterator[Diagnostic]:
-    return placement_diagnostics(ctx.steps(), "W0120")
+def check(ctx: FlowContext) -> list[Diagnostic]:
+    return placement_diagnostics(ctx.flow, ctx.steps(), "W0120")
 
 
 RULE = Rule("W0120", "shell-foreign-code",

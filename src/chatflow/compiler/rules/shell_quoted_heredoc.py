@@ -5,15 +5,13 @@ document is reopened: its delimiter unquoted, its own `\\ $ `` escaped.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from chatflow.compiler.rules.base import FlowContext, Rule
 from chatflow.compiler.shell_holes import placement_diagnostics
 from chatflow.diagnostics import Diagnostic, Severity
 
 
-def check(ctx: FlowContext) -> Iterator[Diagnostic]:
-    return placement_diagnostics(ctx.steps(), "E0411")
+def check(ctx: FlowContext) -> list[Diagnostic]:
+    return placement_diagnostics(ctx.flow, ctx.steps(), "E0411")
 
 
 RULE = Rule("E0411", "shell-quoted-heredoc",

@@ -4,15 +4,13 @@ backticks, `${…}`) whose output becomes part of the script of a nested shell
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from chatflow.compiler.rules.base import FlowContext, Rule
 from chatflow.compiler.shell_holes import placement_diagnostics
 from chatflow.diagnostics import Diagnostic, Severity
 
 
-def check(ctx: FlowContext) -> Iterator[Diagnostic]:
-    return placement_diagnostics(ctx.steps(), "E0412")
+def check(ctx: FlowContext) -> list[Diagnostic]:
+    return placement_diagnostics(ctx.flow, ctx.steps(), "E0412")
 
 
 RULE = Rule("E0412", "shell-value-as-code",
