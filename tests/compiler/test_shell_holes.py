@@ -113,6 +113,11 @@ def test_a_quoted_here_document_is_reopened_in_the_commands_own_text() -> None:
     (("x=`sh -c \"echo ", H, "\"`"), 'x=`sh -c "echo \\\\"\\\\${cf_v}\\\\""`'),
     (("echo `echo \\`echo ", H, "\\``"), 'echo `echo \\`echo "${cf_v}"\\``'),
     (("sh -c 'echo \"$1\"' sh ", H), "sh -c 'echo \"$1\"' sh \"${cf_v}\""),
+    (("ssh host deploy ", H), "ssh host deploy '\"${cf_v}\"'"),
+    (("ssh host 'deploy ", H, "'"), "ssh host 'deploy \"${cf_v}\"'"),
+    (("docker run -e cf_v img sh -c 'echo ", H, "'"),
+     "docker run -e cf_v img sh -c 'echo \"${cf_v}\"'"),
+    (("su -c 'echo ", H, "' bob"), "su -c 'echo \"${cf_v}\"' bob"),
     (("poetry run sh -c 'echo ", H, "'"), "poetry run sh -c 'echo \"${cf_v}\"'"),
     (("watch -n 2 'echo ", H, "'"), "watch -n 2 'echo \"${cf_v}\"'"),
     (("watch -x echo ", H), 'watch -x echo "${cf_v}"'),
@@ -140,7 +145,13 @@ def test_shell_options_and_commands_are_recognised() -> None:
     assert classify(["awk", "-f", "p.awk", "f"]).foreign == []
     assert classify(["sed", "-e", "s/a/b/", "f"]).foreign == [(2, "sed")]
     assert classify(["jq", "--arg", "x", "v", ".a"]).foreign == [(4, "jq")]
-    assert classify(["ssh", "-p", "22", "host", "ls", "x"]).foreign == [(4, "ssh"), (5, "ssh")]
+    ssh = classify(["ssh", "-p", "22", "host", "ls", "x"])
+    assert (ssh.eval_from, ssh.eval_what, ssh.env_cleared) == (4, "ssh", "ssh")
+    assert classify(["docker", "run", "i", "sh", "-c", "x"]).scripts == [(5, "sh")]
+    assert classify(["docker", "run", "i", "sh", "-c", "x"]).env_cleared == "docker"
+    assert classify(["docker", "run", "-e", "cf_v", "i", "sh", "-c", "x"]).env_cleared is None
+    assert classify(["su", "-c", "x", "bob"]).scripts == [(2, "su")]
+    assert classify(["su", "-", "bob", "-c", "x"]).env_cleared == "su -"
     assert classify(["let", "x=1"]).integers == [1]
     assert classify(["declare", "-i", "n=1"]).integers == [2]
     assert classify([None, "-c", "x"]) == classify([])
@@ -188,8 +199,10 @@ def test_arithmetic_holes_must_be_integers() -> None:
     (("perl -e 'print ", H, "'"), "W0120"),
     (("awk 'BEGIN { print \"", H, "\" }'"), "W0120"),
     (("sed 's/a/", H, "/' f"), "W0120"),
-    (("ssh host echo ", H), "W0120"),
-    (("docker run img sh -c 'echo ", H, "'"), "W0120"),
+    (("ssh host echo ", H), "W0121"),
+    (("docker run img sh -c 'echo ", H, "'"), "W0121"),
+    (("kubectl exec pod -- bash -c 'echo ", H, "'"), "W0121"),
+    (("su - bob -c 'echo ", H, "'"), "W0121"),
     (("echo ", H, " | sh"), "W0120"),
     (("cat <<EOF | bash\necho ", H, "\nEOF\n"), "W0120"),
     (("python3 <<EOF\nprint(", H, ")\nEOF\n"), "W0120"),

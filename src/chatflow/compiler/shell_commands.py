@@ -93,7 +93,6 @@ _FOREIGN: dict[str, tuple[frozenset[str], bool, bool]] = {
     "gsed": (frozenset({"-e", "--expression"}), False, True),
     "jq": (frozenset(), False, True),
     "yq": (frozenset(), False, True),
-    "su": (frozenset({"-c", "--command"}), False, False),
 }
 # options of those interpreters that take an argument that is not a program
 _FOREIGN_ARGS: dict[str, frozenset[str]] = {
@@ -213,6 +212,8 @@ def _classify(words: Sequence[str | None], i: int, info: CommandInfo,
             return
         if base in _REMOTE:
             _remote(words, i, base, info)
+        elif base in ("su", "runuser"):
+            _su(words, i, info)
         return
 
 
@@ -400,9 +401,11 @@ def _foreign(words: Sequence[str | None], i: int, base: str, shown: str,
 
 
 def _remote(words: Sequence[str | None], i: int, base: str, info: CommandInfo) -> None:
-    """`ssh HOST CMD...`: CMD runs in a shell on another machine; `docker exec
-    C sh -c SCRIPT` and the like: SCRIPT runs in a container. Neither has
-    ChatFlow's environment, so a value there is code, not a reference."""
+    """`ssh HOST CMD...`: the words of CMD, joined, are a script for a shell
+    on another machine; `docker exec C sh -c SCRIPT` and the like: SCRIPT
+    runs in a container. Placed as nested scripts, the references reach those
+    shells unexpanded (never the values' text), but neither shell has
+    ChatFlow's environment unless it is passed on (`docker -e cf_NAME`)."""
     n = len(words)
     if base == "ssh":
         j = i + 1
@@ -412,12 +415,27 @@ def _remote(words: Sequence[str | None], i: int, base: str, info: CommandInfo) -
                 j += 1 if w == "--" else 0
                 break
             j += 2 if w[-1] in _SSH_ARGS and len(w) == 2 else 1
-        info.foreign.extend((k, "ssh") for k in range(j + 1, n))
+        if j + 1 < n:
+            info.eval_from, info.eval_what, info.env_cleared = j + 1, "ssh", "ssh"
         return
+    passed = any(w is not None and (w.startswith(("cf_", "--env=cf_", "-ecf_")))
+                 for w in words[i + 1:])
     for k in range(i + 1, n - 1):
         w = words[k]
         if w is not None and _base(w) in SHELLS:
-            flag = words[k + 1]
-            if flag is not None and flag.startswith("-") and "c" in flag and k + 2 < n:
-                info.foreign.append((k + 2, base))
+            _shell(words, k, info, None if passed else base)
             return
+
+
+def _su(words: Sequence[str | None], i: int, info: CommandInfo) -> None:
+    """`su [-] [-c CMD] [USER]`, `runuser`: CMD runs in the user's shell,
+    which keeps the environment unless it is a login shell (`-`, `-l`)."""
+    login = any(w in ("-", "-l", "--login") for w in words[i + 1:])
+    for k in range(i + 1, len(words)):
+        w = words[k]
+        if w in ("-c", "--command") and k + 1 < len(words):
+            info.scripts.append((k + 1, str(words[i]).rsplit("/", 1)[-1]))
+        elif w is not None and w.startswith("--command="):
+            info.foreign.append((k, "su"))
+    if login and info.scripts:
+        info.env_cleared = "su -"

@@ -28,6 +28,31 @@ from chatflow.compiler.shell_state import (
     encode,
 )
 
+_AS_ARGUMENT = "pass the value as an argument instead: `sh -c '… \"$1\"' sh {HOLE}`"
+_CLEARED: dict[str, tuple[str, str]] = {
+    "sudo": ("`sudo` clears the environment, so the nested shell reads {HOLE} as an empty "
+             "string", "keep the environment (`sudo -E`, `sudo --preserve-env=…`), or "
+             + _AS_ARGUMENT[0].lower() + _AS_ARGUMENT[1:]),
+    "doas": ("`doas` clears the environment, so the nested shell reads {HOLE} as an empty "
+             "string", _AS_ARGUMENT),
+    "env -i": ("`env -i` clears the environment, so the nested shell reads {HOLE} as an "
+               "empty string", _AS_ARGUMENT),
+    "exec": ("`exec -c` clears the environment, so the nested shell reads {HOLE} as an "
+             "empty string", _AS_ARGUMENT),
+    "su -": ("`su -` starts a fresh environment, so the user's shell reads {HOLE} as an "
+             "empty string", "drop the `-`, or pass the value as an argument"),
+    "ssh": ("the shell `ssh` starts on the other machine does not have ChatFlow's "
+            "environment, so it reads {HOLE} as an empty string",
+            "send the value as data, e.g. on standard input: "
+            "`printf '%s' {HOLE} | ssh HOST 'read -r v; …'`"),
+}
+for _tool in ("docker", "podman", "nerdctl", "kubectl", "oc"):
+    _CLEARED[_tool] = (
+        f"the shell inside `{_tool}` does not get ChatFlow's environment, so it reads "
+        "{HOLE} as an empty string",
+        "pass the variable into the container (`-e cf_NAME`, see `chatflow run --dry-run` "
+        "for the name), or pass the value as an argument to the shell")
+
 
 class CommandLevel(ScannerBase):
     def end_word(self, f: Frame) -> None:
@@ -118,7 +143,7 @@ class CommandLevel(ScannerBase):
             for k, shell in info.scripts:
                 self.nested([words[k]], info.env_cleared, f"the script of `{shell} -c`")
             if info.eval_from is not None and info.eval_from < len(words):
-                self.nested(words[info.eval_from:], None,
+                self.nested(words[info.eval_from:], info.env_cleared,
                             f"the text that `{info.eval_what}` runs")
             for k, interp in info.foreign:
                 for h in words[k].all_holes():
@@ -146,13 +171,7 @@ class CommandLevel(ScannerBase):
         f.skip = f.redirect = False
 
     def foreign(self, h: int, interp: str, piped: bool = False) -> None:
-        if interp == "ssh":
-            msg = "{HOLE} is part of the command `ssh` runs on another machine, whose shell " \
-                  "parses it as code (and has no ChatFlow environment)"
-        elif interp in ("docker", "podman", "nerdctl", "kubectl", "oc"):
-            msg = f"{{HOLE}} is part of a script that a shell inside `{interp}` runs: it " \
-                  "parses the value as code (the container has no ChatFlow environment)"
-        elif piped:
+        if piped:
             msg = f"{{HOLE}} is written into a pipe that `{interp}` reads as a program"
         else:
             msg = f"{{HOLE}} is part of a program for `{interp}`, which parses it as code"
@@ -188,10 +207,7 @@ class CommandLevel(ScannerBase):
             p = self.place(h)
             p.ref = encode(p.ref, ctx)
             if cleared is not None:
-                self.problem(h, "W0121", f"`{cleared}` clears the environment, so the nested "
-                             "shell reads {HOLE} as an empty string",
-                             "keep the environment (`sudo -E`, `sudo --preserve-env`) or pass "
-                             "the value as an argument: `sh -c '… \"$1\"' sh {HOLE}`")
+                self.problem(h, "W0121", *_CLEARED.get(cleared, _CLEARED["sudo"]))
 
     def body(self, doc: Heredoc, start: int, end: int) -> None:
         if not doc.quoted:

@@ -1,6 +1,8 @@
-"""W0121 shell-env-cleared: a value inside the script of a nested shell started
-through a wrapper that clears the environment (`sudo` without `-E`, `env -i`,
-`doas`): the nested shell's reference to the value reads an empty string."""
+"""W0121 shell-env-cleared: a value inside the script of a nested shell that
+does not get ChatFlow's environment: behind `sudo` (without `-E`), `env -i`,
+`doas` or `su -`, on another machine (`ssh HOST CMD`), or in a container
+(`docker … sh -c`). The reference reaches it unexpanded (never the value's
+text) but reads as an empty string there."""
 
 from __future__ import annotations
 
@@ -14,5 +16,6 @@ def check(ctx: FlowContext) -> list[Diagnostic]:
 
 
 RULE = Rule("W0121", "shell-env-cleared",
-            "A value in a nested shell's script behind a wrapper that clears the environment "
-            "(`sudo`, `env -i`), where it reads as empty.", Severity.WARNING, check)
+            "A value in the script of a nested shell that does not get ChatFlow's environment "
+            "(`sudo`, `env -i`, `ssh`, a container), where it reads as empty.",
+            Severity.WARNING, check)

@@ -1,7 +1,7 @@
 """W0120 shell-foreign-code: a value inside a program for another interpreter
-(`python -c`, `node -e`, `perl -e`, an `awk` or `sed` program, `ssh HOST CMD`,
-a shell in a container, a pipe or here-document into an interpreter). Shell
-quoting cannot make a value safe in another language: pass it as data."""
+(`python -c`, `node -e`, `perl -e`, an `awk`, `sed` or `jq` program, `env -S`,
+a pipe or here-document into an interpreter). Shell quoting cannot make a
+value safe in another language: pass it as data."""
 
 from __future__ import annotations
 
@@ -15,6 +15,6 @@ def check(ctx: FlowContext) -> list[Diagnostic]:
 
 
 RULE = Rule("W0120", "shell-foreign-code",
-            "A value inside a program for another interpreter (`python -c`, `awk`, `ssh`...), "
+            "A value inside a program for another interpreter (`python -c`, `awk`, `| sh`...), "
             "which parses it as code; pass it as an argument, on stdin or through `env`.",
             Severity.WARNING, check)
