@@ -118,6 +118,12 @@ def test_a_quoted_here_document_is_reopened_in_the_commands_own_text() -> None:
     (("docker run -e cf_v img sh -c 'echo ", H, "'"),
      "docker run -e cf_v img sh -c 'echo \"${cf_v}\"'"),
     (("su -c 'echo ", H, "' bob"), "su -c 'echo \"${cf_v}\"' bob"),
+    (("$SHELL -c 'echo ", H, "'"), "$SHELL -c 'echo \"${cf_v}\"'"),
+    (('"${BASH:-bash}" -c \'echo ', H, "'"), '"${BASH:-bash}" -c \'echo "${cf_v}"\''),
+    (("function f { sh -c 'echo ", H, "'; }; f"), "function f { sh -c 'echo \"${cf_v}\"'; }; f"),
+    (("if true; then bash -c 'echo ", H, "'; fi"), "if true; then bash -c 'echo \"${cf_v}\"'; fi"),
+    (("cmd=(sh -c 'echo ", H, "'); \"${cmd[@]}\""),
+     "cmd=(sh -c 'echo \"${cf_v}\"'); \"${cmd[@]}\""),
     (("poetry run sh -c 'echo ", H, "'"), "poetry run sh -c 'echo \"${cf_v}\"'"),
     (("watch -n 2 'echo ", H, "'"), "watch -n 2 'echo \"${cf_v}\"'"),
     (("watch -x echo ", H), 'watch -x echo "${cf_v}"'),
@@ -207,6 +213,8 @@ def test_arithmetic_holes_must_be_integers() -> None:
     (("cat <<EOF | bash\necho ", H, "\nEOF\n"), "W0120"),
     (("python3 <<EOF\nprint(", H, ")\nEOF\n"), "W0120"),
     (("env -S 'sh -c \"echo ", H, "\"'"), "W0120"),
+    (("source <(echo ", H, ")"), "W0120"),
+    (("bash <(printf '%s' ", H, ")"), "W0120"),
     (("sudo sh -c 'echo ", H, "'"), "W0121"),
     (("env -i bash -c 'echo ", H, "'"), "W0121"),
 ])
@@ -223,6 +231,8 @@ def test_problems(parts: tuple[str | None, ...], code: str) -> None:
     ("sh -c \"echo $(( ", H, " ))\""),   # an integer: safe to expand outside
     ("cat <<'EOF'\n", H, "\nEOF\n"),
     ("sudo -E sh -c 'echo ", H, "'"),
+    ("diff <(echo ", H, ") file"),
+    ("$CC -c ", H),
 ])
 def test_no_problem(parts: tuple[str | None, ...]) -> None:
     assert codes(*parts) == []

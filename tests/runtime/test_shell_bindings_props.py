@@ -128,11 +128,22 @@ WRAPPERS = _wrappers()
 
 
 @st.composite
-def commands(draw: st.DrawFn, base: list[Cmd] | None = None) -> Cmd:
+def one_command(draw: st.DrawFn, base: list[Cmd] | None = None) -> Cmd:
     cmd = draw(st.sampled_from(base or BASES))
     for _ in range(draw(st.integers(0, 3))):
         cmd = draw(st.sampled_from(WRAPPERS))(cmd)
     return cmd
+
+
+@st.composite
+def commands(draw: st.DrawFn, base: list[Cmd] | None = None) -> Cmd:
+    """One command, or two in sequence (the value in two contexts at once)."""
+    first = draw(one_command(base))
+    if base is not None or not draw(st.booleans()):
+        return first
+    second = draw(one_command())
+    return Cmd((*first.parts, "\n", *second.parts),
+               lambda v: first.out(v) + second.out(v))
 
 
 def _run(shell: str, text: str, env: dict[str, str], workdir: Path) -> bytes:

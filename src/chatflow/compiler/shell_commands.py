@@ -117,6 +117,7 @@ class CommandInfo:
     integers: list[int] = field(default_factory=list)     # words evaluated as arithmetic
     env_cleared: str | None = None  # the wrapper that clears the environment
     eval_what: str = "eval"        # who runs the `eval_from` words as one script
+    script_file: tuple[int, str] | None = None   # (word, reader): a file read as a program
 
 
 _SCRIPT_OPTIONS: dict[str, frozenset[str]] = {
@@ -180,6 +181,9 @@ def _classify(words: Sequence[str | None], i: int, info: CommandInfo,
             return
         if base == "eval":
             info.eval_from, info.eval_what = i + 1, "eval"
+            return
+        if base in ("source", ".") and i + 1 < n:
+            info.script_file = (i + 1, base)
             return
         if base == "watch":
             j, _, _ = _skip_options(words, i + 1, _WATCH)
@@ -320,6 +324,8 @@ def _shell(words: Sequence[str | None], i: int, info: CommandInfo, cleared: str 
             info.scripts.append((j, str(words[i]).rsplit("/", 1)[-1]))
     elif from_stdin or j >= n:
         info.stdin = "sh"
+    else:
+        info.script_file = (j, str(words[i]).rsplit("/", 1)[-1])
 
 
 def _find(words: Sequence[str | None], i: int, info: CommandInfo, cleared: str | None) -> None:
@@ -398,6 +404,8 @@ def _foreign(words: Sequence[str | None], i: int, base: str, shown: str,
         return
     if reads_stdin and (j >= n or words[j] == "-"):
         info.stdin = shown
+    elif j < n:
+        info.script_file = (j, shown)
 
 
 def _remote(words: Sequence[str | None], i: int, base: str, info: CommandInfo) -> None:

@@ -21,7 +21,7 @@ import json
 import re
 import string
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -109,7 +109,9 @@ def _simple(parts: tuple[str | None, ...]) -> Layout | None:
     while k < len(words) and _ASSIGNMENT.match(words[k]):
         k += 1
     texts = [None if "\0" in w else w for w in words[k:]]
-    if texts and (texts[0] in KEYWORDS or classify(texts) != CommandInfo()):
+    # (a program file it reads matters only for `<( )`, which simple text has not)
+    if texts and (texts[0] in KEYWORDS
+                  or replace(classify(texts), script_file=None) != CommandInfo()):
         return None
     return _plain_layout(parts)
 

@@ -128,6 +128,7 @@ class _Scanner(CommandLevel):
         """Record where the value's text goes: into a word of the command
         around it (directly, or through substitutions), or into arithmetic."""
         first = True
+        procsub = False
         for f in reversed(self.frames):
             if f.kind in (DQ, SQ, ANSI):
                 continue
@@ -140,12 +141,18 @@ class _Scanner(CommandLevel):
             if f.kind == CMD:
                 f.cmd_holes.append(h)
             w = self.word_of(f)
+            if procsub:
+                w.procsub.append(h)   # in the file a `<( )` in this word names
+                return
             if first and not passed and ctx is not None:
                 w.holes.append((h, ctx))
                 w.items.append(h)
             else:
                 w.inner.append((h, len(w.items)))
             first = False
+            if f.kind == CMD and f.procsub:
+                procsub = True
+                continue
             if not (f.kind == CMD and f.flows):
                 return
             passed = True
@@ -226,7 +233,10 @@ class _Scanner(CommandLevel):
             self.frames.append(Frame(ARITH, close="]"))
             return pos + 2
         if self.at(pos + 1, "{"):
-            self.opaque()
+            j = pos + 2
+            while j < self.end and isinstance(self.items[j], str) and self.items[j] in NAME_CHAR:
+                j += 1
+            self.opaque("".join(str(c) for c in self.items[pos + 2:j]))
             in_dq = top.kind in (DQ, HDOC) or (top.kind == PARAM and top.in_dq)
             frame = Frame(PARAM, in_dq=in_dq, state="name")
             self.frames.append(frame)
@@ -236,12 +246,12 @@ class _Scanner(CommandLevel):
             self.frames.append(Frame(ANSI if self.at(pos + 1, "'") else DQ))
             return pos + 2
         if isinstance(nxt, str) and (nxt in NAME_CHAR or nxt in SPECIAL_PARAMS):
-            self.opaque()
             j = pos + 2
             if nxt in NAME_CHAR and not nxt.isdigit():
                 while j < self.end and isinstance(self.items[j], str) \
                         and self.items[j] in NAME_CHAR:
                     j += 1
+            self.opaque("".join(str(c) for c in self.items[pos + 1:j]))
             return j
         self.emit("$", pos)
         return pos + 1
@@ -443,7 +453,7 @@ class _Scanner(CommandLevel):
             return self.delimiter(f, pos + (3 if strip else 2), strip)
         if self.at(pos, "<(") or self.at(pos, ">("):
             self.word_of(f).items.append(OPAQUE)
-            self.frames.append(Frame(CMD, close=")"))
+            self.frames.append(Frame(CMD, close=")", procsub=True))
             return pos + 2
         width = 2 if any(self.at(pos, op) for op in (">>", ">|", "<>", "<&", ">&")) else 1
         f.redirect = True

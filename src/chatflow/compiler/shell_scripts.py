@@ -99,15 +99,21 @@ class CommandLevel(ScannerBase):
             if bare == "case":
                 f.case.append("subject")
                 return
-            if bare in ("for", "select", "function"):
+            if bare in ("for", "select"):
                 f.skip = True
                 f.after_for = bare == "for"
+                return
+            if bare == "function":
+                f.skip_words = 1   # its name
                 return
             if bare == "[[":
                 f.dbl = True
                 f.dbl_prev = None
                 return
         if f.skip:
+            return
+        if f.skip_words:
+            f.skip_words -= 1
             return
         if not f.words and self.assignment(w):
             return
@@ -138,7 +144,8 @@ class CommandLevel(ScannerBase):
 
     def end_command(self, f: Frame, sep: str) -> None:
         words, f.words = f.words, []
-        info = classify([w.text() for w in words]) if words else None
+        info = classify(["sh" if w.shell_var and len(w.items) == 1 else w.text()
+                         for w in words]) if words else None
         if info is not None:
             for k, shell in info.scripts:
                 self.nested([words[k]], info.env_cleared, f"the script of `{shell} -c`")
@@ -148,6 +155,10 @@ class CommandLevel(ScannerBase):
             for k, interp in info.foreign:
                 for h in words[k].all_holes():
                     self.foreign(h, interp)
+            if info.script_file is not None:
+                k, reader = info.script_file
+                for h in words[k].procsub:
+                    self.foreign(h, reader, how="file")
             for k in info.integers:
                 for h in words[k].all_holes():
                     self.place(h).integer = True
@@ -156,7 +167,7 @@ class CommandLevel(ScannerBase):
                     doc.feeds, doc.cleared = info.stdin, info.env_cleared
                 if f.piped:
                     for h in f.pipe_holes:
-                        self.foreign(h, info.stdin, piped=True)
+                        self.foreign(h, info.stdin, how="pipe")
                     for doc in f.pipe_docs:
                         doc.feeds = doc.feeds or "|" + info.stdin
         self.pending.extend(f.heredocs)
@@ -169,10 +180,13 @@ class CommandLevel(ScannerBase):
         f.heredocs = []
         f.cmd_holes = []
         f.skip = f.redirect = False
+        f.skip_words = 0
 
-    def foreign(self, h: int, interp: str, piped: bool = False) -> None:
-        if piped:
+    def foreign(self, h: int, interp: str, how: str = "program") -> None:
+        if how == "pipe":
             msg = f"{{HOLE}} is written into a pipe that `{interp}` reads as a program"
+        elif how == "file":
+            msg = f"{{HOLE}} is written into a file that `{interp}` reads as a program"
         else:
             msg = f"{{HOLE}} is part of a program for `{interp}`, which parses it as code"
         self.problem(h, "W0120", msg,
@@ -223,7 +237,8 @@ class CommandLevel(ScannerBase):
             return
         if doc.feeds is not None:
             for h, _ in holes:
-                self.foreign(h, doc.feeds.lstrip("|"), piped=doc.feeds.startswith("|"))
+                self.foreign(h, doc.feeds.lstrip("|"),
+                             how="pipe" if doc.feeds.startswith("|") else "program")
         if self.direct and DELIM_OK.match(doc.delim) and not doc.holes_in_delim:
             # reopen: an unquoted delimiter, and the body's own `\ $ `` escaped
             a, b = doc.span
@@ -257,4 +272,5 @@ class CommandLevel(ScannerBase):
             self.nested([w], doc.cleared, "the script a shell reads from this here-document")
             return
         for h in w.all_holes():
-            self.foreign(h, doc.feeds.lstrip("|"), piped=doc.feeds.startswith("|"))
+            self.foreign(h, doc.feeds.lstrip("|"),
+                             how="pipe" if doc.feeds.startswith("|") else "program")

@@ -18,6 +18,8 @@ NAME = "NAME"
 """Placeholder for the binding's name in a reference (no encoding touches it)."""
 
 MAX_DEPTH = 8
+SHELL_VARS = frozenset({"SHELL", "BASH"})
+"""Parameters that name a shell: `$SHELL -c '…'` runs a nested shell."""
 
 # where a hole stands, for the shell that reads that text
 PLAIN, DQ, SQ, ANSI, HEREDOC, QHEREDOC = "plain", "dquote", "squote", "ansi", "heredoc", "qheredoc"
@@ -82,7 +84,9 @@ class Word:
     items: list[Item] = field(default_factory=list)    # its text after quote removal
     holes: list[tuple[int, str]] = field(default_factory=list)  # (hole, context) in the word
     inner: list[tuple[int, int]] = field(default_factory=list)  # (hole, index) in substitutions
+    procsub: list[int] = field(default_factory=list)    # holes in its `<( )` / `>( )`
     quoted: bool = False
+    shell_var: bool = False   # it starts with `$SHELL` / `$BASH`: a shell, as a command
 
     def text(self) -> str | None:
         if any(not isinstance(i, str) for i in self.items):
@@ -109,6 +113,7 @@ class Frame:
     kind: str
     close: str | None = None       # CMD: ")" ; ARITH: "))" or "]"
     flows: bool = False            # CMD: its output becomes text of the enclosing word
+    procsub: bool = False          # CMD: `<( )` / `>( )`, its output a file the word names
     # command frames
     words: list[Word] = field(default_factory=list)
     word: Word | None = None
@@ -118,6 +123,7 @@ class Frame:
     dbl: bool = False
     dbl_prev: Word | None = None
     skip: bool = False
+    skip_words: int = 0
     after_for: bool = False
     cmd_holes: list[int] = field(default_factory=list)
     pipe_holes: list[int] = field(default_factory=list)
@@ -187,8 +193,12 @@ class ScannerBase(ABC):
         if f is not None:
             self.word_of(f).items.append(item)
 
-    def opaque(self) -> None:
-        """A substitution starts: its output is unknown text of the word."""
+    def opaque(self, name: str = "") -> None:
+        """A substitution starts: its output is unknown text of the word
+        (`name`: the parameter it expands, if any)."""
         f = self.owner()
         if f is not None:
-            self.word_of(f).items.append(OPAQUE)
+            w = self.word_of(f)
+            if not w.items and name in SHELL_VARS:
+                w.shell_var = True
+            w.items.append(OPAQUE)
