@@ -21,9 +21,9 @@ def _throwaway_home(tmp_path_factory: pytest.TempPathFactory,
                     monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test (and every process it starts) sees a temporary HOME.
 
-    Several tests feed the issue's hostile value `x"; rm -rf ~; echo "` to
-    real shell steps. Quoting makes it harmless; this makes sure a quoting
-    bug can never cost more than a temporary directory."""
+    Several tests feed hostile values to real shell steps. They are canaries
+    only (`$(touch "$CANARY/pwned")`, never anything destructive); this makes
+    sure even a canary that ran can only touch a temporary directory."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     yield home

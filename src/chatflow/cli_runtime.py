@@ -335,7 +335,7 @@ def register(app: typer.Typer) -> None:
             else:
                 brief = {k: v for k, v in ev.data.items() if k in (
                     "status", "attempt", "iteration", "resumed", "gate", "by", "error",
-                    "command", "message", "child_instance_id")}
+                    "command", "bindings", "message", "child_instance_id")}
                 tail = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}"
                                 for k, v in brief.items())
                 sys.stdout.write(f"{ev.seq:>5} {ev.ts} {ev.type:<22} {ev.step or '-':<20} "

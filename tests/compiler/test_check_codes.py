@@ -129,6 +129,26 @@ CASES: list[tuple[str, str, str, int, int, str | None]] = [
      "first", 1, 20, None),
     ("W0111", flow('  step s: approve "{a}" { risk 10 }'),
      "`risk` has no effect on the `approve` step `s`", 2, 27, None),
+    ("E0410", flow('  step s: shell "cat <<{a}\\nx\\n"'),
+     "`{a}` stands in a here-document's delimiter, which must be fixed text", 2, 25,
+     "write the delimiter out, e.g. `<<EOF`"),
+    ("E0411", flow('  step s: shell "sh -c \'cat <<\\"E\\"\\n{a}\\nE\'"'),
+     "`{a}` is inside a quoted here-document (`E`) of a nested script, where no shell "
+     "expands it", 2, 39, None),
+    ("E0412", flow('  step s: shell "sh -c \\"echo $(echo {a})\\""'),
+     "`{a}` is inside a substitution whose output becomes part of the script of `sh -c`: "
+     "that shell would run the value as code", 2, 39, None),
+    ("E0413", flow('  step s: shell "x" { env { cf_a: a } }'),
+     "environment variable `cf_a` uses the prefix `cf_`, which ChatFlow keeps for the "
+     "values of `shell` commands", 2, 29, "rename it (e.g. `A`)"),
+    ("E0414", flow('  step s: shell "echo $(( {a} + 1 ))"'),
+     "`{a}` stands in shell arithmetic, so it must be an int, got str", 2, 28,
+     "convert it with `int(…)` first, or move it out of the arithmetic"),
+    ("W0120", flow('  step s: shell "python3 -c \'print({a})\'"'),
+     "`{a}` is part of a program for `python3`, which parses it as code", 2, 37, None),
+    ("W0121", flow('  step s: shell "sudo sh -c \'echo {a}\'"'),
+     "`sudo` clears the environment, so the nested shell reads `{a}` as an empty string",
+     2, 36, None),
 ]
 
 

@@ -18,7 +18,7 @@ def step(id_: str, parent: str | None = None, deps: tuple[str, ...] = (), when: 
          action: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"id": id_, "kind": "step", "parent": parent, "deps": list(deps), "when": when,
             "optional": when is not None, "fields": {},
-            "action": action or {"type": "shell", "command": fmt({"lit": "make " + id_})},
+            "action": action or {"type": "shell", "command": "make " + id_, "bindings": {}},
             "options": {}}
 
 
@@ -30,8 +30,8 @@ def group(id_: str, kind: str, members: list[str], parent: str | None = None,
 
 def doc() -> dict[str, Any]:
     nodes = [
-        step("build", action={"type": "shell", "command": fmt(
-            {"lit": 'make "x" FEATURE='}, {"param": "feature_id"})}),
+        step("build", action={"type": "shell", "command": 'make "x" FEATURE="${cf_feature_id}"',
+                              "bindings": {"cf_feature_id": {"param": "feature_id"}}}),
         group("checks", "parallel", ["unit", "lint"], deps=("build",), max=2),
         step("unit", "checks"),
         step("lint", "checks"),
@@ -47,7 +47,7 @@ def doc() -> dict[str, Any]:
              when={"op": "<", "args": [{"param": "a"}, {"lit": 2}]},
              action={"type": "approve", "message": fmt({"lit": "ship #1?"})}),
     ]
-    return {"ir_version": 1, "entry": "main", "flows": {"main": {
+    return {"ir_version": 2, "entry": "main", "flows": {"main": {
         "name": "main", "params": [], "outputs": [], "settings": {}, "vars": [],
         "nodes": nodes}}}
 
@@ -55,16 +55,16 @@ def doc() -> dict[str, Any]:
 MERMAID = """\
 flowchart TD
   %% flow main
-  n_build["build<br/>shell #quot;make \\#quot;x\\#quot; FEATURE={feature_id}#quot;"]
+  n_build["build<br/>shell make #quot;x#quot; FEATURE=#quot;${cf_feature_id}#quot;"]
   subgraph n_checks["parallel checks · max 2"]
     direction TB
-    n_unit["unit<br/>shell #quot;make unit#quot;"]
-    n_lint["lint<br/>shell #quot;make lint#quot;"]
+    n_unit["unit<br/>shell make unit"]
+    n_lint["lint<br/>shell make lint"]
   end
   subgraph n_loop["repeat loop · max 3 · until test.ok and test.n #gt;= 1"]
     direction TB
     n_fix["fix<br/>agent fixer"]
-    n_test["test<br/>shell #quot;make test#quot;"]
+    n_test["test<br/>shell make test"]
   end
   subgraph n_empty["phase empty · when not loop.ok"]
     direction TB
@@ -86,19 +86,19 @@ digraph "main" {
   rankdir=TB;
   node [shape=box, style=rounded, fontname="Helvetica"];
   graph [fontname="Helvetica"];
-  "build" [label="build\\nshell \\"make \\\\\\"x\\\\\\" FEATURE={feature_id}\\""];
+  "build" [label="build\\nshell make \\"x\\" FEATURE=\\"${cf_feature_id}\\""];
   subgraph "cluster_checks" {
     label="parallel checks · max 2";
     style=dashed;
-    "unit" [label="unit\\nshell \\"make unit\\""];
-    "lint" [label="lint\\nshell \\"make lint\\""];
+    "unit" [label="unit\\nshell make unit"];
+    "lint" [label="lint\\nshell make lint"];
   }
   subgraph "cluster_loop" {
     label="repeat loop · max 3 · until test.ok and test.n >= 1";
     style=solid;
     color=blue;
     "fix" [label="fix\\nagent fixer"];
-    "test" [label="test\\nshell \\"make test\\""];
+    "test" [label="test\\nshell make test"];
   }
   subgraph "cluster_empty" {
     label="phase empty · when not loop.ok";

@@ -25,7 +25,7 @@ def node(id_: str, kind: str = "step", parent: str | None = None, deps: tuple[st
     n: dict[str, Any] = {"id": id_, "kind": kind, "parent": parent, "deps": list(deps),
                          "when": None, "optional": False, "fields": {"ok": "bool"}}
     if kind == "step":
-        n["action"] = {"type": "shell", "command": fmt({"lit": "true"})}
+        n["action"] = {"type": "shell", "command": "true", "bindings": {}}
         n["options"] = {}
     n.update(extra)
     return n
@@ -34,7 +34,7 @@ def node(id_: str, kind: str = "step", parent: str | None = None, deps: tuple[st
 def valid_ir() -> dict[str, Any]:
     """A small IR with every node kind, a call and a bundled callee."""
     return {
-        "ir_version": 1,
+        "ir_version": 2,
         "entry": "main",
         "flows": {
             "main": {
@@ -46,7 +46,12 @@ def valid_ir() -> dict[str, Any]:
                 "settings": {"automation": 60, "quota": {"cpu_ms": 600000, "steps": 5}},
                 "vars": [{"name": "n", "type": "list[int]?", "value": {"lit": None}}],
                 "nodes": [
-                    node("a", options={"timeout_ms": 1000, "retry": {"times": 2, "backoff_ms": 0},
+                    node("a", action={"type": "shell", "command": 'echo "${cf_p}" $((${cf_1}))',
+                                      "bindings": {"cf_p": {"param": "p"},
+                                                   "cf_1": {"op": "call", "fn": "len",
+                                                            "args": [{"param": "p"}]}},
+                                      "integers": ["cf_1"]},
+                         options={"timeout_ms": 1000, "retry": {"times": 2, "backoff_ms": 0},
                                        "out": [{"name": "k", "type": "int", "value": {
                                            "op": "call", "fn": "len",
                                            "args": [{"self": "stdout"}]}}]},
@@ -115,7 +120,7 @@ def test_not_an_ir(text: str, fragment: str) -> None:
 
 
 @pytest.mark.parametrize(("version", "fragments"), [
-    (2, ("$.ir_version", "unsupported IR version 2", "reads version 1")),
+    (3, ("$.ir_version", "unsupported IR version 3", "reads IR versions 1, 2")),
     (0, ("unsupported IR version 0",)),
     ("1", ("$.ir_version", "expected an integer, got a string")),
     (True, ("expected an integer, got a boolean",)),

@@ -270,7 +270,7 @@ def feature_program(texts: bool = True) -> Checked:
 def test_feature_flow_document() -> None:
     doc = lower(feature_program(), "feature", source_info=False)
     load_ir(doc)
-    assert doc["ir_version"] == 1 and doc["entry"] == "feature"
+    assert doc["ir_version"] == 2 and doc["entry"] == "feature"
     assert sorted(doc["flows"]) == ["feature", "std:bugfix"]
     f = doc["flows"]["feature"]
     assert f["settings"] == {"version": "1.1", "automation": 60, "max_depth": 3, "quota": {
@@ -307,8 +307,11 @@ def test_feature_flow_document() -> None:
         {"lit": "Write a design for "}, {"param": "feature_id"}]}}
     assert nodes["build"]["options"] == {"timeout_ms": 600000,
                                          "retry": {"times": 2, "backoff_ms": 5000}}
-    assert nodes["lint"]["action"] == {"type": "shell",
-                                       "command": {"op": "fmt", "args": [{"lit": "ruff check ."}]}}
+    assert nodes["lint"]["action"] == {"type": "shell", "command": "ruff check .",
+                                       "bindings": {}}
+    assert nodes["build"]["action"] == {
+        "type": "shell", "command": 'make build FEATURE="${cf_feature_id}"',
+        "bindings": {"cf_feature_id": {"param": "feature_id"}}}
     assert all("span" not in n for n in f["nodes"]) and "source" not in f
 
 

@@ -75,9 +75,12 @@ def test_compile_prints_ir(work: Path) -> None:
     r = run_chatflow("compile", "feature.flow", cwd=work)
     assert r.code == 0, r.stderr
     ir = json.loads(r.stdout)
-    assert ir["ir_version"] == 1
+    assert ir["ir_version"] == 2
     assert ir["entry"] == "feature"
     assert "feature" in ir["flows"]
+    build = next(n for n in ir["flows"]["feature"]["nodes"] if n["id"] == "build")
+    assert build["action"]["command"] == 'make build FEATURE="${cf_feature_id}"'
+    assert build["action"]["bindings"] == {"cf_feature_id": {"param": "feature_id"}}
 
 
 def test_compile_to_file(work: Path) -> None:

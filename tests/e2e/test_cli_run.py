@@ -170,7 +170,7 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     r = run_chatflow("run", "feature.flow", "-i", "feature_id=F-6", "--dry-run",
                      cwd=tmp_path, env=env)
     assert r.code == 0, r.output
-    assert "make build FEATURE=F-6" in r.stdout
+    assert 'make build FEATURE="${cf_feature_id}"\n      cf_feature_id = "F-6"\n' in r.stdout
     assert "pause" in r.stdout  # review pauses at the flow's automation 60
     assert _tree_hash(tmp_path / ".chatflow") == before
     fresh = tmp_path / "fresh"
@@ -188,11 +188,12 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
 
 def test_hostile_input_is_one_literal_argument(tmp_path: Path) -> None:
     env = _project(tmp_path)
-    evil = 'x"; rm -rf ~; echo "'
+    evil = 'x"; touch pwned; echo "$(touch pwned2)'
     r = run_chatflow("run", "feature.flow", "-i", f"feature_id={evil}", "--automation", "100",
                      cwd=tmp_path, env=env)
     assert r.code == 0, r.output
     assert json.loads((tmp_path / "make_args.json").read_text()) == ["build", f"FEATURE={evil}"]
+    assert not list(tmp_path.glob("pwned*"))
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:

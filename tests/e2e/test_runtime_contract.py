@@ -3,7 +3,7 @@ LANGUAGE.md §6), driven the way a user drives it: the installed `chatflow`
 command in a temporary project, and `from chatflow import WorkflowEngine`.
 
 Every project gets its own HOME (see contract_helpers.sandbox_env): some
-tests feed `x"; rm -rf ~; echo "` to shell steps. Tests marked
+tests feed canary values (`x"; touch "$HOME/pwned"; echo "`) to shell steps. Tests marked
 `xfail(strict=True)` document product bugs listed in /work/notes/bugs.md
 ("runtime QA"); remove the mark when the bug is fixed.
 """
@@ -32,7 +32,8 @@ from chatflow import (
 )
 from chatflow.diagnostics import ChatflowError
 
-HOSTILE = 'x"; rm -rf ~; echo "'
+HOSTILE = 'x"; touch "$HOME/pwned"; echo "'
+"""A canary: had it run, `home/pwned` would exist."""
 
 BACKENDS = ["file", "sqlite"]
 
@@ -817,7 +818,7 @@ flow h(v: str, items: list[str] = []) {
     assert argvs == [[HOSTILE], [f"pre{HOSTILE}post", f"[{HOSTILE}]"],
                      [HOSTILE, json.dumps(json.loads(items), separators=(",", ":"))]]
     assert (project / "home" / "canary").read_text() == "still here"
-    assert not (project / "pwned").exists()
+    assert not (project / "pwned").exists() and not (project / "home" / "pwned").exists()
 
 
 QUOTED_CONTEXTS = 'python3 argv.py \\"{v}\\" \'{v}\' pre{v} \\"a\\"{v}\'b\' \\"x {v} y\\"'
@@ -867,14 +868,17 @@ def test_dry_run_writes_nothing_and_shows_the_plan(project: Path, backend: str) 
     assert r.code == 0 and rj.code == 0, r.output + rj.output
     assert tree_digest(state_path(project, backend)) == before
     assert sorted(p.name for p in project.iterdir()) == before_project
-    # the plan, in order, with the interpolated (quoted) command, pauses and skips
+    # the plan, in order, with the fixed command and its bindings, pauses and skips
     out = r.stdout + r.stderr
     order = [out.find(f" {n} ") for n in ("s", "a", "g", "r", "ap")]
     assert all(i >= 0 for i in order) and order == sorted(order), out
-    assert "echo 'x\"; rm -rf ~; echo \"' 'v1-x\"; rm -rf ~; echo \"'" in out, out
+    assert 'echo "${cf_name}" "${cf_tag}"\n' in out, out
+    assert f"cf_name = {json.dumps(HOSTILE)}\n" in out, out
+    assert f"cf_tag = {json.dumps('v1-' + HOSTILE)}\n" in out, out
     plan = {p["step"]: p for p in rj.json()["plan"]}
     assert [p["step"] for p in rj.json()["plan"]] == ["s", "a", "g", "r", "ap"]
-    assert plan["a"]["command"] == "echo y v1-y"
+    assert plan["a"]["command"] == 'echo "${cf_name}" "${cf_tag}"'
+    assert plan["a"]["bindings"] == {"cf_name": "y", "cf_tag": "v1-y"}
     assert plan["g"]["decision"] == "skipped"
     assert plan["r"]["decision"] == "pause" and plan["ap"]["decision"] == "pause"
     assert plan["s"]["decision"] == "run" and plan["a"]["decision"] == "run"
@@ -912,7 +916,9 @@ def test_api_dry_run_trigger_next_step_writes_nothing(project: Path, backend: st
     assert planned.plan is not None
     steps = [p["step"] for p in planned.plan]
     assert steps[:1] == ["a"] and "s" not in steps
-    assert next(p for p in planned.plan if p["step"] == "a")["command"] == "echo k v1-k"
+    a = next(p for p in planned.plan if p["step"] == "a")
+    assert a["command"] == 'echo "${cf_name}" "${cf_tag}"'
+    assert a["bindings"] == {"cf_name": "k", "cf_tag": "v1-k"}   # the committed `tag`
     WorkflowEngine.forget()
     assert tree_digest(state_path(project, backend)) == before
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from chatflow.compiler.shell_holes import shell_action
 from chatflow.runtime.store.base import InstanceNotFound, StateStore
 from chatflow.runtime.store.records import (
     ArtifactInfo,
@@ -74,7 +75,8 @@ def node(nid: str, action: dict[str, Any] | None = None, *, deps: Sequence[str] 
 
 
 def shell(cmd: Any) -> dict[str, Any]:
-    return {"type": "shell", "command": cmd if isinstance(cmd, dict) else lit(cmd)}
+    """A shell action (IR version 2) from a command text or a `fmt` template."""
+    return shell_action(cmd if isinstance(cmd, dict) else {"op": "fmt", "args": [lit(cmd)]})
 
 
 def set_(var: str, value: Any) -> dict[str, Any]:
@@ -106,7 +108,7 @@ def make_ir(nodes: list[dict[str, Any]], *, name: str = "main", params: Any = ()
     flow = {"name": name, "params": list(params), "outputs": list(outputs),
             "settings": dict(settings or {}), "vars": list(vars), "nodes": nodes}
     flows = {name: flow, **(extra_flows or {})}
-    return {"ir_version": 1, "entry": name, "flows": flows}
+    return {"ir_version": 2, "entry": name, "flows": flows}
 
 
 class MemStore(StateStore):

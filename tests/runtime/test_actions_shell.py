@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from chatflow.compiler.shell_holes import shell_action
 from chatflow.runtime.actions import ActionContext, run_shell
 from chatflow.runtime.actions.process import run_process
-from chatflow.runtime.evaluator import MapScope, render
+from chatflow.runtime.evaluator import EvalError, MapScope
+from chatflow.runtime.shell_bindings import bind_shell
 
 
 def make_ctx(tmp_path: Path, step: str = "s", timeout_s: float | None = None,
@@ -142,14 +144,26 @@ def test_invalid_utf8_output_does_not_crash(tmp_path: Path) -> None:
     assert result.ok and result.fields["stdout"].endswith("ok")
 
 
-@pytest.mark.parametrize("value", ['x"; rm -rf ~; echo "', "$(touch pwned)", "a'b;`id`", ""])
+CANARIES = ['x"; touch pwned; echo "', "$(touch pwned)", "a'b;`touch pwned`", "",
+            "a\ntouch pwned\n"]
+
+
+@pytest.mark.parametrize("value", CANARIES)
 def test_hostile_value_reaches_the_command_as_one_argument(tmp_path: Path, value: str) -> None:
-    template = {"op": "fmt", "args": [{"lit": "printf '<%s>\\n' "}, {"param": "v"}]}
-    command = render(template, MapScope(params={"v": value}), shell=True)
-    result = run_shell(command, make_ctx(tmp_path))
+    """The command text is fixed; the value arrives in the environment."""
+    action = shell_action({"op": "fmt", "args": [{"lit": "printf '<%s>\\n' "}, {"param": "v"}]})
+    command, bindings = bind_shell(action, MapScope(params={"v": value}))
+    assert command == "printf '<%s>\\n' \"${cf_v}\"" and bindings == {"cf_v": value}
+    result = run_shell(command, make_ctx(tmp_path, env=bindings))
     assert result.ok
     assert result.fields["stdout"] == f"<{value}>\n"
     assert not (tmp_path / "pwned").exists()
+
+
+def test_nul_byte_in_a_value_is_an_error_not_a_truncated_argument() -> None:
+    action = shell_action({"op": "fmt", "args": [{"lit": "echo "}, {"param": "v"}]})
+    with pytest.raises(EvalError, match="NUL byte"):
+        bind_shell(action, MapScope(params={"v": "a\0b"}))
 
 
 def test_nul_byte_in_command_fails_cleanly(tmp_path: Path) -> None:

@@ -189,12 +189,13 @@ def test_plan_shows_order_commands_pauses_and_skips() -> None:
     plan = plan_flow(ir, {"who": "a b", "flag": False}, automation=60)
     by = {p["step"]: p for p in plan}
     assert [p["step"] for p in plan] == ["a", "b", "c", "d", "r"]
-    assert by["a"]["command"] == "echo 'a b'" and by["a"]["decision"] == "run"
+    assert by["a"]["command"] == 'echo "${cf_who}"' and by["a"]["decision"] == "run"
+    assert by["a"]["bindings"] == {"cf_who": "a b"}
     assert by["b"]["decision"] == "pause"
     assert by["c"]["decision"] == "skipped"
     assert "decided at run time" in by["d"]["when"]
     assert by["r"]["decision"] == "pause"
-    assert "echo 'a b'" in render_plan(plan)
+    assert 'echo "${cf_who}"\n      cf_who = "a b"\n' in render_plan(plan)
     at100 = plan_flow(ir, {"who": "x", "flag": True}, automation=100)
     assert all(p["decision"] == "run" for p in at100)
 

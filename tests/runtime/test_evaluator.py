@@ -15,6 +15,7 @@ from chatflow.runtime.evaluator import (
     expr_source,
     render,
     require_type,
+    text_of,
 )
 
 
@@ -232,15 +233,15 @@ def test_fmt_uses_compact_json_without_ascii_escapes() -> None:
     assert ev(op("fmt", L("v="), value)) == 'v={"k":"é","x":1.5}'
 
 
-def test_render_plain_and_shell() -> None:
-    scope = MapScope(params={"x": "a b", "n": 2, "e": ""})
+def test_render_and_text_of() -> None:
+    scope = MapScope(params={"x": "a b", "n": 2, "e": "", "m": {"k": [1]}})
     tpl = op("fmt", L("echo '{lit}' "), {"param": "x"}, L(" "), {"param": "n"}, L(" "),
              {"param": "e"})
     assert render(tpl, scope) == "echo '{lit}' a b 2 "
-    assert render(tpl, scope, shell=True) == "echo '{lit}' 'a b' 2 ''"
-    assert render(L("make build"), scope, shell=True) == "make build"
-    assert render({"param": "x"}, scope, shell=True) == "'a b'"
     assert render({"param": "n"}, scope) == "2"
+    assert text_of({"param": "x"}, scope) == "a b"
+    assert text_of({"param": "m"}, scope) == '{"k":[1]}'
+    assert text_of(L(None), scope) == "null"
 
 
 # -- built-ins --------------------------------------------------------------------

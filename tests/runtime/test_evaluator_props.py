@@ -1,16 +1,19 @@
-"""Property tests: the evaluator only ever raises EvalError, shell quoting
-keeps every interpolated value one word, JSON text round-trips."""
+"""Property tests: the evaluator only ever raises EvalError, a `shell`
+command's text never depends on a value (the value is its binding's text),
+JSON text round-trips."""
 
 from __future__ import annotations
 
-import shlex
+import os
 import subprocess
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chatflow.compiler.shell_holes import shell_action
 from chatflow.runtime.evaluator import EvalError, MapScope, evaluate, render
+from chatflow.runtime.shell_bindings import bind_shell
 from chatflow.runtime.values import check_type, json_text, values_equal
 
 NAMES = ["a", "b", "c"]
@@ -84,34 +87,38 @@ def test_evaluate_raises_only_eval_error(expr: Any, scope: MapScope) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(expressions, scopes, st.booleans())
-def test_render_raises_only_eval_error(expr: Any, scope: MapScope, shell: bool) -> None:
+@given(expressions, scopes)
+def test_render_raises_only_eval_error(expr: Any, scope: MapScope) -> None:
     try:
-        text = render({"op": "fmt", "args": [{"lit": "x "}, expr]}, scope, shell=shell)
+        text = render({"op": "fmt", "args": [{"lit": "x "}, expr]}, scope)
     except EvalError:
         return
     assert text.startswith("x ")
 
 
-@settings(max_examples=500)
-@given(st.text())
-def test_shell_rendering_is_one_word(value: str) -> None:
-    scope = MapScope(params={"v": value})
-    command = render({"op": "fmt", "args": [{"lit": "echo "}, {"param": "v"}]}, scope,
-                     shell=True)
-    assert shlex.split(command) == ["echo", value]
-
-
-@settings(max_examples=200)
-@given(json_values)
-def test_non_string_values_become_one_word(value: Any) -> None:
-    scope = MapScope(params={"v": value})
+@settings(max_examples=200, deadline=None)
+@given(expressions, scopes)
+def test_shell_binding_raises_only_eval_error(expr: Any, scope: MapScope) -> None:
+    action = {"type": "shell", "command": 'echo "${cf_1}"', "bindings": {"cf_1": expr}}
     try:
-        command = render({"param": "v"}, scope, shell=True)
-    except EvalError:  # ints beyond JSON's digit limit
+        command, env = bind_shell(action, scope)
+    except EvalError:
         return
-    expected = value if isinstance(value, str) else json_text(value)
-    assert shlex.split(command) == [expected]
+    assert command == 'echo "${cf_1}"' and isinstance(env["cf_1"], str)
+
+
+ECHO_V = shell_action({"op": "fmt", "args": [{"lit": "echo "}, {"param": "v"}]})
+
+
+@settings(max_examples=300)
+@given(json_values)
+def test_the_command_never_depends_on_the_value(value: Any) -> None:
+    try:
+        command, env = bind_shell(ECHO_V, MapScope(params={"v": value}))
+    except EvalError:  # ints beyond JSON's digit limit, a NUL byte
+        return
+    assert command == 'echo "${cf_v}"'
+    assert env == {"cf_v": value if isinstance(value, str) else json_text(value)}
 
 
 @settings(max_examples=300)
@@ -127,17 +134,17 @@ def test_json_text_round_trips(value: Any) -> None:
         assert values_equal(back, value)
 
 
-HOSTILE = ['x"; rm -rf ~; echo "', "$(touch pwned)", "`id`", "a'b", "'", "\\", "--flag",
-           "line1\nline2", "$HOME", "*", "", " spaced  out ", "é ☃"]
+CANARIES = ['x"; touch pwned; echo "', "$(touch pwned)", "`touch pwned`", "a'b", "'", "\\",
+            "--flag", "line1\nline2", "$HOME", "*", "", " spaced  out ", "é ☃"]
+PRINTF_V_END = shell_action({"op": "fmt", "args": [{"lit": "printf '%s\\n' "}, {"param": "v"},
+                                                   {"lit": " END"}]})
 
 
 def test_hostile_values_reach_sh_as_one_literal_argument(tmp_path: Any) -> None:
-    template = {"op": "fmt", "args": [{"lit": "printf '%s\\n' "}, {"param": "v"},
-                                      {"lit": " END"}]}
-    for value in HOSTILE:
-        command = render(template, MapScope(params={"v": value}), shell=True)
+    for value in CANARIES:
+        command, env = bind_shell(PRINTF_V_END, MapScope(params={"v": value}))
         out = subprocess.run(["/bin/sh", "-c", command], cwd=tmp_path, capture_output=True,
-                             text=True, check=True).stdout
+                             text=True, check=True, env={**os.environ, **env}).stdout
         assert out == value + "\nEND\n"
     assert list(tmp_path.iterdir()) == []
 
@@ -146,7 +153,8 @@ def test_hostile_values_reach_sh_as_one_literal_argument(tmp_path: Any) -> None:
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
                max_size=30))
 def test_any_value_reaches_sh_as_one_argument(value: str) -> None:
-    command = render({"op": "fmt", "args": [{"lit": "printf '[%s]' "}, {"param": "v"}]},
-                     MapScope(params={"v": value}), shell=True)
-    out = subprocess.run(["/bin/sh", "-c", command], capture_output=True, check=True).stdout
+    action = shell_action({"op": "fmt", "args": [{"lit": "printf '[%s]' "}, {"param": "v"}]})
+    command, env = bind_shell(action, MapScope(params={"v": value}))
+    out = subprocess.run(["/bin/sh", "-c", command], capture_output=True, check=True,
+                         env={**os.environ, **env}).stdout
     assert out == f"[{value}]".encode()

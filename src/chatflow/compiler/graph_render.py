@@ -116,7 +116,7 @@ def step_label(node: dict[str, Any]) -> list[str]:
     a = node["action"]
     kind = a["type"]
     if kind == "shell":
-        what = "shell " + expr_text(a["command"])
+        what = "shell " + str(a["command"])
     elif kind == "python":
         what = f"python {a['target']}"
     elif kind == "agent":

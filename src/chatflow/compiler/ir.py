@@ -1,10 +1,11 @@
 """The IR as data: canonical serialisation and validated loading.
 
 `dumps` is the one way IR becomes bytes (deterministic). `load_ir` is the one
-way the runtime gets IR from outside the compiler: version check, shape check
-(`compiler.ir_check`, linear in the document's size; `schemas/ir.schema.json`
-is its published description) and cross-reference check, every problem a
-`ChatflowError` naming the JSON path.
+way the runtime gets IR from outside the compiler: version check (version 1
+is upgraded, see `ir_upgrade.py`), shape check (`compiler.ir_check`, linear
+in the document's size; `schemas/ir.schema.json` is its published
+description) and cross-reference check, every problem a `ChatflowError`
+naming the JSON path.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Any
 from chatflow.compiler.ir_check import Collected, IRProblem, check_document, kind_of, path_parts
 from chatflow.diagnostics import ChatflowError
 
-IR_VERSION = 1
-SUPPORTED_VERSIONS = frozenset({IR_VERSION})
+IR_VERSION = 2
+SUPPORTED_VERSIONS = frozenset({1, IR_VERSION})
+"""Version 1 is read as version 2 (`ir_upgrade.py`)."""
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -158,12 +160,17 @@ def load_ir(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise _fail([], f"expected an object, got {kind_of(doc)}")
     _check_version(doc)
+    if doc["ir_version"] != IR_VERSION:
+        from chatflow.compiler.ir_upgrade import upgrade_ir
+
+        doc = upgrade_ir(doc)
     try:
         found = check_document(doc)
     except IRProblem as problem:
         raise _fail(path_parts(problem.path), problem.message) from None
     _check_references(doc, found)
-    return doc
+    result: dict[str, Any] = doc
+    return result
 
 
 def _check_version(doc: dict[str, Any]) -> None:
@@ -175,7 +182,7 @@ def _check_version(doc: dict[str, Any]) -> None:
     if version not in SUPPORTED_VERSIONS:
         supported = ", ".join(str(v) for v in sorted(SUPPORTED_VERSIONS))
         raise _fail(["ir_version"],
-                    f"unsupported IR version {version} (this chatflow reads version "
+                    f"unsupported IR version {version} (this chatflow reads IR versions "
                     f"{supported}; recompile the flow with this version)")
 
 

@@ -141,16 +141,20 @@ LIT_VALUE = Scalar((str, int, float, bool, type(None)), "a string, number, boole
 EXPR_MAP = Obj(values=EXPR)
 TYPED_VALUE = Obj(required={"name": IDENT, "type": TYPE, "value": EXPR})
 
-ACTIONS: dict[str, Mapping[str, Shape]] = {
-    "shell": {"command": TEMPLATE},
-    "python": {"target": PY_TARGET},
-    "agent": {"agent": NONEMPTY},
-    "approve": {"message": TEMPLATE},
-    "call": {"flow": NONEMPTY, "args": EXPR_MAP},
-    "set": {"var": IDENT, "value": EXPR},
-    "fail": {"message": TEMPLATE},
+BINDING_NAME = _pattern("a binding name `cf_...`", r"cf_[A-Za-z0-9_]+\Z")
+
+ACTIONS: dict[str, Obj] = {
+    "shell": Obj(required={"command": STR, "bindings": Obj(values=EXPR, keys=BINDING_NAME)},
+                 optional={"integers": Arr(BINDING_NAME, unique=True), "error": STR}),
+    "python": Obj(required={"target": PY_TARGET}),
+    "agent": Obj(required={"agent": NONEMPTY}),
+    "approve": Obj(required={"message": TEMPLATE}),
+    "call": Obj(required={"flow": NONEMPTY, "args": EXPR_MAP}),
+    "set": Obj(required={"var": IDENT, "value": EXPR}),
+    "fail": Obj(required={"message": TEMPLATE}),
 }
-"""Action type → its keys besides `type` (all required, no others)."""
+"""Action type → its keys besides `type` (required and optional; no others)."""
+
 
 OPTIONS = Obj(optional={
     "timeout_ms": NAT,
@@ -435,16 +439,16 @@ def _action(value: Any, path: Path) -> list[tuple[str, Shape]]:
     d = _want_dict(value, path)
     _required(d, ("type",), path)
     type_name = d["type"]
-    keys = ACTIONS.get(type_name) if type(type_name) is str else None
-    if keys is None:
+    row = ACTIONS.get(type_name) if type(type_name) is str else None
+    if row is None:
         choices = ", ".join(ACTIONS)
         raise IRProblem((path, "type"), f"expected an action type (one of {choices}), "
                                         f"got {_shown(type_name)}")
-    _required(d, keys, path)
-    extra = [k for k in d if k != "type" and k not in keys]
+    _required(d, row.required, path)
+    extra = [k for k in d if k != "type" and k not in row.required and k not in row.optional]
     if extra:
         raise _unexpected(path, extra)
-    return [(k, keys[k]) for k in reversed(list(keys))]
+    return [(k, row.required.get(k) or row.optional[k]) for k in reversed(list(d)) if k != "type"]
 
 
 def _template(value: Any, path: Path) -> None:

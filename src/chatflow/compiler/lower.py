@@ -16,6 +16,7 @@ from pathlib import Path, PurePath
 from typing import Any, Protocol
 
 from chatflow.compiler.ir import IR_VERSION
+from chatflow.compiler.shell_holes import PlacementError, shell_action
 from chatflow.compiler.typecheck import constant_value
 from chatflow.dsl import ast
 from chatflow.gcpause import no_cyclic_gc
@@ -184,7 +185,8 @@ class _ExprLowerer:
     def hole(self, e: ast.Expr) -> dict[str, Any]:
         """An interpolated value. A `{"lit": "text"}` part of a `fmt` means
         literal template text, so an interpolated string literal (`{"a b"}`)
-        is wrapped in `str(...)`: it stays a value and is shell-quoted."""
+        is wrapped in `str(...)`: it stays a value (in a shell command, a
+        binding the shell expands, never text it parses)."""
         lowered = self.expr(e)
         if isinstance(lowered.get("lit"), str):
             return {"op": "call", "fn": "str", "args": [lowered]}
@@ -343,7 +345,10 @@ class _FlowLowerer:
     def action(self, a: ast.Action) -> dict[str, Any]:
         ex = self.ex
         if isinstance(a, ast.ShellAction):
-            return {"type": "shell", "command": ex.template(a.command)}
+            try:
+                return shell_action(ex.template(a.command))
+            except PlacementError as exc:
+                raise LoweringError(f"shell command: {exc}") from None
         if isinstance(a, ast.PythonAction):
             return {"type": "python", "target": a.target.value}
         if isinstance(a, ast.AgentAction):

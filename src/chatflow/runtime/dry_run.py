@@ -4,7 +4,8 @@ Walks the same ready-set (`Schedule`) the engine uses, over a copy of the
 state (or a fresh one for a flow that has not started): for each node in
 order it says whether it would be cancelled, skipped by its `when` (the
 expression in source syntax and the current value of everything it
-reads), pause for approval, or run — with its interpolated command.
+reads), pause for approval, or run — with its command text and the value of
+each of its bindings.
 Steps that have not run yet are assumed to succeed with unknown fields; a
 `when` that reads such a field is reported as "decided at run time". `set`
 steps are evaluated, so later interpolations see their values.
@@ -18,7 +19,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from chatflow.runtime.evaluator import EvalError, evaluate, render
+from chatflow.runtime.evaluator import EvalError, evaluate, render, text_of
 from chatflow.runtime.records import (
     FAILED,
     PENDING,
@@ -30,6 +31,7 @@ from chatflow.runtime.records import (
     WorkflowInstanceState,
 )
 from chatflow.runtime.scheduler import FlowGraph, Schedule
+from chatflow.runtime.shell_bindings import check_action, check_binding
 
 if TYPE_CHECKING:
     from chatflow.runtime.engine import Engine
@@ -192,7 +194,8 @@ def _describe_step(node: Mapping[str, Any], entry: dict[str, Any], scope: _PlanS
     entry["action"] = atype
     try:
         if atype == "shell":
-            entry["command"] = render(action["command"], scope, shell=True)  # safe: quoting
+            entry["command"] = str(action["command"])
+            entry["bindings"] = _bindings(action, scope)
         elif atype in ("approve", "fail"):
             entry["message"] = render(action["message"], scope)
         elif atype == "python":
@@ -216,6 +219,23 @@ def _describe_step(node: Mapping[str, Any], entry: dict[str, Any], scope: _PlanS
         entry.update(decision="pause", reason=f"risk {risk} >= automation {level}")
     else:
         entry["decision"] = "run"
+
+
+def _bindings(action: Mapping[str, Any], scope: _PlanScope) -> dict[str, Any]:
+    """Each binding's value as text, or, when it reads a field of a step that
+    has not run, `None` (known at run time). An error is the step's error."""
+    integers = frozenset(action.get("integers") or ())
+    out: dict[str, Any] = {}
+    check_action(action)
+    for name, expr in (action.get("bindings") or {}).items():
+        scope.read_unknown = []
+        text = text_of(expr, scope)
+        if scope.read_unknown:
+            out[name] = None
+            continue
+        check_binding(text, expr, name in integers)
+        out[name] = text
+    return out
 
 
 def plan_flow(ir: Mapping[str, Any], inputs: Mapping[str, Any], automation: int,
@@ -256,7 +276,9 @@ def plan_instance(engine: Engine, instance_id: str) -> WorkflowInstanceState:
 
 
 def render_plan(plan: list[dict[str, Any]]) -> str:
-    """The plan as text, one line per node."""
+    """The plan as text, one line per node; under a `shell` step, one line
+    per binding with its value (JSON text; "(known at run time)" when it
+    reads a step that has not run)."""
     lines = []
     for i, e in enumerate(plan, 1):
         what = e.get("command") or e.get("message") or e.get("agent") or e.get("target") \
@@ -269,4 +291,8 @@ def render_plan(plan: list[dict[str, Any]]) -> str:
         if extra:
             line += "  (" + "; ".join(str(x) for x in extra) + ")"
         lines.append(line)
+        for name, value in (e.get("bindings") or {}).items():
+            shown = "(known at run time)" if value is None else _show(value)
+            lines.append(f"{'':<6}{name} = {shown}")
     return "\n".join(lines)
+

@@ -59,6 +59,7 @@ from chatflow.runtime.records import (
     WorkflowStatusInfo,
 )
 from chatflow.runtime.scheduler import FlowGraph, Schedule
+from chatflow.runtime.shell_bindings import bind_shell
 from chatflow.runtime.store.base import StoreError
 from chatflow.runtime.store.records import (
     Change,
@@ -483,6 +484,10 @@ class Engine:
               inputs: Mapping[str, Any] | None = None, feature_id: str | None = None,
               automation: int | None = None, parent_instance_id: str | None = None,
               depth: int = 0, instance_id: str | None = None) -> WorkflowStartResult:
+        if ir.get("ir_version") == 1:
+            from chatflow.compiler.ir_upgrade import upgrade_ir
+
+            ir = upgrade_ir(ir)
         key = flow_key or str(ir["entry"])
         if key not in ir["flows"]:
             raise ChatflowError(f"flow `{key}` is not in the IR", exit_code=2)
@@ -895,7 +900,7 @@ class Engine:
         nid = claim.step
         try:
             if a["type"] == "shell":
-                r["command"] = render(a["command"], scope, shell=True)  # safe: quoting renderer
+                r["command"], r["bindings"] = bind_shell(a, scope)
             elif a["type"] == "python":
                 r["target"] = a["target"]
             elif a["type"] == "agent":
@@ -1839,7 +1844,7 @@ def _subflow_sink(sink: EventSink, step: str, child_id: str) -> EventSink:
 
 def _event_view(rendered: Mapping[str, Any]) -> dict[str, Any]:
     """What of a claim goes into the `step_started` event."""
-    keys = ("command", "target", "agent", "flow", "child_instance_id", "cwd")
+    keys = ("command", "bindings", "target", "agent", "flow", "child_instance_id", "cwd")
     return {k: rendered[k] for k in keys if k in rendered}
 
 

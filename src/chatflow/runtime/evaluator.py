@@ -18,14 +18,12 @@ from __future__ import annotations
 import importlib
 import math
 import re
-import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NoReturn, Protocol
 
 from chatflow.compiler.ir_check import MAX_EXPR_DEPTH
-from chatflow.runtime.shellquote import ShellContext, ShellQuoteError
 from chatflow.runtime.values import (
     check_type,
     describe,
@@ -48,6 +46,7 @@ __all__ = [
     "expr_source",
     "render",
     "require_type",
+    "text_of",
 ]
 
 # MAX_EXPR_DEPTH (the IR's limit, checked when IR is loaded): deeper trees
@@ -131,57 +130,48 @@ def evaluate(expr: dict[str, Any], scope: Scope) -> Any:
         raise EvalError("value too large") from None
 
 
-def render(expr: dict[str, Any], scope: Scope, *, shell: bool = False) -> str:
+def render(expr: dict[str, Any], scope: Scope) -> str:
     """The text of a TEMPLATE (`{"op": "fmt"}`) or of any expression.
 
-    Literal text parts are kept as written. Every interpolated value is
-    plain text (strings as is, other values as JSON text); with
-    `shell` set, each one is quoted for where it stands in the command. A bare
-    string literal is a template without interpolation and is not quoted."""
+    Literal text parts are kept as written; every interpolated value is
+    plain text (strings as is, other values as JSON text). Shell commands are
+    never rendered: their values reach the shell through environment
+    variables (`runtime/shell_bindings.py`)."""
     try:
-        return _render(expr, scope, shell)
+        return _render(expr, scope)
     except RecursionError:
         raise EvalError("value or expression nested too deeply") from None
     except MemoryError:
         raise EvalError("value too large") from None
 
 
-def _render(expr: dict[str, Any], scope: Scope, shell: bool) -> str:
+def text_of(expr: dict[str, Any], scope: Scope) -> str:
+    """One interpolated value as text: a `str` as is, others as JSON text."""
+    try:
+        ev = _Evaluator(scope)
+        return ev.text(ev.value_of(expr, 1), expr)
+    except RecursionError:
+        raise EvalError("value or expression nested too deeply") from None
+    except MemoryError:
+        raise EvalError("value too large") from None
+
+
+def _render(expr: dict[str, Any], scope: Scope) -> str:
     ev = _Evaluator(scope)
     if isinstance(expr, dict) and expr.get("op") == "fmt":
         parts = expr.get("args")
         if not isinstance(parts, list):
             raise EvalError("malformed template (no parts)")
         out: list[str] = []
-        sh = ShellContext() if shell else None
         for part in parts:
             if isinstance(part, dict) and isinstance(part.get("lit"), str):
-                text = part["lit"]
-            elif sh is None:
-                text = _interpolate(ev, part, False)
+                out.append(part["lit"])
             else:
-                value = ev.text(ev.value_of(part, 1), part)
-                try:
-                    out.append(sh.quote(value))
-                except ShellQuoteError as e:
-                    raise EvalError(str(e), expr_source(part)) from None
-                continue
-            if sh is not None:
-                try:
-                    sh.feed(text)
-                except ShellQuoteError as e:
-                    raise EvalError(str(e)) from None
-            out.append(text)
+                out.append(ev.text(ev.value_of(part, 1), part))
         return "".join(out)
     if isinstance(expr, dict) and isinstance(expr.get("lit"), str):
         return str(expr["lit"])
-    return _interpolate(ev, expr, shell)
-
-
-def _interpolate(ev: _Evaluator, part: Any, shell: bool) -> str:
-    value = ev.value_of(part, 1)
-    text = ev.text(value, part)
-    return shlex.quote(text) if shell else text
+    return ev.text(ev.value_of(expr, 1), expr)
 
 
 def require_type(value: Any, type_str: str, label: str) -> None:

@@ -46,7 +46,8 @@ def make_context(instance_id: str, step: str, attempt: int, rendered: dict[str, 
         instance_id=instance_id, step=step, attempt=attempt,
         workdir=root, task_dir=Path(task_dir),
         timeout_s=None if timeout is None else timeout / 1000.0,
-        env={str(k): str(v) for k, v in (rendered.get("env") or {}).items()},
+        env={str(k): str(v) for k, v in (*(rendered.get("env") or {}).items(),
+                                          *(rendered.get("bindings") or {}).items())},
         cancel=cancel,
     )
 

@@ -35,11 +35,18 @@ from chatflow.compiler.rules import (
     output_bound_twice,
     python_target,
     read_before_run,
+    reserved_env_name,
     reserved_output,
     risk_on_approve,
     risk_pauses,
     set_target,
     shadowing,
+    shell_arith_type,
+    shell_env_cleared,
+    shell_foreign_code,
+    shell_hole_position,
+    shell_quoted_heredoc,
+    shell_value_as_code,
     type_mismatch,
     unbound_output,
     unknown_action,
@@ -103,6 +110,11 @@ RULES: tuple[Rule, ...] = (
     read_before_run.RULE,         # E0405
     misplaced_setting.RULE,       # E0406
     group_clause.RULE,            # E0407
+    shell_hole_position.RULE,     # E0410
+    shell_quoted_heredoc.RULE,    # E0411
+    shell_value_as_code.RULE,     # E0412
+    reserved_env_name.RULE,       # E0413
+    shell_arith_type.RULE,        # E0414
     unused_param.RULE,            # W0101
     unused_var.RULE,              # W0102
     unused_out_field.RULE,        # W0103
@@ -114,6 +126,8 @@ RULES: tuple[Rule, ...] = (
     duplicate_after.RULE,         # W0109
     reserved_output.RULE,         # W0110
     risk_on_approve.RULE,         # W0111
+    shell_foreign_code.RULE,      # W0120
+    shell_env_cleared.RULE,       # W0121
 )
 
 BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}

@@ -1,8 +1,9 @@
 """The `shell` action: `/bin/sh -c COMMAND` in the step's own process group.
 
-The command arrives already rendered (interpolated values quoted by
-`evaluator.render` for where they stand), so it is passed as one argv item
-of `["/bin/sh", "-c", command]`; subprocess never builds a command line.
+The command is the fixed text the compiler wrote; the values of its holes
+are environment variables of the process (`ctx.env`, from the action's
+bindings), which the text references. It is passed as one argv item of
+`["/bin/sh", "-c", command]`; subprocess never builds a command line.
 """
 
 from __future__ import annotations
