@@ -125,10 +125,17 @@ MALFORMED: list[tuple[Callable[[dict[str, Any]], Any], str]] = [
      "$.flows.main.nodes[0].action.target"),
     (lambda d: node(d, 0).update(action={"type": "agent", "agent": ""}),
      "$.flows.main.nodes[0].action.agent"),
-    (lambda d: node(d, 0)["action"]["command"].update(op="list"),
+    (lambda d: node(d, 0)["action"].update(command={"op": "fmt", "args": []}),
      "$.flows.main.nodes[0].action.command"),
-    (lambda d: node(d, 0)["action"]["command"]["args"].append({"lit": 1, "dur": 1}),
-     "$.flows.main.nodes[0].action.command.args[1]"),
+    (lambda d: node(d, 0)["action"]["bindings"].update(cf_p={"lit": 1, "dur": 1}),
+     "$.flows.main.nodes[0].action.bindings.cf_p"),
+    (lambda d: node(d, 0)["action"]["bindings"].update(HOME={"lit": "x"}),
+     "$.flows.main.nodes[0].action.bindings"),
+    (lambda d: node(d, 0)["action"].pop("bindings"), "$.flows.main.nodes[0].action"),
+    (lambda d: node(d, 0)["action"].update(integers=["cf_1", "cf_1"]),
+     "$.flows.main.nodes[0].action.integers[1]"),
+    (lambda d: node(d, 0)["options"].update(cwd={"op": "list", "args": []}),
+     "$.flows.main.nodes[0].options.cwd"),
     (lambda d: node(d, 4)["action"].update(value={"op": "list"}),
      "$.flows.main.nodes[4].action.value"),
     (lambda d: node(d, 5)["action"]["args"].update(issue=[]),
@@ -212,9 +219,15 @@ def test_depth_limit_is_the_evaluators_and_named_at_the_expression() -> None:
                                      "(the evaluator's limit)")
     # the same inside a template: `fmt` counts as one operator, as when rendering
     deep = valid_ir()
-    node(deep, 0)["action"]["command"]["args"].append(not_chain(MAX_EXPR_DEPTH))
-    with pytest.raises(ChatflowError, match=r"at \$\.flows\.main\.nodes\[0\]\.action\.command: "
+    node(deep, 0)["options"]["cwd"] = {"op": "fmt", "args": [not_chain(MAX_EXPR_DEPTH)]}
+    with pytest.raises(ChatflowError, match=r"at \$\.flows\.main\.nodes\[0\]\.options\.cwd: "
                                             "expression nested deeper"):
+        load_ir(deep)
+    # and in a shell command's bindings
+    deep = valid_ir()
+    node(deep, 0)["action"]["bindings"]["cf_p"] = not_chain(MAX_EXPR_DEPTH + 1)
+    with pytest.raises(ChatflowError, match=r"at \$\.flows\.main\.nodes\[0\]\.action\.bindings"
+                                            r"\.cf_p: expression nested deeper"):
         load_ir(deep)
 
 
@@ -338,7 +351,7 @@ def test_shape_check_and_schema_agree_on_any_expression(expr: Any) -> None:
 @settings(max_examples=150, deadline=None)
 def test_shape_check_and_schema_agree_on_any_template(expr: Any) -> None:
     doc = valid_ir()
-    node(doc, 0)["action"]["command"] = expr
+    node(doc, 0)["options"]["cwd"] = expr
     assert shape_accepts(doc) == schema_accepts(doc), json.dumps(expr)
 
 
