@@ -103,7 +103,8 @@ class Progress:
             if data.get("resumed"):
                 notes.append("resumed")
             tries = f" ({', '.join(notes)})" if notes else ""
-            self.line(f"▶ {name}{tries} {what}".rstrip(), "cyan")
+            self.line(f"▶ {name}{tries} {what}{bindings_note(data.get('bindings'))}".rstrip(),
+                      "cyan")
         elif etype == "step_completed":
             self._completed(name, step, data, sub)
         elif etype == "step_waiting_approval":
@@ -309,3 +310,21 @@ def print_tree(root: Mapping[str, Any]) -> None:
         for child in n.get("children") or []:
             todo.append((branch.add(label(child)), child))
     Console(highlight=False, no_color="NO_COLOR" in os.environ).print(tree)
+
+
+BINDING_SHOWN = 60
+"""Longest value a progress line shows in full (the history has all of it)."""
+
+
+def bindings_note(bindings: Any) -> str:
+    """`  · cf_n=3, cf_name="x y"`: the values a `shell` step's environment
+    variables carry, as JSON text, each cut to `BINDING_SHOWN` characters."""
+    if not isinstance(bindings, Mapping) or not bindings:
+        return ""
+    shown = []
+    for key, value in bindings.items():
+        text = json.dumps(value, ensure_ascii=False)
+        if len(text) > BINDING_SHOWN:
+            text = text[:BINDING_SHOWN - 1] + "…"
+        shown.append(f"{key}={text}")
+    return "  · " + ", ".join(shown)

@@ -88,7 +88,7 @@ def test_chatflow_run_starts_and_finishes(tmp_path: Path, kind: str, shape: str,
     assert status["outputs"] == {"r": want, "v": want}  # b ran, or v kept its false
     assert status["steps"]["b"]["status"] == ("succeeded" if want else "skipped")
     plan = run_chatflow("run", "deep.flow", "--dry-run", cwd=tmp_path, timeout=60)
-    assert plan.code == 0 and f"echo {json.dumps(want)}" in plan.stdout, plan.output
+    assert plan.code == 0 and f"= {json.dumps(json.dumps(want))}" in plan.stdout, plan.output
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

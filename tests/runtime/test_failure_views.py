@@ -182,7 +182,7 @@ flow t() {
     for e in sink.events:
         progress(*e)
     text = out.getvalue()
-    assert "▶ show (iteration 3) echo 3" in text
+    assert '▶ show (iteration 3) echo "${cf_n}"  · cf_n="3"' in text
     assert "✔ show succeeded (iteration 2)" in text
     assert "✔ loop succeeded after 3 iterations" in text
     status = status_text(status_with_quota(engine, iid))
