@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from chatflow.compiler.check import check_program
 from chatflow.compiler.loader import FlowUnit, Program, load_program
 from chatflow.diagnostics import Diagnostic, Span, sort_diagnostics
 from chatflow.dsl import ast
+from installed_cli import chatflow_command
 
 
 def lint(tmp_path: Path, src: str, name: str = "t.flow") -> list[Diagnostic]:
@@ -898,7 +898,7 @@ def test_flag_with_a_value_in_a_built_tree() -> None:
 # --------------------------------------------------------------------------- CLI
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "chatflow", *args], cwd=cwd,
+    return subprocess.run([*chatflow_command(), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=60, check=False)
 
 

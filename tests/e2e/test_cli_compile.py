@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_helpers import EXAMPLES, REPO, run_chatflow
+from cli_helpers import EXAMPLES, run_chatflow
 
-SARIF_SCHEMA = REPO.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+from installed_cli import SARIF_SCHEMA
 
 BAD_FLOW = """\
 flow bad(x: int) {
@@ -198,10 +198,9 @@ def test_lint_sarif(work: Path) -> None:
     results = doc["runs"][0]["results"]
     assert results and results[0]["locations"][0]["physicalLocation"]["artifactLocation"][
         "uri"] == "bad.flow"
-    if SARIF_SCHEMA.exists():
-        import jsonschema
+    import jsonschema
 
-        jsonschema.validate(doc, json.loads(SARIF_SCHEMA.read_text(encoding="utf-8")))
+    jsonschema.validate(doc, json.loads(SARIF_SCHEMA.read_text(encoding="utf-8")))
 
 
 def test_lint_warnings_do_not_fail(work: Path) -> None:
