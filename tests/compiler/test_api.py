@@ -11,6 +11,7 @@ import pytest
 
 from chatflow.compiler import api
 from chatflow.compiler.ir import dumps, load_ir
+from chatflow.compiler.sources import find_sources
 from chatflow.diagnostics import ChatflowError, Span, has_errors
 from chatflow.dsl import ast
 
@@ -96,11 +97,12 @@ def test_missing_paths_are_usage_errors(tmp_path: Path) -> None:
 
 def test_find_sources_recursive_sorted(tmp_path: Path) -> None:
     write(tmp_path, "b.flow", "")
-    write(tmp_path, "a/z.yml", "")
-    write(tmp_path, "a/y.yaml", "")
+    write(tmp_path, "a/z.yml", "flow: z\n")
+    write(tmp_path, "a/y.yaml", "flows: []\n")
+    write(tmp_path, "a/other.yaml", "name: not a flow\n")
     write(tmp_path, "a/notes.txt", "")
     write(tmp_path, ".hidden/h.flow", "")
-    rel = [str(Path(p).relative_to(tmp_path)) for p in api.find_sources([str(tmp_path)])]
+    rel = [str(Path(p).relative_to(tmp_path)) for p in find_sources([str(tmp_path)])]
     assert rel == ["a/y.yaml", "a/z.yml", "b.flow"]
 
 

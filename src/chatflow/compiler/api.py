@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from chatflow.compiler.check import CheckedProgram
     from chatflow.compiler.loader import Program
 
-SOURCE_SUFFIXES = (".flow", ".yaml", ".yml")
 EXIT_USAGE = 2
 
 
@@ -76,8 +75,10 @@ def split_target(arg: str) -> tuple[str, str | None]:
 
 
 def select_flow(program: Program, requested: str | None) -> str:
-    """The unit key of the flow to compile (LANGUAGE.md §5): the one named
-    after `:`, else the one named like the file's stem, else the only one."""
+    """The unit key of the flow to compile (docs/language.md, "Which flow a
+    command uses"): the one named after `:`, else the one named like the file
+    (`release.flow`, `release.yaml`, `release.flow.yaml`: `release`), else the
+    only one."""
     keys = list(program.root_flows)
     names = {program.units[k].flow.name.name: k for k in keys}
     listing = ", ".join(names) if names else "none"
@@ -87,6 +88,8 @@ def select_flow(program: Program, requested: str | None) -> str:
         raise ChatflowError(
             f"no flow `{requested}` in {program.root} (flows: {listing})", EXIT_USAGE)
     stem = Path(program.root).stem
+    if stem.endswith(".flow"):  # `release.flow.yaml` is named like `release`
+        stem = stem[: -len(".flow")]
     if stem in names:
         return names[stem]
     if len(keys) == 1:
@@ -164,33 +167,16 @@ def _compile_path(path: str, flow: str | None, source_info: bool) -> CompileResu
     return CompileResult(diags, ir, sources)
 
 
-def find_sources(paths: list[str]) -> list[str]:
-    """Every `.flow`/`.yaml`/`.yml` file named or under a named directory
-    (recursively, sorted); a missing path is a usage error."""
-    missing = [p for p in paths if not os.path.exists(p)]
-    if missing:
-        raise ChatflowError(
-            "no such file or directory: " + ", ".join(f"`{p}`" for p in missing), EXIT_USAGE)
-    out: list[str] = []
-    for p in paths:
-        if os.path.isdir(p):
-            found: list[str] = []
-            for root, dirs, files in os.walk(p):
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
-                found.extend(os.path.join(root, f) for f in files if f.endswith(SOURCE_SUFFIXES))
-            out.extend(sorted(found))
-        else:
-            out.append(p)
-    return list(dict.fromkeys(out))
-
-
 def lint_paths(paths: list[str]) -> LintResult:
-    """Check every flow of every source file under `paths`."""
+    """Check every flow of every file named in `paths` and of every ChatFlow
+    source found under the directories named (see `compiler.sources`)."""
     with no_cyclic_gc():
         return _lint_paths(paths)
 
 
 def _lint_paths(paths: list[str]) -> LintResult:
+    from chatflow.compiler.sources import find_sources
+
     files = find_sources(paths)
     diags: list[Diagnostic] = []
     sources: dict[str, str] = {}
