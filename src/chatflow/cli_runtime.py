@@ -447,8 +447,11 @@ def register(app: typer.Typer) -> None:
         flow = ir["flows"][ir["entry"]]
         values = bind_inputs(flow, parse_inputs(inputs or [], flow))
         if dry_run:
+            from chatflow.commands import warn_undefined_agents
             from chatflow.runtime.config import CONFIG_RELPATH, load_config
             from chatflow.runtime.dry_run import plan_flow, render_plan
+
+            warn_undefined_agents(ir)  # W0115 on stderr, as `chatflow lint` prints it
 
             level = automation
             if level is None:

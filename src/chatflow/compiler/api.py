@@ -10,8 +10,10 @@ carets). Usage problems — a missing file, an ambiguous or unknown flow — rai
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
@@ -21,6 +23,7 @@ from chatflow.diagnostics import ChatflowError, Diagnostic, Span, has_errors, so
 from chatflow.gcpause import no_cyclic_gc
 
 if TYPE_CHECKING:
+    from chatflow.compiler.agent_names import AgentCatalog
     from chatflow.compiler.check import CheckedProgram
     from chatflow.compiler.loader import Program
 
@@ -129,12 +132,13 @@ def _sources(program: Program | None, diags: list[Diagnostic],
     return out
 
 
-def _check(path: str, text: str) -> tuple[Program, CheckedProgram, list[Diagnostic]]:
+def _check(path: str, text: str, agents: Callable[[], AgentCatalog] | None = None
+           ) -> tuple[Program, CheckedProgram, list[Diagnostic]]:
     from chatflow.compiler.check import check_program
     from chatflow.compiler.loader import load_program
 
     program, diags = load_program(path, text)
-    checked, more = check_program(program)
+    checked, more = check_program(program, agents)
     return program, checked, sort_diagnostics([*diags, *more])
 
 
@@ -167,22 +171,27 @@ def _compile_path(path: str, flow: str | None, source_info: bool) -> CompileResu
     return CompileResult(diags, ir, sources)
 
 
-def lint_paths(paths: list[str]) -> LintResult:
+def lint_paths(paths: list[str], agents: Callable[[], AgentCatalog] | None = None
+               ) -> LintResult:
     """Check every flow of every file named in `paths` and of every ChatFlow
-    source found under the directories named (see `compiler.sources`)."""
+    source found under the directories named (see `compiler.sources`).
+    `agents` gives the agents a run could find: flows naming others get W0115
+    (called at most once, and only when a flow names an agent); None leaves
+    agent names unchecked."""
     with no_cyclic_gc():
-        return _lint_paths(paths)
+        return _lint_paths(paths, agents)
 
 
-def _lint_paths(paths: list[str]) -> LintResult:
+def _lint_paths(paths: list[str], agents: Callable[[], AgentCatalog] | None) -> LintResult:
     from chatflow.compiler.sources import find_sources
 
     files = find_sources(paths)
     diags: list[Diagnostic] = []
     sources: dict[str, str] = {}
+    once = functools.cache(agents) if agents is not None else None
     for path in files:
         text = _read(path)
-        program, _, file_diags = _check(path, text)
+        program, _, file_diags = _check(path, text, once)
         sources = _sources(program, file_diags, {**sources, path: text})
         diags.extend(file_diags)
     return LintResult(sort_diagnostics(diags), sources, files)

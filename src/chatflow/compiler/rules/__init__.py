@@ -40,6 +40,7 @@ from chatflow.compiler.rules import (
     unbound_output,
     unknown_action,
     unknown_after,
+    unknown_agent,
     unknown_argument,
     unknown_field,
     unknown_flow,
@@ -106,6 +107,7 @@ RULES: tuple[Rule, ...] = (
     until_ignores_body.RULE,      # W0107
     empty_group.RULE,             # W0108
     duplicate_after.RULE,         # W0109
+    unknown_agent.RULE,           # W0115
 )
 
 BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}
