@@ -239,13 +239,17 @@ def agent_catalog(config: Config | None) -> AgentCatalog:
     W0115 check (`chatflow lint`, `chatflow run --dry-run`): the config's
     `agents:` entries, and the agents registered in this process or by an
     installed entry point (scanned only if a name needs them)."""
+    import os
+
     from chatflow.compiler.agent_names import AgentCatalog
-    from chatflow.runtime.config import CONFIG_RELPATH
 
     configured: dict[str, str | None] = {}
     shown: str | None = None
-    if config is not None and config.path is not None:
-        shown = str(CONFIG_RELPATH)
+    if config is not None:
+        if config.path is not None:
+            shown = os.path.relpath(config.path)
+        elif config.agents:
+            shown = "the configuration"
         for name, entry in config.agents.items():
             configured[name] = None if entry.command is not None else (entry.plugin or name)
 
