@@ -1,7 +1,8 @@
 # ruff: noqa: E501  (the case table keeps each source on one line, as written)
-"""Conformance of the checker with LANGUAGE.md §2-§5 and §8, as an outside
-tester would check it: every sentence of §5 "Details that follow from the
-types" and "Static rules" as a positive and a negative case.
+"""Conformance of the checker with docs/language.md §2-§7 and the diagnostics
+of docs/cli.md, as an outside tester would check it: every rule of §6 (types
+and expressions) and every static rule the checker enforces, as a positive
+and a negative case.
 
 `CASES` is a table of (id, source, expected diagnostics) where each expected
 diagnostic is `CODE@line:column` of the exact token, in the order `chatflow

@@ -210,7 +210,7 @@ def test_unresolved_name_is_a_lowering_error() -> None:
 
 
 def feature_flow() -> ast.Flow:
-    """The LANGUAGE.md §1 example, built by hand."""
+    """The docs/language.md §1 example, built by hand."""
     fid = name("feature_id")
     return flow(
         "feature",

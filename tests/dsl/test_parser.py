@@ -1,4 +1,4 @@
-"""The `.flow` parser: every construct of LANGUAGE.md §2-§5, spans, and the
+"""The `.flow` parser: every construct of docs/language.md §2-§6, spans, and the
 public parse functions."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The YAML front-end (LANGUAGE.md §7): AST shapes, spans into the YAML file,
+"""The YAML front-end (docs/language.md §9): AST shapes, spans into the YAML file,
 every E011x code at its line and column, multi-flow files, and the twin of
 examples/feature.flow."""
 

@@ -1,5 +1,5 @@
 """Outside contract tests of the runtime (issue 3 items 1, 3, 4, 7, 8, 9 and
-LANGUAGE.md §6), driven the way a user drives it: the installed `chatflow`
+docs/language.md §8), driven the way a user drives it: the installed `chatflow`
 command in a temporary project, and `from chatflow import WorkflowEngine`.
 
 Every project gets its own HOME (see contract_helpers.sandbox_env): some

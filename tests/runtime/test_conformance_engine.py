@@ -1,4 +1,4 @@
-"""Engine conformance: LANGUAGE.md §6 semantics on every state-store backend.
+"""Engine conformance: docs/language.md §8 semantics on every state-store backend.
 
 Each test compiles a small `.flow` source, runs it through `WorkflowEngine`
 on a fresh store of the parametrized backend, and checks statuses, fields,
@@ -318,7 +318,7 @@ print(json.dumps({"text": "done: " + req["prompt"][:20], "tokens": 10}))
 
 def test_language_example_failing_tests_run_fix(store_url: str, tmp_path: Path,  # noqa: F811
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """LANGUAGE.md §1 when the unit tests fail: `checks` is not ok, `review`
+    """docs/language.md §1 when the unit tests fail: `checks` is not ok, `review`
     is skipped, `fix` (a call to std bugfix) RUNS, and the instance fails
     because `unit` failed."""
     import shutil
