@@ -29,3 +29,16 @@ def chatflow_command() -> list[str]:
             "interpreter that runs the tests (`.venv/bin/pip install -e '.[dev]'`) and run "
             "them with it (`.venv/bin/python -m pytest`)", pytrace=False)
     return [str(beside)]
+
+
+_DEFAULT_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                   "os.execv(sys.argv[1], sys.argv[1:])")
+
+
+def with_default_sigint(command: list[str]) -> list[str]:
+    """`command`, started with SIGINT's default action restored. A background
+    job of a non-interactive shell (`cmd &`, as CI scripts and some runners
+    start pytest) inherits SIGINT *ignored*, and Python then never raises
+    KeyboardInterrupt: a test that presses Ctrl-C must not depend on how
+    pytest itself was started. (exec keeps the process id.)"""
+    return [sys.executable, "-c", _DEFAULT_SIGINT, *command]

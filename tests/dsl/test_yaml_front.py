@@ -78,7 +78,7 @@ def test_feature_yaml_parses_clean() -> None:
     flow = module.flows[0]
     assert flow.name.name == "feature"
     kinds = [type(i).__name__ for i in flow.items]
-    assert kinds == ["Setting", "Setting", "Setting", "Quota", "Setting", "Var", "Step",
+    assert kinds == ["Setting", "Setting", "Setting", "Quota", "Setting", "Step",
                      "Step", "Group", "Step", "Step", "OutputItem"]
     settings = [i.name.name for i in flow.items if isinstance(i, ast.Setting)]
     assert settings == ["version", "description", "automation", "max_depth"]

@@ -31,6 +31,7 @@ from chatflow import (
     WorkflowStatusInfo,
 )
 from chatflow.diagnostics import ChatflowError
+from installed_cli import with_default_sigint
 
 HOSTILE = 'x"; rm -rf ~; echo "'
 
@@ -1029,7 +1030,8 @@ flow slow() {
 def _run_and_interrupt(project: Path, *args: str, after: float = 0.8) -> tuple[int, str]:
     """Start `chatflow run` in its own session and press Ctrl-C the way a terminal
     does: SIGINT to the whole foreground process group."""
-    proc = subprocess.Popen([*chatflow_command(), "run", *args], cwd=project,
+    proc = subprocess.Popen(with_default_sigint([*chatflow_command(), "run", *args]),
+                            cwd=project,
                             env=sandbox_env(project), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 10
