@@ -86,8 +86,7 @@ def agents_in_effect() -> AgentCatalog:
     """The agents `chatflow run` would find from the current directory: the
     `agents:` map of `./.chatflow/config.yaml` and the installed plugins (a
     broken config is a usage error, as it is for `chatflow run`)."""
-    from chatflow.runtime.actions.agent import agent_catalog
-    from chatflow.runtime.config import CONFIG_RELPATH, load_config
+    from chatflow.runtime.config import CONFIG_RELPATH, agent_catalog, load_config
 
     return agent_catalog(load_config(Path.cwd() / CONFIG_RELPATH))
 

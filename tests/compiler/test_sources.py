@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chatflow.compiler import sources
 from chatflow.compiler.api import lint_paths
 from chatflow.compiler.sources import find_sources, git_ignored
 from chatflow.dsl.frontend import is_flow_yaml
@@ -150,7 +149,7 @@ def test_git_is_asked_once_per_directory_named(repo: Path,
         calls.append(list(args))
         return real_run(args, **kw)  # type: ignore[call-overload]
 
-    monkeypatch.setattr(sources.subprocess, "run", counting_run)
+    monkeypatch.setattr(subprocess, "run", counting_run)
     find_sources([str(repo)])
     assert len(calls) == 1 and calls[0][0] == "git"
 

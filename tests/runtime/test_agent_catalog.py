@@ -15,12 +15,11 @@ from chatflow.runtime.actions import agent as agent_mod
 from chatflow.runtime.actions.agent import (
     AgentError,
     AgentResponse,
-    agent_catalog,
     register_agent,
     resolve_agent,
     unregister_agent,
 )
-from chatflow.runtime.config import AgentConfig, Config
+from chatflow.runtime.config import AgentConfig, Config, agent_catalog
 
 
 class QuietAgent:

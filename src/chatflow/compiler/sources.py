@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 
 from chatflow.diagnostics import ChatflowError
 from chatflow.dsl.frontend import is_flow_yaml, is_yaml
@@ -96,6 +95,8 @@ def git_ignored(top: str) -> frozenset[str] | None:
     is missing, `top` is not in a work tree, or git fails. Tracked files are
     never ignored. `core.fsmonitor` is switched off: a repository's own config
     must not make a lint run a program."""
+    import subprocess  # only for directory walks
+
     try:
         proc = subprocess.run(
             ["git", "-c", "core.fsmonitor=false", "-C", top, "ls-files", "-z", "--others",

@@ -25,7 +25,6 @@ from chatflow.runtime.actions.process import run_process
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
-    from chatflow.compiler.agent_names import AgentCatalog
     from chatflow.runtime.config import AgentConfig, Config
 
 __all__ = [
@@ -35,7 +34,7 @@ __all__ = [
     "AgentRequest",
     "AgentResponse",
     "CommandAgent",
-    "agent_catalog",
+    "installed_agent_names",
     "register_agent",
     "resolve_agent",
     "run_agent",
@@ -185,6 +184,12 @@ def _entry_points() -> dict[str, EntryPoint]:
         return _entry_point_cache
 
 
+def installed_agent_names() -> set[str]:
+    """Names `resolve_agent` finds without configuration: agents registered in
+    this process and installed `chatflow.agents` entry points."""
+    return {*_registered, *_entry_points()}
+
+
 def _load_plugin(name: str) -> AgentFactory | None:
     if name in _loaded:
         return _loaded[name]
@@ -232,31 +237,6 @@ def resolve_agent(name: str, config: Config | None) -> Agent:
         raise AgentError(
             f"no agent named `{name}` (configure it in .chatflow/config.yaml under agents:)")
     return _instantiate(f"`{name}`", factory, {})
-
-
-def agent_catalog(config: Config | None) -> AgentCatalog:
-    """The agents `resolve_agent` can find with `config`, for the compiler's
-    W0115 check (`chatflow lint`, `chatflow run --dry-run`): the config's
-    `agents:` entries, and the agents registered in this process or by an
-    installed entry point (scanned only if a name needs them)."""
-    import os
-
-    from chatflow.compiler.agent_names import AgentCatalog
-
-    configured: dict[str, str | None] = {}
-    shown: str | None = None
-    if config is not None:
-        if config.path is not None:
-            shown = os.path.relpath(config.path)
-        elif config.agents:
-            shown = "the configuration"
-        for name, entry in config.agents.items():
-            configured[name] = None if entry.command is not None else (entry.plugin or name)
-
-    def installed() -> set[str]:
-        return {*_registered, *_entry_points()}
-
-    return AgentCatalog(shown, configured, installed)
 
 
 def run_agent(name: str, prompt: str, with_: dict[str, Any], ctx: ActionContext,
