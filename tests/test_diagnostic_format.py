@@ -1,10 +1,9 @@
-"""Text, JSON and SARIF rendering of diagnostics (LANGUAGE.md §8)."""
+"""Text, JSON and SARIF rendering of diagnostics (docs/cli.md, "Diagnostics")."""
 
 from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +18,7 @@ from chatflow.diagnostic_format import (
     use_color,
 )
 from chatflow.diagnostics import Related, Span, error, warning
-
-REPO = Path(__file__).resolve().parents[1]
-SARIF_SCHEMA = REPO.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+from installed_cli import SARIF_SCHEMA
 
 FILE = "flows/feature.flow"
 SOURCE = "\n" * 13 + '  step test after buidl: shell "pytest"\n'
@@ -171,9 +168,20 @@ def test_json_objects_have_every_field() -> None:
     assert json.loads(render_json([])) == []
 
 
+SARIF_SCHEMA_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e"
+
+
+def test_the_shipped_sarif_schema_is_the_published_one() -> None:
+    """tests/fixtures/sarif/ holds the OASIS schema unchanged (see its README)."""
+    import hashlib
+
+    data = SARIF_SCHEMA.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == SARIF_SCHEMA_SHA256
+    schema = json.loads(data)
+    assert schema["id"].startswith("https://docs.oasis-open.org/sarif/sarif/v2.1.0/")
+
+
 def _validate_sarif(doc: object) -> None:
-    if not SARIF_SCHEMA.exists():
-        pytest.skip(f"SARIF schema not found at {SARIF_SCHEMA}")
     import jsonschema
 
     schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))

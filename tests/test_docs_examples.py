@@ -1,5 +1,6 @@
-"""The complete examples in README.md and docs/language.md (```flow and ```yaml
-blocks) lint without errors, so the documentation cannot show broken code."""
+"""The complete examples in README.md, docs/language.md and docs/agents.md
+(```flow blocks, and ```yaml blocks that are flows rather than configuration)
+lint without errors, so the documentation cannot show broken code."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import pytest
 from chatflow.compiler.api import lint_paths
 from chatflow.diagnostic_format import render_text
 from chatflow.diagnostics import has_errors
+from chatflow.dsl.frontend import is_flow_yaml
 
 REPO = Path(__file__).resolve().parents[1]
-DOCS = [REPO / "README.md", REPO / "docs" / "language.md"]
+DOCS = [REPO / "README.md", REPO / "docs" / "language.md", REPO / "docs" / "agents.md"]
 FENCE = re.compile(r"^```(flow|yaml)\n(.*?)^```", re.S | re.M)
 
 
@@ -22,7 +24,10 @@ def _examples() -> list[tuple[str, str, str]]:
     for doc in DOCS:
         text = doc.read_text(encoding="utf-8")
         for i, match in enumerate(FENCE.finditer(text)):
-            out.append((f"{doc.name}#{i}", match.group(1), match.group(2)))
+            kind, source = match.group(1), match.group(2)
+            if kind == "yaml" and not is_flow_yaml(source):
+                continue  # a .chatflow/config.yaml example, not a flow
+            out.append((f"{doc.name}#{i}", kind, source))
     return out
 
 

@@ -4,11 +4,11 @@ ChatFlow's built-in `command` agent adapter runs this script with the request
 as JSON on stdin ({"prompt", "with", "instance_id", "step"}) and reads the
 reply, {"text": "...", "tokens": N}, from stdout.
 
-    python3 agents/scripted_agent.py ROLE      # ROLE: planner or fixer
+    python3 agents/scripted_agent.py ROLE      # ROLE: planner, fixer or chatcoder
 
 The reply is canned per role and module. Environment knobs:
   SCRIPTED_AGENT_TOKENS   tokens to report per answer (default: 4000 for the
-                          planner, 2500 for the fixer)
+                          planner, 2500 for the fixer, 3000 for chatcoder)
   SCRIPTED_AGENT_DELAY    seconds to "think" before answering (default 0.5)
 """
 
@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-DEFAULT_TOKENS = {"planner": 4000, "fixer": 2500}
+DEFAULT_TOKENS = {"planner": 4000, "fixer": 2500, "chatcoder": 3000}
 
 
 def answer(role: str, request: dict[str, object]) -> str:
@@ -30,6 +30,9 @@ def answer(role: str, request: dict[str, object]) -> str:
                 f"replace each print() with logger.info().")
     if role == "fixer":
         return f"In module {module}: the test captured stdout; assert on caplog instead."
+    if role == "chatcoder":
+        prompt = str(request.get("prompt", ""))
+        return f"(scripted chatcoder) Done: {prompt[:120]}"
     return f"({role}) nothing to say about module {module}."
 
 

@@ -34,7 +34,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # Plain (click-style) help: flags show no `<bool>` type column, and every
+    # option shows its metavar (`--state URL`); tests/e2e/test_cli_help.py checks it.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 
 
@@ -113,8 +116,10 @@ def compile_cmd(
 @app.command("lint")
 def lint_cmd(
     paths: Annotated[list[str], typer.Argument(
-        metavar="PATH", help="Files or directories (searched recursively for "
-        ".flow, .yaml and .yml files).",
+        metavar="PATH", help="Files to check (any name), or directories to search: "
+        "their .flow files and ChatFlow's YAML (*.flow.yaml, or a top-level `flow:` / "
+        "`flows:` key); hidden directories, virtual environments, node_modules and "
+        "git-ignored paths are skipped.",
     )],
     fmt: Annotated[OutputFormat, typer.Option(
         "--format", "-f", help="text for people (stderr); json or sarif for tools (stdout).",
@@ -145,6 +150,7 @@ def graph_cmd(
 @app.command("schema")
 def schema_cmd(
     kind: Annotated[SchemaKind, typer.Argument(
+        metavar="KIND",
         help="yaml: the JSON Schema of the YAML form (for editors); ir: the IR's schema.",
         case_sensitive=False,
     )],

@@ -31,10 +31,12 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_WAITING = 3
 
-STATE_HELP = ("State URL: file:DIR, sqlite:///PATH.db (default: $CHATFLOW_STATE, "
-              "`state:` in .chatflow/config.yaml, else file:.chatflow)")
+STATE_HELP = ("Where instances are kept: file:DIR, sqlite:///PATH.db or "
+              "postgresql://USER@HOST/DB (default: $CHATFLOW_STATE, else `state:` in "
+              ".chatflow/config.yaml, else file:.chatflow).")
+ID_HELP = "The instance id (printed by `chatflow run`; see `chatflow list`)."
 
-StateOpt = Annotated[str | None, typer.Option("--state", help=STATE_HELP)]
+StateOpt = Annotated[str | None, typer.Option("--state", metavar="URL", help=STATE_HELP)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -154,16 +156,24 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     @_guarded
     def run_cmd(
-        target: Annotated[str, typer.Argument(metavar="FILE[:FLOW]",
-                                              help="The flow file (and flow) to run.")],
+        target: Annotated[str, typer.Argument(
+            metavar="FILE[:FLOW]",
+            help="The flow file to run, optionally `:FLOW` to pick one of its flows.")],
         inputs: Annotated[list[str] | None, typer.Option(
             "-i", "--input", metavar="NAME=VALUE",
             help="A param value, read per its declared type (repeatable).")] = None,
-        feature: Annotated[str | None, typer.Option("--feature", help="Feature id.")] = None,
+        feature: Annotated[str | None, typer.Option(
+            "--feature", metavar="ID",
+            help="File the instance under this feature id (`chatflow list --feature ID`).",
+        )] = None,
         automation: Annotated[int | None, typer.Option(
-            "--automation", min=0, max=100, help="Automation level 0..100.")] = None,
+            "--automation", min=0, max=100, metavar="LEVEL",
+            help="Automation level 0..100: approvals, and steps whose risk is at or above "
+                 "it, wait for a person (default: the flow's `automation`, else "
+                 "`automation:` in .chatflow/config.yaml, else 100).")] = None,
         dry_run: Annotated[bool, typer.Option(
-            "--dry-run", help="Print the plan; write nothing.")] = False,
+            "--dry-run", help="Print the plan (what would run, pause or be skipped) and "
+                              "warnings about undefined agents; write nothing.")] = False,
         state: StateOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
@@ -176,8 +186,11 @@ def register(app: typer.Typer) -> None:
         flow = ir["flows"][ir["entry"]]
         values = bind_inputs(flow, parse_inputs(inputs or [], flow))
         if dry_run:
+            from chatflow.commands import warn_undefined_agents
             from chatflow.runtime.config import CONFIG_RELPATH, load_config
             from chatflow.runtime.dry_run import plan_flow, render_plan
+
+            warn_undefined_agents(ir)  # W0115 on stderr, as `chatflow lint` prints it
 
             level = automation
             if level is None:
@@ -205,7 +218,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("resume")
     @_guarded
-    def resume_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID")],
+    def resume_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID", help=ID_HELP)],
                    state: StateOpt = None, as_json: JsonOpt = False) -> None:
         """Drive an instance on (after an approval, a crash or Ctrl-C)."""
         from chatflow.cli_render import Progress
@@ -252,7 +265,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("list")
     @_guarded
-    def list_cmd(feature: Annotated[str | None, typer.Option("--feature")] = None,
+    def list_cmd(feature: Annotated[str | None, typer.Option(
+                     "--feature", metavar="ID",
+                     help="Only the instances filed under this feature id.")] = None,
                  state: StateOpt = None, as_json: JsonOpt = False) -> None:
         """List instances (of one feature); damaged ones are marked (exit 1)."""
         rows = _engine(state).list_instances(feature)
@@ -279,11 +294,16 @@ def register(app: typer.Typer) -> None:
     @app.command("approve")
     @_guarded
     def approve_cmd(
-        instance_id: Annotated[str, typer.Argument(metavar="ID")],
-        step: Annotated[str, typer.Argument(metavar="STEP")],
-        reject: Annotated[bool, typer.Option("--reject", help="Reject instead.")] = False,
-        by: Annotated[str | None, typer.Option("--by", help="Who decides.")] = None,
-        comment: Annotated[str, typer.Option("--comment")] = "",
+        instance_id: Annotated[str, typer.Argument(metavar="ID", help=ID_HELP)],
+        step: Annotated[str, typer.Argument(
+            metavar="STEP", help="The waiting step to decide on.")],
+        reject: Annotated[bool, typer.Option(
+            "--reject", help="Reject instead of approving.")] = False,
+        by: Annotated[str | None, typer.Option(
+            "--by", metavar="NAME", help="Who decides (default: $USER).")] = None,
+        comment: Annotated[str, typer.Option(
+            "--comment", metavar="TEXT",
+            help="A note kept with the decision in the history.")] = "",
         state: StateOpt = None, as_json: JsonOpt = False,
     ) -> None:
         """Record a decision on a waiting step (`chatflow resume` then continues)."""
@@ -307,7 +327,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("cancel")
     @_guarded
-    def cancel_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID")],
+    def cancel_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID", help=ID_HELP)],
                    state: StateOpt = None, as_json: JsonOpt = False) -> None:
         """Cancel an instance (and its sub-flows)."""
         info = _engine(state).cancel(instance_id)
@@ -343,8 +363,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("artifacts")
     @_guarded
-    def artifacts_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID")],
-                      step: Annotated[str | None, typer.Argument(metavar="[STEP]")] = None,
+    def artifacts_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID", help=ID_HELP)],
+                      step: Annotated[str | None, typer.Argument(
+                          metavar="STEP", help="Only this step's files.")] = None,
                       state: StateOpt = None, as_json: JsonOpt = False) -> None:
         """List the files a step (or every step) left: stdout, stderr, artifacts."""
         rows = _engine(state).get_task_artifacts(instance_id, step)
@@ -357,7 +378,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("repair")
     @_guarded
-    def repair_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID")],
+    def repair_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID", help=ID_HELP)],
                    state: StateOpt = None) -> None:
         """Check an instance's stored files and rebuild what can be rebuilt."""
         from chatflow.runtime.api import WorkflowEngine, check_instance_id, normalize_state_url

@@ -14,14 +14,19 @@ import os
 import stat
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from chatflow import __version__
 from chatflow.diagnostics import ChatflowError, Diagnostic, has_errors
 
+if TYPE_CHECKING:
+    from chatflow.compiler.agent_names import AgentCatalog
+
 __all__ = [
-    "EXIT_ERRORS", "EXIT_OK", "EXIT_USAGE", "compile_target", "graph", "lint",
-    "parse_plain_lint", "print_diagnostics", "report_error", "schema", "write_atomic",
+    "EXIT_ERRORS", "EXIT_OK", "EXIT_USAGE", "agents_in_effect", "compile_target", "graph",
+    "lint", "parse_plain_lint", "print_diagnostics", "report_error", "schema",
+    "warn_undefined_agents", "write_atomic",
 ]
 
 EXIT_OK = 0
@@ -121,13 +126,38 @@ def _echo(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+def agents_in_effect() -> AgentCatalog:
+    """The agents `chatflow run` would find from the current directory: the
+    `agents:` map of `./.chatflow/config.yaml` and the installed plugins (a
+    broken config is a usage error, as it is for `chatflow run`)."""
+    from chatflow.runtime.config import CONFIG_RELPATH, agent_catalog, load_config
+
+    return agent_catalog(load_config(Path.cwd() / CONFIG_RELPATH))
+
+
+def warn_undefined_agents(ir: Mapping[str, Any]) -> None:
+    """`chatflow run --dry-run`: print W0115 (on stderr, as `lint` does) for
+    each agent the run could reach that the configuration in effect does not define."""
+    from chatflow.compiler.agent_names import ir_agent_warnings
+
+    diags = ir_agent_warnings(ir, agents_in_effect())
+    if not diags:
+        return
+    sources: dict[str, str] = {}
+    for d in diags:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            sources.setdefault(d.span.file, Path(d.span.file).read_text("utf-8"))
+    print_diagnostics(diags, sources)
+
+
 def lint(paths: Sequence[str], fmt: str = "text") -> int:
     """`chatflow lint`: 0 clean or warnings only, 1 errors."""
     if fmt not in LINT_FORMATS:
         raise ChatflowError(f"unknown format `{fmt}` (use text, json or sarif)", EXIT_USAGE)
     from chatflow.compiler import api
 
-    result = api.lint_paths(list(paths))  # a missing path: usage error from find_sources
+    # a missing path: usage error from find_sources
+    result = api.lint_paths(list(paths), agents=agents_in_effect)
     print_diagnostics(result.diagnostics, result.sources, fmt)
     return EXIT_ERRORS if has_errors(result.diagnostics) else EXIT_OK
 

@@ -1,4 +1,5 @@
-"""Render diagnostics for people (text, LANGUAGE.md §8) and for tools (JSON, SARIF 2.1.0).
+"""Render diagnostics for people (text; docs/cli.md, "Diagnostics") and for tools
+(JSON, SARIF 2.1.0).
 
 Text layout rules (kept stable; golden tests pin them):
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from chatflow.compiler import api
 from chatflow.compiler.ir import dumps, load_ir
+from chatflow.compiler.sources import find_sources
 from chatflow.diagnostics import ChatflowError, Span, has_errors
 from chatflow.dsl import ast
 
@@ -97,11 +97,12 @@ def test_missing_paths_are_usage_errors(tmp_path: Path) -> None:
 
 def test_find_sources_recursive_sorted(tmp_path: Path) -> None:
     write(tmp_path, "b.flow", "")
-    write(tmp_path, "a/z.yml", "")
-    write(tmp_path, "a/y.yaml", "")
+    write(tmp_path, "a/z.yml", "flow: z\n")
+    write(tmp_path, "a/y.yaml", "flows: []\n")
+    write(tmp_path, "a/other.yaml", "name: not a flow\n")
     write(tmp_path, "a/notes.txt", "")
     write(tmp_path, ".hidden/h.flow", "")
-    rel = [str(Path(p).relative_to(tmp_path)) for p in api.find_sources([str(tmp_path)])]
+    rel = [str(Path(p).relative_to(tmp_path)) for p in find_sources([str(tmp_path)])]
     assert rel == ["a/y.yaml", "a/z.yml", "b.flow"]
 
 
@@ -112,19 +113,6 @@ def test_ast_to_json() -> None:
 
 # ------------------------------------------------------------------ with the real front-end
 
-def _have(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ImportError:
-        return False
-
-
-needs_frontend = pytest.mark.skipif(
-    not (_have("chatflow.dsl.frontend") and _have("chatflow.compiler.check")),
-    reason="front-end or checker not there yet")
-
-
-@needs_frontend
 def test_compile_example(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     result = api.compile_path("examples/feature.flow")
@@ -140,7 +128,6 @@ def test_compile_example(monkeypatch: pytest.MonkeyPatch) -> None:
     assert again.ir == result.ir
 
 
-@needs_frontend
 def test_deterministic_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     a = api.compile_path("examples/feature.flow").ir
@@ -148,7 +135,6 @@ def test_deterministic_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert a is not None and b is not None and dumps(a) == dumps(b)
 
 
-@needs_frontend
 def test_flow_and_yaml_twins_give_identical_ir(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     flow = api.compile_path("examples/feature.flow", source_info=False)
@@ -159,7 +145,6 @@ def test_flow_and_yaml_twins_give_identical_ir(monkeypatch: pytest.MonkeyPatch) 
     assert "span" not in dumps(flow.ir) and "sha256" not in dumps(flow.ir)
 
 
-@needs_frontend
 def test_errors_give_no_ir_and_sources(tmp_path: Path) -> None:
     f = write(tmp_path, "bad.flow", 'flow bad() {\n  step a: shell "x"\n  step b after nope: '
                                     'shell "y"\n}\n')
@@ -170,7 +155,6 @@ def test_errors_give_no_ir_and_sources(tmp_path: Path) -> None:
     assert graph.text is None and has_errors(graph.diagnostics)
 
 
-@needs_frontend
 def test_relative_import_and_recursion_bundled(tmp_path: Path) -> None:
     write(tmp_path, "lib/steps.flow",
           'flow lint(path: str) -> (clean: bool) {\n  step run: shell "ruff {path}"\n'
@@ -193,7 +177,6 @@ def test_relative_import_and_recursion_bundled(tmp_path: Path) -> None:
     assert nodes["check"]["fields"] == {"ok": "bool", "clean": "bool"}
 
 
-@needs_frontend
 def test_lint_checks_every_flow_of_every_file(tmp_path: Path) -> None:
     write(tmp_path, "z/two.flow",
           'flow one() {\n  step a: shell "x"\n}\n'
@@ -207,13 +190,11 @@ def test_lint_checks_every_flow_of_every_file(tmp_path: Path) -> None:
     assert any(f.endswith("two.flow") for f in result.sources)
 
 
-@needs_frontend
 def test_lint_examples_clean() -> None:
     result = api.lint_paths([str(EXAMPLES)])
     assert not has_errors(result.diagnostics), result.diagnostics
 
 
-@needs_frontend
 def test_ast_of_and_graph_of(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     res = api.ast_of("examples/feature.flow")
@@ -227,7 +208,6 @@ def test_ast_of_and_graph_of(monkeypatch: pytest.MonkeyPatch) -> None:
     assert dot.text is not None and 'subgraph "cluster_checks"' in dot.text
 
 
-@needs_frontend
 def test_several_flows_need_a_choice(tmp_path: Path) -> None:
     f = write(tmp_path, "multi.flow", 'flow a() {\n  step x: shell "x"\n}\n'
                                       'flow b() {\n  step y: shell "y"\n}\n')
@@ -239,7 +219,6 @@ def test_several_flows_need_a_choice(tmp_path: Path) -> None:
     assert list(result.ir["flows"]) == ["b"]
 
 
-@needs_frontend
 def test_lowering_bug_becomes_a_clear_error(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from chatflow.compiler import lower as lower_mod

@@ -1,7 +1,8 @@
 # ruff: noqa: E501  (the case table keeps each source on one line, as written)
-"""Conformance of the checker with LANGUAGE.md §2-§5 and §8, as an outside
-tester would check it: every sentence of §5 "Details that follow from the
-types" and "Static rules" as a positive and a negative case.
+"""Conformance of the checker with docs/language.md §2-§7 and the diagnostics
+of docs/cli.md, as an outside tester would check it: every rule of §6 (types
+and expressions) and every static rule the checker enforces, as a positive
+and a negative case.
 
 `CASES` is a table of (id, source, expected diagnostics) where each expected
 diagnostic is `CODE@line:column` of the exact token, in the order `chatflow
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from chatflow.compiler.check import check_program
 from chatflow.compiler.loader import FlowUnit, Program, load_program
 from chatflow.diagnostics import Diagnostic, Span, sort_diagnostics
 from chatflow.dsl import ast
+from installed_cli import chatflow_command
 
 
 def lint(tmp_path: Path, src: str, name: str = "t.flow") -> list[Diagnostic]:
@@ -971,7 +972,7 @@ def test_flag_with_a_value_in_a_built_tree() -> None:
 # --------------------------------------------------------------------------- CLI
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "chatflow", *args], cwd=cwd,
+    return subprocess.run([*chatflow_command(), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=60, check=False)
 
 

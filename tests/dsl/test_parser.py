@@ -1,4 +1,4 @@
-"""The `.flow` parser: every construct of LANGUAGE.md §2-§5, spans, and the
+"""The `.flow` parser: every construct of docs/language.md §2-§6, spans, and the
 public parse functions."""
 
 from __future__ import annotations
@@ -74,13 +74,13 @@ def test_feature_example_parses() -> None:
     assert flow.params[1].default == ast.Literal("", flow.params[1].default.span)  # type: ignore[union-attr]
     assert [(o.name.name, o.type.name) for o in flow.outputs] == [("merged", "bool")]
     kinds = [type(i).__name__ for i in flow.items]
-    assert kinds == ["Setting", "Setting", "Setting", "Quota", "Setting", "Var", "Step", "Step",
+    assert kinds == ["Setting", "Setting", "Setting", "Quota", "Setting", "Step", "Step",
                      "Group", "Step", "Step", "OutputItem"]
     quota = flow.items[3]
     assert isinstance(quota, ast.Quota)
     assert [(e.key.name, show(e.value)) for e in quota.entries] == [
         ("tokens", "200000"), ("cpu", "600000ms"), ("wall", "7200000ms"), ("steps", "500")]
-    fix = flow.items[10]
+    fix = flow.items[9]
     assert isinstance(fix, ast.Step) and isinstance(fix.action, ast.CallAction)
     assert [a.name for a in fix.after or ()] == ["checks"]
     assert show(fix.when) == "(not unit.ok)"  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""The YAML front-end (LANGUAGE.md §7): AST shapes, spans into the YAML file,
+"""The YAML front-end (docs/language.md §9): AST shapes, spans into the YAML file,
 every E011x code at its line and column, multi-flow files, and the twin of
 examples/feature.flow."""
 
@@ -78,7 +78,7 @@ def test_feature_yaml_parses_clean() -> None:
     flow = module.flows[0]
     assert flow.name.name == "feature"
     kinds = [type(i).__name__ for i in flow.items]
-    assert kinds == ["Setting", "Setting", "Setting", "Quota", "Setting", "Var", "Step",
+    assert kinds == ["Setting", "Setting", "Setting", "Quota", "Setting", "Step",
                      "Step", "Group", "Step", "Step", "OutputItem"]
     settings = [i.name.name for i in flow.items if isinstance(i, ast.Setting)]
     assert settings == ["version", "description", "automation", "max_depth"]

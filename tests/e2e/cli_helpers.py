@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from installed_cli import chatflow_command
+
+__all__ = ["EXAMPLES", "REPO", "Run", "chatflow_command", "run_chatflow"]
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-
-
-def chatflow_command() -> list[str]:
-    """The `chatflow` console script next to the running interpreter (a venv's
-    bin/), else the one on PATH, else `python -m chatflow`."""
-    beside = Path(sys.executable).parent / "chatflow"
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("chatflow")
-    if found:
-        return [found]
-    return [sys.executable, "-m", "chatflow"]
 
 
 @dataclass

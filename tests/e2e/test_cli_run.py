@@ -1,5 +1,5 @@
 """`chatflow run / status / approve / resume / history / ...` end to end on the
-LANGUAGE.md §1 example, with a scripted agent and fake `make`/`pytest`/`ruff`
+docs/language.md §1 example, with a scripted agent and fake `make`/`pytest`/`ruff`
 on PATH, in a temporary directory."""
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ import pytest
 from cli_helpers import chatflow_command
 from contract_helpers import cf, sandbox_env, write
 
+from installed_cli import with_default_sigint
+
 FLOW = """\
 flow slow() {{
   parallelism "{mode}"
@@ -43,7 +45,8 @@ def test_signal_kills_running_steps_and_resume_finishes(tmp_path: Path, mode: st
                                                         sig: int) -> None:
     write(tmp_path, "slow.flow", FLOW.format(mode=mode))
     log = tmp_path / "log.txt"
-    proc = subprocess.Popen([*chatflow_command(), "run", "slow.flow"], cwd=tmp_path,
+    proc = subprocess.Popen(with_default_sigint([*chatflow_command(), "run", "slow.flow"]),
+                            cwd=tmp_path,
                             env=sandbox_env(tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     started = "b2-start" if mode != "sequential" else "b-start"

@@ -25,6 +25,10 @@ DOC = REPO / "docs" / "diagnostics.md"
 SOURCE_SUFFIXES = (".flow", ".yaml", ".yml")
 CODE_RE = re.compile(r"^([EW]\d{4})(?:_|$)")
 
+CONFIG = ERR_DIR / ".chatflow" / "config.yaml"
+# Codes whose example depends on the configuration in effect (shown before it).
+SHOWS_CONFIG = {"W0115"}
+
 # Codes no source can trigger on purpose, with the reason (shown in the doc).
 NO_EXAMPLE = {
     "E0100": "An internal parser error is a bug in ChatFlow, not a mistake in a flow; "
@@ -72,12 +76,15 @@ def _cwd(path: Path) -> Iterator[None]:
 
 def render_golden(path: Path) -> tuple[str, list[str]]:
     """What `chatflow lint NAME` prints (no colour) when run inside the file's
-    directory, and the codes reported."""
+    directory, and the codes reported. As for the command, the agents defined
+    are those of the directory's `.chatflow/config.yaml` (and the installed
+    plugins)."""
+    from chatflow.commands import agents_in_effect
     from chatflow.compiler.api import lint_paths
     from chatflow.diagnostic_format import render_text
 
     with _cwd(path.parent):
-        result = lint_paths([path.name])
+        result = lint_paths([path.name], agents=agents_in_effect)
         diags = list(result.diagnostics)
         text = render_text(diags, dict(result.sources), color=False)
     return text, [d.code for d in diags]
@@ -140,6 +147,16 @@ def generate() -> str:
             paths = examples.get(code, [])
             if not paths:
                 out += [NO_EXAMPLE.get(code, "*(no example yet)*"), ""]
+            if paths and code in SHOWS_CONFIG:
+                out += [
+                    "With this `.chatflow/config.yaml` in the directory `chatflow lint` "
+                    "runs in:",
+                    "",
+                    "```yaml",
+                    CONFIG.read_text(encoding="utf-8").rstrip("\n"),
+                    "```",
+                    "",
+                ]
             for path in paths:
                 for helper in _helpers(path):
                     out += [

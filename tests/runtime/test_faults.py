@@ -23,6 +23,7 @@ import pytest
 from chatflow.compiler.api import compile_path
 from chatflow.runtime.api import WorkflowEngine
 from chatflow.runtime.store import open_store
+from installed_cli import chatflow_command
 
 DRIVER = Path(__file__).with_name("fault_driver.py")
 
@@ -196,23 +197,21 @@ def test_damaged_history_and_status_are_reported_and_repaired(tmp_path: Path) ->
 
 
 def test_cli_reports_damage_without_traceback(tmp_path: Path) -> None:
-    import shutil
-
     ir = _compile(tmp_path, KILL_FLOW)
     url = f"file:{tmp_path / 'state'}"
     engine = WorkflowEngine(open_store(url), workdir=str(tmp_path))
     iid = engine.start_workflow_instance(ir).instance_id
     engine.store.close()
     (tmp_path / "state" / "instances" / f"{iid}.json").write_text("garbage")
-    exe = shutil.which("chatflow") or "chatflow"
-    r = subprocess.run([exe, "status", iid, "--state", url], cwd=tmp_path,
+    exe = chatflow_command()
+    r = subprocess.run([*exe, "status", iid, "--state", url], cwd=tmp_path,
                        capture_output=True, text=True, env={**os.environ}, check=False)
     assert "Traceback" not in r.stderr
     assert r.returncode in (0, 1, 2)
-    r = subprocess.run([exe, "repair", iid, "--state", url], cwd=tmp_path,
+    r = subprocess.run([*exe, "repair", iid, "--state", url], cwd=tmp_path,
                        capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([exe, "status", iid, "--state", url, "--json"], cwd=tmp_path,
+    r = subprocess.run([*exe, "status", iid, "--state", url, "--json"], cwd=tmp_path,
                        capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["instance_id"] == iid

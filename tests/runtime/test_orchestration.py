@@ -362,12 +362,9 @@ flow t() {{
 {members}
   }}
 }}"""
-    t0 = time.monotonic()
     iid = run(engine, tmp_path, src)
-    wall = time.monotonic() - t0
     assert engine.status(iid).status == "succeeded"
-    assert overlap(tmp_path / "log") == 2
-    assert 0.75 < wall < 1.55 + 1.0  # two rounds of 0.4 s; loose for slow machines
+    assert overlap(tmp_path / "log") == 2  # counted from the log, not timed
 
 
 @pytest.mark.parametrize("parallelism", ["concurrent", "parallel"])
@@ -375,7 +372,6 @@ def test_independent_steps_of_a_group_overlap(engine: WorkflowEngine, tmp_path: 
                                               parallelism: str) -> None:
     members = "\n".join(
         f'    step s{i}: shell "echo + >> log; sleep 0.8; echo - >> log"' for i in range(4))
-    t0 = time.monotonic()
     iid = run(engine, tmp_path, f"""
 flow t() {{
   parallelism "{parallelism}"
@@ -385,7 +381,6 @@ flow t() {{
 }}""")
     assert engine.status(iid).status == "succeeded"
     assert overlap(tmp_path / "log") == 4
-    assert time.monotonic() - t0 < 2.9  # sequential would take 3.2 s
 
 
 def test_sequential_runs_one_at_a_time(engine: WorkflowEngine, tmp_path: Path) -> None:
@@ -424,7 +419,6 @@ flow t() {
 
 def test_parallel_calls_run_their_children_at_the_same_time(engine: WorkflowEngine,
                                                             tmp_path: Path) -> None:
-    t0 = time.monotonic()
     iid = run(engine, tmp_path, """
 flow t() {
   parallelism "concurrent"
@@ -435,11 +429,11 @@ flow t() {
   }
 }
 flow nap() {
-  step z: shell "sleep 1"
+  step z: shell "echo + >> log; sleep 1; echo - >> log"
 }""")
     assert engine.status(iid).status == "succeeded"
     assert len(children(engine, iid)) == 3
-    assert time.monotonic() - t0 < 2.6  # one after the other would take 3 s
+    assert overlap(tmp_path / "log") == 3  # all three at once (from the log, not timed)
 
 
 # ---------------------------------------------------------------------------- status --tree

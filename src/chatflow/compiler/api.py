@@ -10,8 +10,10 @@ carets). Usage problems — a missing file, an ambiguous or unknown flow — rai
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
@@ -21,10 +23,10 @@ from chatflow.diagnostics import ChatflowError, Diagnostic, Span, has_errors, so
 from chatflow.gcpause import no_cyclic_gc
 
 if TYPE_CHECKING:
+    from chatflow.compiler.agent_names import AgentCatalog
     from chatflow.compiler.check import CheckedProgram
     from chatflow.compiler.loader import Program
 
-SOURCE_SUFFIXES = (".flow", ".yaml", ".yml")
 EXIT_USAGE = 2
 
 
@@ -76,8 +78,10 @@ def split_target(arg: str) -> tuple[str, str | None]:
 
 
 def select_flow(program: Program, requested: str | None) -> str:
-    """The unit key of the flow to compile (LANGUAGE.md §5): the one named
-    after `:`, else the one named like the file's stem, else the only one."""
+    """The unit key of the flow to compile (docs/language.md, "Which flow a
+    command uses"): the one named after `:`, else the one named like the file
+    (`release.flow`, `release.yaml`, `release.flow.yaml`: `release`), else the
+    only one."""
     keys = list(program.root_flows)
     names = {program.units[k].flow.name.name: k for k in keys}
     listing = ", ".join(names) if names else "none"
@@ -87,6 +91,8 @@ def select_flow(program: Program, requested: str | None) -> str:
         raise ChatflowError(
             f"no flow `{requested}` in {program.root} (flows: {listing})", EXIT_USAGE)
     stem = Path(program.root).stem
+    if stem.endswith(".flow"):  # `release.flow.yaml` is named like `release`
+        stem = stem[: -len(".flow")]
     if stem in names:
         return names[stem]
     if len(keys) == 1:
@@ -126,12 +132,13 @@ def _sources(program: Program | None, diags: list[Diagnostic],
     return out
 
 
-def _check(path: str, text: str) -> tuple[Program, CheckedProgram, list[Diagnostic]]:
+def _check(path: str, text: str, agents: Callable[[], AgentCatalog] | None = None
+           ) -> tuple[Program, CheckedProgram, list[Diagnostic]]:
     from chatflow.compiler.check import check_program
     from chatflow.compiler.loader import load_program
 
     program, diags = load_program(path, text)
-    checked, more = check_program(program)
+    checked, more = check_program(program, agents)
     return program, checked, sort_diagnostics([*diags, *more])
 
 
@@ -164,39 +171,27 @@ def _compile_path(path: str, flow: str | None, source_info: bool) -> CompileResu
     return CompileResult(diags, ir, sources)
 
 
-def find_sources(paths: list[str]) -> list[str]:
-    """Every `.flow`/`.yaml`/`.yml` file named or under a named directory
-    (recursively, sorted); a missing path is a usage error."""
-    missing = [p for p in paths if not os.path.exists(p)]
-    if missing:
-        raise ChatflowError(
-            "no such file or directory: " + ", ".join(f"`{p}`" for p in missing), EXIT_USAGE)
-    out: list[str] = []
-    for p in paths:
-        if os.path.isdir(p):
-            found: list[str] = []
-            for root, dirs, files in os.walk(p):
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
-                found.extend(os.path.join(root, f) for f in files if f.endswith(SOURCE_SUFFIXES))
-            out.extend(sorted(found))
-        else:
-            out.append(p)
-    return list(dict.fromkeys(out))
-
-
-def lint_paths(paths: list[str]) -> LintResult:
-    """Check every flow of every source file under `paths`."""
+def lint_paths(paths: list[str], agents: Callable[[], AgentCatalog] | None = None
+               ) -> LintResult:
+    """Check every flow of every file named in `paths` and of every ChatFlow
+    source found under the directories named (see `compiler.sources`).
+    `agents` gives the agents a run could find: flows naming others get W0115
+    (called at most once, and only when a flow names an agent); None leaves
+    agent names unchecked."""
     with no_cyclic_gc():
-        return _lint_paths(paths)
+        return _lint_paths(paths, agents)
 
 
-def _lint_paths(paths: list[str]) -> LintResult:
+def _lint_paths(paths: list[str], agents: Callable[[], AgentCatalog] | None) -> LintResult:
+    from chatflow.compiler.sources import find_sources
+
     files = find_sources(paths)
     diags: list[Diagnostic] = []
     sources: dict[str, str] = {}
+    once = functools.cache(agents) if agents is not None else None
     for path in files:
         text = _read(path)
-        program, _, file_diags = _check(path, text)
+        program, _, file_diags = _check(path, text, once)
         sources = _sources(program, file_diags, {**sources, path: text})
         diags.extend(file_diags)
     return LintResult(sort_diagnostics(diags), sources, files)

@@ -6,8 +6,10 @@ malformed number: one mistake, one report)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from chatflow.compiler.agent_names import AgentCatalog
 from chatflow.compiler.graph import FlowGraph, build_graph
 from chatflow.compiler.loader import Program
 from chatflow.compiler.rules import RULES
@@ -27,14 +29,17 @@ class CheckedProgram:
     signatures: dict[str, Signature] = field(default_factory=dict)
 
 
-def check_program(program: Program) -> tuple[CheckedProgram, list[Diagnostic]]:
+def check_program(program: Program, agents: Callable[[], AgentCatalog] | None = None
+                  ) -> tuple[CheckedProgram, list[Diagnostic]]:
     """Check every flow unit. Warnings are kept only for the root file's
-    flows: imported files are linted on their own."""
+    flows: imported files are linted on their own. `agents` gives the agents
+    a run could find (W0115 unknown-agent); None leaves agent names unchecked."""
     with no_cyclic_gc():
-        return _check_program(program)
+        return _check_program(program, agents)
 
 
-def _check_program(program: Program) -> tuple[CheckedProgram, list[Diagnostic]]:
+def _check_program(program: Program, agents: Callable[[], AgentCatalog] | None
+                   ) -> tuple[CheckedProgram, list[Diagnostic]]:
     signatures = {key: signature_of(key, unit.flow)[0] for key, unit in program.units.items()}
     checked = CheckedProgram(program, {}, {}, {}, signatures)
     diags: list[Diagnostic] = []
@@ -52,7 +57,7 @@ def _check_program(program: Program) -> tuple[CheckedProgram, list[Diagnostic]]:
         checked.symbols[key] = symbols
         checked.typed[key] = typed
         ctx = FlowContext(program, unit, graph, symbols, typed, signatures,
-                          graph_diags + symbol_diags)
+                          graph_diags + symbol_diags, agents)
         for rule in RULES:
             if rule.check is None:
                 continue

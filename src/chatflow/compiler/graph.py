@@ -1,7 +1,7 @@
 """The per-flow dependency graph: implicit sequencing, groups, `after`
 resolution, cycle detection and the "runs after" relation.
 
-Sequencing (LANGUAGE.md §3): in a flow body, phase or repeat body, a step or
+Sequencing (docs/language.md §4): in a flow body, phase or repeat body, a step or
 group without `after` depends on the step or group written just before it;
 the first item of a body and every member of a `parallel` have no implicit
 dependency; `after` replaces the implicit one.

@@ -16,7 +16,7 @@ from chatflow.diagnostics import ChatflowError
 FORMATS = ("mermaid", "dot")
 _LABEL_MAX = 60
 
-# Binding strength of each operator, lowest first (LANGUAGE.md §5).
+# Binding strength of each operator, lowest first (docs/language.md §6).
 _PREC: dict[str, int] = {
     "??": 1, "or": 2, "and": 3, "not": 4,
     "==": 5, "!=": 5, "<": 5, "<=": 5, ">": 5, ">=": 5, "in": 5,

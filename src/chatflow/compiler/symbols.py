@@ -1,5 +1,5 @@
 """The per-flow symbol table: params, vars, steps and groups (one namespace),
-the fields each step and group yields (LANGUAGE.md §4) and which of them are
+the fields each step and group yields (docs/language.md §5) and which of them are
 optional because the node may not run. Also each flow's call signature."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """ChatFlow value types: parsing a `TypeRef`, rendering, assignability and
-unification (the type algebra of LANGUAGE.md §5)."""
+unification (the type algebra of docs/language.md §6)."""
 
 from __future__ import annotations
 

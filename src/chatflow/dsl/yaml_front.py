@@ -1,4 +1,4 @@
-"""The YAML front-end: LANGUAGE.md §7 text → the same AST as the `.flow` parser.
+"""The YAML front-end: docs/language.md §9 text → the same AST as the `.flow` parser.
 
 `parse_yaml(text, path)` composes the YAML with positions (`yaml_nodes`),
 validates it against `schemas/flow.schema.json` (`yaml_schema`), then builds
@@ -9,7 +9,7 @@ A file holds one flow (a mapping with `flow:`) or several: a mapping with
 `flows:` (a list of such mappings) and optional top-level `imports:`. Imports
 written inside a flow mapping also become module imports.
 
-Field kinds (LANGUAGE.md §7):
+Field kinds (docs/language.md §9):
 - expression fields (`when`, `until`, `max`, `output` values, `out` and `vars`
   `value`s, `set`'s `value`): the scalar's text is parsed as an expression,
   so `value: 0` and `value: "0"` are the same;

@@ -18,11 +18,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
-
-import yaml
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from chatflow.diagnostics import ChatflowError
+
+if TYPE_CHECKING:
+    from chatflow.compiler.agent_names import AgentCatalog
 
 __all__ = [
     "CONFIG_RELPATH",
@@ -30,6 +31,7 @@ __all__ = [
     "STATE_ENV",
     "AgentConfig",
     "Config",
+    "agent_catalog",
     "load_config",
     "resolve_state_url",
 ]
@@ -69,6 +71,8 @@ def load_config(path: Path | None) -> Config:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ChatflowError(f"{path}: cannot read config: {exc}", exit_code=2) from None
+    import yaml  # only when there is a file to read
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -103,6 +107,32 @@ def resolve_state_url(flag: str | None, cwd: Path) -> str:
         return env
     config = load_config(cwd / CONFIG_RELPATH)
     return config.state or DEFAULT_STATE_URL
+
+
+def agent_catalog(config: Config | None) -> AgentCatalog:
+    """The agents a run with `config` can find (`resolve_agent`'s order), for
+    the compiler's W0115 check (`chatflow lint`, `chatflow run --dry-run`): the
+    `agents:` entries, then the agents registered in this process or by an
+    installed entry point — looked up only if a name needs them, so a lint
+    whose agents the config defines imports no agent machinery."""
+    from chatflow.compiler.agent_names import AgentCatalog
+
+    configured: dict[str, str | None] = {}
+    shown: str | None = None
+    if config is not None:
+        if config.path is not None:
+            shown = os.path.relpath(config.path)
+        elif config.agents:
+            shown = "the configuration"
+        for name, entry in config.agents.items():
+            configured[name] = None if entry.command is not None else (entry.plugin or name)
+
+    def installed() -> set[str]:
+        from chatflow.runtime.actions.agent import installed_agent_names
+
+        return installed_agent_names()
+
+    return AgentCatalog(shown, configured, installed)
 
 
 def _agents(path: Path, raw: Any) -> dict[str, AgentConfig]:

@@ -6,7 +6,7 @@ store's per-instance lock; a step is committed `running` (owner + lease)
 before its side effects start, and long steps run *outside* the lock (claim
 under the lock, run, commit under the lock), so `status` is never blocked.
 
-Execution semantics follow LANGUAGE.md §6; docs/runtime.md describes the
+Execution semantics follow docs/language.md §8; docs/runtime.md describes the
 events, the crash-recovery rules, the parallel strategies, sub-flows and
 quotas.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Step states (LANGUAGE.md §6).
+# Step states (docs/language.md §8).
 PENDING = "pending"
 READY = "ready"
 WAITING_APPROVAL = "waiting_approval"

@@ -1,4 +1,4 @@
-"""Ready-set bookkeeping over one flow's IR DAG (LANGUAGE.md §6, docs/ir.md).
+"""Ready-set bookkeeping over one flow's IR DAG (docs/language.md §8, docs/ir.md).
 
 `FlowGraph` is the static shape of a flow (deps, dependents, groups) built once
 per IR. `Schedule` tracks node statuses and tells the engine which nodes are

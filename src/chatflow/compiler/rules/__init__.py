@@ -51,6 +51,7 @@ from chatflow.compiler.rules import (
     unbound_output,
     unknown_action,
     unknown_after,
+    unknown_agent,
     unknown_argument,
     unknown_field,
     unknown_flow,
@@ -126,6 +127,7 @@ RULES: tuple[Rule, ...] = (
     duplicate_after.RULE,         # W0109
     reserved_output.RULE,         # W0110
     risk_on_approve.RULE,         # W0111
+    unknown_agent.RULE,           # W0115
     shell_foreign_code.RULE,      # W0120
     shell_env_cleared.RULE,       # W0121
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from chatflow.compiler.agent_names import AgentCatalog
 from chatflow.compiler.graph import FlowGraph
 from chatflow.compiler.loader import FlowUnit, Program
 from chatflow.compiler.symbols import FlowSymbols, Signature
@@ -24,6 +25,8 @@ class FlowContext:
     signatures: dict[str, Signature]
     # diagnostics found while building the graph and the symbol table
     found: list[Diagnostic] = field(default_factory=list)
+    # the agents a run could find (given by the caller; None: not checked)
+    agents: Callable[[], AgentCatalog] | None = None
     _items: list[ast.Item] | None = None
 
     @property

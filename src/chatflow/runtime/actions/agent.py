@@ -34,6 +34,7 @@ __all__ = [
     "AgentRequest",
     "AgentResponse",
     "CommandAgent",
+    "installed_agent_names",
     "register_agent",
     "resolve_agent",
     "run_agent",
@@ -181,6 +182,12 @@ def _entry_points() -> dict[str, EntryPoint]:
 
             _entry_point_cache = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
         return _entry_point_cache
+
+
+def installed_agent_names() -> set[str]:
+    """Names `resolve_agent` finds without configuration: agents registered in
+    this process and installed `chatflow.agents` entry points."""
+    return {*_registered, *_entry_points()}
 
 
 def _load_plugin(name: str) -> AgentFactory | None:
