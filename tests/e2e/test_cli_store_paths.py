@@ -77,7 +77,8 @@ def _unprivileged() -> list[str]:
         finally:
             (probe / "x").unlink(missing_ok=True)
             probe.rmdir()
-    pytest.skip("running as root and cannot drop CAP_DAC_OVERRIDE (no usable setpriv): "
+    pytest.fail("running as root and cannot drop CAP_DAC_OVERRIDE (no usable setpriv, from "
+                "util-linux): "
                 "permission bits do not stop root's writes, so a read-only state "
                 "directory cannot be tested here")
 
