@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import UsageError
 
 EXIT_USAGE = 2
 
@@ -47,11 +47,9 @@ def parse_input_value(name: str, raw: str, type_str: str) -> Any:
             return _int64(_duration_ms(raw))
         value = json.loads(raw)
     except (ValueError, json.JSONDecodeError) as exc:
-        raise ChatflowError(f"input `{name}`: cannot read {raw!r} as {type_str} ({exc})",
-                            exit_code=EXIT_USAGE) from None
+        raise UsageError(f"input `{name}`: cannot read {raw!r} as {type_str} ({exc})") from None
     if not check_type(value, type_str):
-        raise ChatflowError(f"input `{name}`: {raw!r}: {mismatch(value, type_str)}",
-                            exit_code=EXIT_USAGE)
+        raise UsageError(f"input `{name}`: {raw!r}: {mismatch(value, type_str)}")
     return value
 
 
@@ -79,10 +77,9 @@ def parse_inputs(pairs: list[str], flow: Mapping[str, Any]) -> dict[str, Any]:
     for pair in pairs:
         name, sep, raw = pair.partition("=")
         if not sep or not name:
-            raise ChatflowError(f"-i expects NAME=VALUE, got {pair!r}", exit_code=EXIT_USAGE)
+            raise UsageError(f"-i expects NAME=VALUE, got {pair!r}")
         if name not in types:
             known = ", ".join(types) or "none"
-            raise ChatflowError(f"unknown input `{name}` (the flow's params: {known})",
-                                exit_code=EXIT_USAGE)
+            raise UsageError(f"unknown input `{name}` (the flow's params: {known})")
         out[name] = parse_input_value(name, raw, types[name])
     return out

@@ -24,7 +24,8 @@ import typer
 
 from chatflow.cli_inputs import parse_input_value as parse_input_value  # re-exported
 from chatflow.cli_inputs import parse_inputs
-from chatflow.diagnostics import ChatflowError
+from chatflow.commands import exit_code_for
+from chatflow.diagnostics import ChatflowError, UsageError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -50,15 +51,10 @@ def _guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ChatflowError as exc:
-            code = exc.exit_code
-            from chatflow.runtime.store.base import InstanceNotFound
-
-            if isinstance(exc, InstanceNotFound):
-                code = EXIT_USAGE
             if exc.diagnostics:
-                _print_diagnostics(exc.diagnostics, getattr(exc, "sources", {}))
+                _print_diagnostics(exc.diagnostics, exc.sources)
             sys.stderr.write(f"error: {exc.message}\n")
-            raise typer.Exit(code) from None
+            raise typer.Exit(exit_code_for(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -141,8 +137,8 @@ def _pick_instance(engine: Any, instance_id: str | None) -> str:
 
     latest = latest_instance(engine.store)
     if latest is None:
-        raise ChatflowError("no instances yet in this state store; start one with "
-                            "`chatflow run FILE`", exit_code=EXIT_USAGE)
+        raise UsageError("no instances yet in this state store; start one with "
+                            "`chatflow run FILE`")
     sys.stderr.write(f"(most recent instance: {latest.instance_id})\n")
     return str(latest.instance_id)
 

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from chatflow import __version__
-from chatflow.diagnostics import ChatflowError, Diagnostic, has_errors
+from chatflow.diagnostics import ChatflowError, Diagnostic, UsageError, has_errors
 
 if TYPE_CHECKING:
     from chatflow.compiler.agent_names import AgentCatalog
 
 __all__ = [
-    "EXIT_ERRORS", "EXIT_OK", "EXIT_USAGE", "agents_in_effect", "compile_target", "graph",
+    "EXIT_ERRORS", "EXIT_OK", "EXIT_USAGE", "agents_in_effect", "compile_target", "exit_code_for",
+    "graph",
     "lint", "parse_plain_lint", "print_diagnostics", "report_error", "schema",
     "warn_undefined_agents", "write_atomic",
 ]
@@ -75,15 +76,14 @@ def write_atomic(path: str, text: str) -> None:
     except FileNotFoundError:
         st = None
     except OSError as exc:
-        raise ChatflowError(f"cannot write `{path}`: {exc.strerror or exc}", EXIT_USAGE) from None
+        raise UsageError(f"cannot write `{path}`: {exc.strerror or exc}") from None
     if st is not None and not stat.S_ISREG(st.st_mode):
         what = _not_a_file(st.st_mode)
-        raise ChatflowError(f"cannot write `{path}`: it is {what}, not a regular file; `-o` "
-                            "writes a file (leave `-o` out to print to stdout)", EXIT_USAGE)
+        raise UsageError(f"cannot write `{path}`: it is {what}, not a regular file; `-o` "
+                            "writes a file (leave `-o` out to print to stdout)")
     if not os.path.isdir(directory or "."):
         shown = os.path.dirname(path) or directory
-        raise ChatflowError(f"cannot write `{path}`: directory `{shown}` does not exist",
-                            EXIT_USAGE)
+        raise UsageError(f"cannot write `{path}`: directory `{shown}` does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory or ".")
     try:
         if st is None:
@@ -101,7 +101,7 @@ def write_atomic(path: str, text: str) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        raise ChatflowError(f"cannot write `{path}`: {exc.strerror or exc}", EXIT_ERRORS) from None
+        raise ChatflowError(f"cannot write `{path}`: {exc.strerror or exc}") from None
 
 
 def _umask() -> int:
@@ -153,7 +153,7 @@ def warn_undefined_agents(ir: Mapping[str, Any]) -> None:
 def lint(paths: Sequence[str], fmt: str = "text") -> int:
     """`chatflow lint`: 0 clean or warnings only, 1 errors."""
     if fmt not in LINT_FORMATS:
-        raise ChatflowError(f"unknown format `{fmt}` (use text, json or sarif)", EXIT_USAGE)
+        raise UsageError(f"unknown format `{fmt}` (use text, json or sarif)")
     from chatflow.compiler import api
 
     # a missing path: usage error from find_sources
@@ -213,13 +213,19 @@ def schema(kind: str) -> int:
     return EXIT_OK
 
 
+def exit_code_for(exc: ChatflowError) -> int:
+    """The exit code of an error, chosen here from its class: 2 for a request that
+    cannot be carried out as asked (`UsageError`), 1 for everything else."""
+    return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERRORS
+
+
 def report_error(exc: ChatflowError) -> int:
     """Print a `ChatflowError` (and any diagnostics it carries); return its exit code."""
     if exc.diagnostics:
-        print_diagnostics(exc.diagnostics)
+        print_diagnostics(exc.diagnostics, exc.sources or None)
     sys.stderr.write(f"error: {exc.message}\n")
     sys.stderr.flush()
-    return exc.exit_code
+    return exit_code_for(exc)
 
 
 def parse_plain_lint(args: Sequence[str]) -> tuple[list[str], str] | None:

@@ -103,12 +103,18 @@ def has_errors(diags: list[Diagnostic] | tuple[Diagnostic, ...]) -> bool:
 
 
 class ChatflowError(Exception):
-    """The one project error type for I/O and usage problems (not source
-    diagnostics). The CLI turns it into a message and `exit_code`."""
+    """The one project error type for I/O and run-time problems (not source
+    diagnostics). It says what went wrong; the CLI chooses the exit code from
+    the class (`UsageError` is 2, every other `ChatflowError` 1)."""
 
-    def __init__(self, message: str, exit_code: int = 1,
-                 diagnostics: list[Diagnostic] | None = None) -> None:
+    def __init__(self, message: str, diagnostics: list[Diagnostic] | None = None,
+                 sources: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.exit_code = exit_code
         self.diagnostics = diagnostics or []
+        self.sources: dict[str, str] = sources or {}
+
+
+class UsageError(ChatflowError):
+    """The request cannot be carried out as asked: a bad argument, input, config
+    or flow, a file, flow, instance or step that does not exist."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chatflow.commands import exit_code_for
 from chatflow.compiler import api
 from chatflow.compiler.ir import dumps, load_ir
 from chatflow.compiler.sources import find_sources
@@ -68,14 +69,14 @@ def test_select_flow_rules() -> None:
     assert api.select_flow(fake_program("d/x.flow", "a", "b"), "b") == "b"
     with pytest.raises(ChatflowError) as exc:
         api.select_flow(fake_program("d/x.flow", "a", "b"), None)
-    assert exc.value.exit_code == 2
+    assert exit_code_for(exc.value) == 2
     assert "several flows" in exc.value.message and "flows: a, b" in exc.value.message
     with pytest.raises(ChatflowError) as exc:
         api.select_flow(fake_program("d/x.flow", "a", "b"), "c")
-    assert exc.value.exit_code == 2 and "no flow `c`" in exc.value.message
+    assert exit_code_for(exc.value) == 2 and "no flow `c`" in exc.value.message
     with pytest.raises(ChatflowError) as exc:
         api.select_flow(fake_program("d/x.flow"), None)
-    assert exc.value.exit_code == 2
+    assert exit_code_for(exc.value) == 2
 
 
 def test_schemas() -> None:
@@ -92,7 +93,7 @@ def test_missing_paths_are_usage_errors(tmp_path: Path) -> None:
                  lambda: api.compile_path(str(tmp_path))):
         with pytest.raises(ChatflowError) as exc:
             call()
-        assert exc.value.exit_code == 2
+        assert exit_code_for(exc.value) == 2
 
 
 def test_find_sources_recursive_sorted(tmp_path: Path) -> None:
@@ -213,7 +214,7 @@ def test_several_flows_need_a_choice(tmp_path: Path) -> None:
                                       'flow b() {\n  step y: shell "y"\n}\n')
     with pytest.raises(ChatflowError) as exc:
         api.compile_path(f)
-    assert exc.value.exit_code == 2 and "flows: a, b" in exc.value.message
+    assert exit_code_for(exc.value) == 2 and "flows: a, b" in exc.value.message
     result = api.compile_path(f + ":b")
     assert result.ir is not None and result.ir["entry"] == "b"
     assert list(result.ir["flows"]) == ["b"]

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from chatflow.commands import exit_code_for
 from chatflow.compiler.graph_render import duration_text, expr_text, render, to_dot, to_mermaid
 from chatflow.diagnostics import ChatflowError
 
@@ -134,10 +135,10 @@ def test_keyword_like_ids_are_prefixed_in_mermaid() -> None:
 def test_unknown_format_and_flow_are_usage_errors() -> None:
     with pytest.raises(ChatflowError) as exc:
         render(doc(), "svg")
-    assert exc.value.exit_code == 2 and "mermaid, dot" in exc.value.message
+    assert exit_code_for(exc.value) == 2 and "mermaid, dot" in exc.value.message
     with pytest.raises(ChatflowError) as exc:
         to_dot(doc(), "nope")
-    assert exc.value.exit_code == 2 and "flows: main" in exc.value.message
+    assert exit_code_for(exc.value) == 2 and "flows: main" in exc.value.message
 
 
 def b(op: str, x: Any, y: Any) -> dict[str, Any]:

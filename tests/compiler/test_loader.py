@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from chatflow.commands import exit_code_for
 from chatflow.compiler.check import check_program
 from chatflow.compiler.loader import load_program
 from chatflow.diagnostics import ChatflowError
@@ -83,4 +84,4 @@ def test_text_override_and_unreadable_root(tmp_path: Path) -> None:
     assert diags == [] and program.root_flows == ["v"]
     with pytest.raises(ChatflowError) as exc:
         load_program(str(tmp_path / "absent.flow"))
-    assert exc.value.exit_code == 2
+    assert exit_code_for(exc.value) == 2

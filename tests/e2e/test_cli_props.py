@@ -11,6 +11,7 @@ from cli_helpers import EXAMPLES, run_chatflow
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chatflow.commands import exit_code_for
 from chatflow.diagnostics import Diagnostic
 
 FEATURE_FLOW = (EXAMPLES / "feature.flow").read_text(encoding="utf-8")
@@ -108,7 +109,7 @@ def test_compile_api_never_raises(text: str) -> None:
         try:
             result = compile_path(path)
         except ChatflowError as exc:  # usage problems (e.g. no flow named like the file)
-            assert exc.exit_code == 2
+            assert exit_code_for(exc) == 2
             return
         assert (result.ir is None) == has_errors(result.diagnostics)
 

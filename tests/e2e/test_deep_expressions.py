@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from cli_helpers import run_chatflow
 
+from chatflow.commands import exit_code_for
 from chatflow.diagnostics import ChatflowError
 from chatflow.dsl.parser import MAX_NESTING
 from chatflow.runtime.api import WorkflowEngine, compile_flow
@@ -132,5 +133,5 @@ def test_engine_api_refuses_nesting_past_the_limit(tmp_path: Path,
     path.write_text(flow_source("bool", nested_expr("bool", 500)), encoding="utf-8")
     with pytest.raises(ChatflowError) as exc:
         engine.start_workflow_instance(str(path))
-    assert exc.value.exit_code == 2
+    assert exit_code_for(exc.value) == 2
     assert {d.code for d in exc.value.diagnostics} == {"E0107"}

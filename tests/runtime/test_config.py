@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from chatflow.commands import exit_code_for
 from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.config import (
     DEFAULT_STATE_URL,
@@ -26,7 +27,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def bad(tmp_path: Path, text: str) -> str:
     with pytest.raises(ChatflowError) as info:
         load_config(write(tmp_path, text))
-    assert info.value.exit_code == 2
+    assert exit_code_for(info.value) == 2
     return info.value.message
 
 

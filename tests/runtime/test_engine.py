@@ -29,6 +29,7 @@ from engine_support import (
     shell,
 )
 
+from chatflow.commands import exit_code_for
 from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.dry_run import plan_flow, render_plan
 from chatflow.runtime.engine import Engine
@@ -251,4 +252,4 @@ def test_parse_input_values() -> None:
     for raw, t in (("x", "int"), ("maybe", "bool"), ("[1, \"a\"]", "list[int]"), ("{", "json")):
         with pytest.raises(ChatflowError) as e:
             p("a", raw, t)
-        assert e.value.exit_code == 2
+        assert exit_code_for(e.value) == 2

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatflow.cli_inputs import parse_input_value
+from chatflow.commands import exit_code_for
 from chatflow.diagnostics import ChatflowError
 from chatflow.dsl.lexical import MAX_INT
 from chatflow.runtime.engine import bind_inputs
@@ -115,7 +116,7 @@ def test_a_float_input_must_be_finite(raw: str) -> None:
     with pytest.raises(ChatflowError) as info:
         parse_input_value("ratio", raw, "float")
     message = info.value.message
-    assert "not a finite number" in message and info.value.exit_code == 2
+    assert "not a finite number" in message and exit_code_for(info.value) == 2
     assert "got float" not in message
 
 
@@ -127,7 +128,7 @@ def test_a_float_input_must_be_finite(raw: str) -> None:
 def test_out_of_range_inputs_are_usage_errors(raw: str, type_str: str) -> None:
     with pytest.raises(ChatflowError) as info:
         parse_input_value("n", raw, type_str)
-    assert info.value.exit_code == 2
+    assert exit_code_for(info.value) == 2
     assert "64 bits" in info.value.message or "finite" in info.value.message
 
 

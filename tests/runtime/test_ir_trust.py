@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 import chatflow
 from backends import backend, store_url  # noqa: F401  (fixtures)
+from chatflow.commands import exit_code_for
 from chatflow.compiler import ir as ir_module
 from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.api import CompiledFlow, WorkflowEngine, compile_flow
@@ -124,7 +125,7 @@ def test_invalid_pinned_ir_is_reported_clearly(
         assert msg.startswith("pinned IR t@0 (sha256 "), msg
         assert msg.endswith("cannot be used: invalid IR at $.flows.t.settings: Additional "
                             "properties are not allowed ('bogus' was unexpected)"), msg
-        assert exc.value.exit_code == 1
+        assert exit_code_for(exc.value) == 1
     eng.store.close()
     other.store.close()
 

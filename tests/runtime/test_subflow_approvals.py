@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from backends import backend, store_url  # noqa: F401  (fixtures)
+from chatflow.commands import exit_code_for
 from chatflow.compiler.api import compile_path
 from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.api import WorkflowEngine
@@ -118,7 +119,7 @@ def test_deciding_on_the_waiting_call_step_is_a_usage_error(engine: WorkflowEngi
     decide = engine.reject if reject else engine.approve
     with pytest.raises(ChatflowError) as err:
         decide(parent, "staging", "ann")
-    assert err.value.exit_code == 2
+    assert exit_code_for(err.value) == 2
     msg = err.value.message
     assert f"chatflow approve {child} checkout" in msg
     assert f"chatflow resume {parent}" in msg

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from chatflow.commands import exit_code_for
 from chatflow.runtime.store import (
     StoreFormatError,
     StoreURLError,
@@ -142,5 +143,5 @@ def test_parse_state_url(url: str, kind: str, where: str) -> None:
 def test_bad_state_urls(url: str) -> None:
     with pytest.raises(StoreURLError) as err:
         open_store(url)
-    assert err.value.exit_code == 2
+    assert exit_code_for(err.value) == 2
     assert "expected file:PATH" in str(err.value)

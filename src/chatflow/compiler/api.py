@@ -4,7 +4,7 @@ Each function runs the phases (load → check → lower) and returns plain
 results: diagnostics, the product (IR, AST dump, graph text) or None when
 there were errors, and the source texts the diagnostics point into (for
 carets). Usage problems — a missing file, an ambiguous or unknown flow — raise
-`ChatflowError(exit_code=2)`.
+`UsageError`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatflow.diagnostics import ChatflowError, Diagnostic, Span, has_errors, sort_diagnostics
+from chatflow.diagnostics import (
+    ChatflowError,
+    Diagnostic,
+    Span,
+    UsageError,
+    has_errors,
+    sort_diagnostics,
+)
 from chatflow.gcpause import no_cyclic_gc
 
 if TYPE_CHECKING:
@@ -88,8 +95,8 @@ def select_flow(program: Program, requested: str | None) -> str:
     if requested is not None:
         if requested in names:
             return names[requested]
-        raise ChatflowError(
-            f"no flow `{requested}` in {program.root} (flows: {listing})", EXIT_USAGE)
+        raise UsageError(
+            f"no flow `{requested}` in {program.root} (flows: {listing})")
     stem = Path(program.root).stem
     if stem.endswith(".flow"):  # `release.flow.yaml` is named like `release`
         stem = stem[: -len(".flow")]
@@ -98,24 +105,24 @@ def select_flow(program: Program, requested: str | None) -> str:
     if len(keys) == 1:
         return keys[0]
     if not keys:
-        raise ChatflowError(f"{program.root} defines no flow", EXIT_USAGE)
-    raise ChatflowError(
+        raise UsageError(f"{program.root} defines no flow")
+    raise UsageError(
         f"{program.root} defines several flows and none is named `{stem}`; pick one with "
-        f"`{program.root}:FLOW` (flows: {listing})", EXIT_USAGE)
+        f"`{program.root}:FLOW` (flows: {listing})")
 
 
 def _read(path: str) -> str:
     if not os.path.exists(path):
-        raise ChatflowError(f"no such file: `{path}`", EXIT_USAGE)
+        raise UsageError(f"no such file: `{path}`")
     if os.path.isdir(path):
-        raise ChatflowError(f"`{path}` is a directory, not a flow file", EXIT_USAGE)
+        raise UsageError(f"`{path}` is a directory, not a flow file")
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
     except UnicodeDecodeError:
-        raise ChatflowError(f"cannot read `{path}`: not UTF-8 text", EXIT_USAGE) from None
+        raise UsageError(f"cannot read `{path}`: not UTF-8 text") from None
     except OSError as e:
-        raise ChatflowError(f"cannot read `{path}`: {e.strerror or e}", EXIT_USAGE) from None
+        raise UsageError(f"cannot read `{path}`: {e.strerror or e}") from None
 
 
 def _sources(program: Program | None, diags: list[Diagnostic],
@@ -167,7 +174,7 @@ def _compile_path(path: str, flow: str | None, source_info: bool) -> CompileResu
     except LoweringError as e:  # a checker gap: say so instead of a traceback
         raise ChatflowError(
             f"internal compiler error while lowering {path}: {e} (the checker should have "
-            "reported this; please file a bug with the source)", 1, diags) from None
+            "reported this; please file a bug with the source)", diags) from None
     return CompileResult(diags, ir, sources)
 
 

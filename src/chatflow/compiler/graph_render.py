@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import UsageError
 
 FORMATS = ("mermaid", "dot")
 _LABEL_MAX = 60
@@ -151,7 +151,7 @@ def _flow_of(ir: dict[str, Any], flow: str | None) -> tuple[str, dict[str, Any]]
     key = ir["entry"] if flow is None else flow
     if key not in ir["flows"]:
         known = ", ".join(sorted(ir["flows"]))
-        raise ChatflowError(f"flow `{key}` is not in the IR (flows: {known})", exit_code=2)
+        raise UsageError(f"flow `{key}` is not in the IR (flows: {known})")
     return key, ir["flows"][key]
 
 
@@ -273,5 +273,4 @@ def render(ir: dict[str, Any], fmt: str, flow: str | None = None) -> str:
         return to_mermaid(ir, flow)
     if fmt == "dot":
         return to_dot(ir, flow)
-    raise ChatflowError(f"unknown graph format `{fmt}` (expected one of: {', '.join(FORMATS)})",
-                        exit_code=2)
+    raise UsageError(f"unknown graph format `{fmt}` (expected one of: {', '.join(FORMATS)})")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from chatflow.compiler.spelling import did_you_mean
-from chatflow.diagnostics import ChatflowError, Diagnostic, Span, error
+from chatflow.diagnostics import Diagnostic, Span, UsageError, error
 from chatflow.dsl import ast
 from chatflow.dsl.lexical import PLACEHOLDER_CODES
 
@@ -67,7 +67,7 @@ def load_program(path: str, text: str | None = None) -> tuple[Program, list[Diag
             with open(path, encoding="utf-8") as f:
                 text = f.read()
         except (OSError, UnicodeDecodeError) as e:
-            raise ChatflowError(f"cannot read {path}: {_reason(e)}", exit_code=2) from None
+            raise UsageError(f"cannot read {path}: {_reason(e)}") from None
     loader = _Loader(path)
     root = loader.load(path, text, is_root=True)
     program = Program(path, loader.units, [], loader.sources,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import UsageError
 from chatflow.dsl.frontend import is_flow_yaml, is_yaml
 
 __all__ = ["FLOW_YAML_SUFFIXES", "SKIPPED_DIRS", "find_sources", "git_ignored", "is_source"]
@@ -39,8 +39,8 @@ def find_sources(paths: list[str]) -> list[str]:
     usage error."""
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
-        raise ChatflowError(
-            "no such file or directory: " + ", ".join(f"`{p}`" for p in missing), EXIT_USAGE)
+        raise UsageError(
+            "no such file or directory: " + ", ".join(f"`{p}`" for p in missing))
     out: list[str] = []
     for p in paths:
         out.extend(_walk(p) if os.path.isdir(p) else [p])

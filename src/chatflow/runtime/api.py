@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import UsageError
 from chatflow.runtime.engine import Engine, EventSink
 from chatflow.runtime.records import (
     WorkflowHistoryEvent,
@@ -76,10 +76,8 @@ def compile_flow(flow: str) -> CompiledFlow:
 
     result = compile_path(flow)
     if result.ir is None or has_errors(result.diagnostics):
-        err = ChatflowError(f"{flow}: the flow has errors", exit_code=2,
-                            diagnostics=list(result.diagnostics))
-        err.sources = dict(result.sources)  # type: ignore[attr-defined]
-        raise err
+        raise UsageError(f"{flow}: the flow has errors", diagnostics=list(result.diagnostics),
+                         sources=dict(result.sources))
     return CompiledFlow(result.ir, flow)
 
 
@@ -89,10 +87,9 @@ def check_instance_id(instance_id: str) -> str:
     from chatflow.runtime.store.records import is_valid_instance_id
 
     if not isinstance(instance_id, str) or not is_valid_instance_id(instance_id):
-        raise ChatflowError(
+        raise UsageError(
             f"invalid instance id {instance_id!r}: an id is letters, digits and "
-            "'.', '_', '-', '@', '+', starting with a letter or digit; see `chatflow list`",
-            exit_code=2)
+            "'.', '_', '-', '@', '+', starting with a letter or digit; see `chatflow list`")
     return instance_id
 
 
@@ -153,8 +150,8 @@ class WorkflowEngine:
             return load_ir(dict(flow))
         if isinstance(flow, str | os.PathLike):
             return compile_flow(os.fspath(flow)).ir
-        raise ChatflowError(f"flow must be a path, `path:flow`, a CompiledFlow or an IR dict, "
-                            f"got {type(flow).__name__}", exit_code=2)
+        raise UsageError(f"flow must be a path, `path:flow`, a CompiledFlow or an IR dict, "
+                            f"got {type(flow).__name__}")
 
     def start_workflow_instance(self, flow: FlowRef, inputs: Mapping[str, Any] | None = None,
                                 feature_id: str | None = None,
@@ -307,7 +304,7 @@ class WorkflowEngine:
 
         close = difflib.get_close_matches(step, names, n=3)
         hint = f"; did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
-        raise ChatflowError(f"instance {instance_id} has no step `{step}`{hint}", exit_code=2)
+        raise UsageError(f"instance {instance_id} has no step `{step}`{hint}")
 
 
 def _problems(problems: Any) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import UsageError
 
 if TYPE_CHECKING:
     from chatflow.compiler.agent_names import AgentCatalog
@@ -70,7 +70,7 @@ def load_config(path: Path | None) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ChatflowError(f"{path}: cannot read config: {exc}", exit_code=2) from None
+        raise UsageError(f"{path}: cannot read config: {exc}") from None
     import yaml  # only when there is a file to read
 
     try:
@@ -81,7 +81,7 @@ def load_config(path: Path | None) -> Config:
         if mark is not None:
             where = f":{mark.line + 1}:{mark.column + 1}"
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ChatflowError(f"{path}{where}: invalid YAML: {problem}", exit_code=2) from None
+        raise UsageError(f"{path}{where}: invalid YAML: {problem}") from None
     if data is None:
         return Config(path=path)
     if not isinstance(data, dict):
@@ -195,4 +195,4 @@ def _kind(value: Any) -> str:
 
 
 def _bad(path: Path, problem: str) -> NoReturn:
-    raise ChatflowError(f"{path}: {problem}", exit_code=2)
+    raise UsageError(f"{path}: {problem}")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import ChatflowError, UsageError
 from chatflow.runtime.evaluator import EvalError, evaluate, render
 from chatflow.runtime.outputs import bind_outputs
 from chatflow.runtime.quota import (
@@ -103,7 +103,7 @@ def _now() -> float:
     return time.time()
 
 
-class Unpinned(ChatflowError):
+class Unpinned(UsageError):
     """The instance has no pinned IR (migrated from a v1.0 store): it can be
     read from its stored records, not driven or decided on."""
 
@@ -111,7 +111,7 @@ class Unpinned(ChatflowError):
         super().__init__(
             f"instance {state.instance_id} has no pinned IR (it was migrated from a v1.0 "
             "store): `status`, `history` and `artifacts` show it, but it cannot be driven "
-            "or decided on; start a new instance instead", exit_code=2)
+            "or decided on; start a new instance instead")
         self.state = state
 
 
@@ -490,13 +490,12 @@ class Engine:
             ir = upgrade_ir(ir)
         key = flow_key or str(ir["entry"])
         if key not in ir["flows"]:
-            raise ChatflowError(f"flow `{key}` is not in the IR", exit_code=2)
+            raise UsageError(f"flow `{key}` is not in the IR")
         flow = ir["flows"][key]
         settings = flow.get("settings") or {}
         level = automation if automation is not None else settings.get("automation", 100)
         if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 100:
-            raise ChatflowError(f"automation must be an integer 0..100, got {level!r}",
-                                exit_code=2)
+            raise UsageError(f"automation must be an integer 0..100, got {level!r}")
         values = bind_inputs(flow, dict(inputs or {}))
         iid = instance_id or new_instance_id(str(flow.get("name", key)))
         now = utc_now()
@@ -524,7 +523,7 @@ class Engine:
             try:
                 val = evaluate(v["value"], _Scope(tmp))
             except EvalError as exc:
-                raise ChatflowError(f"var `{v['name']}`: {exc}", exit_code=2) from None
+                raise UsageError(f"var `{v['name']}`: {exc}") from None
             variables[v["name"]] = val
             tmp.vars[v["name"]] = val
         if ref is None:
@@ -1598,13 +1597,12 @@ class Engine:
                comment: str = "") -> WorkflowStatusInfo:
         with self.locked(instance_id) as rt:
             if step not in rt.graph.nodes:
-                raise ChatflowError(f"instance {instance_id} has no step `{step}`",
-                                    exit_code=2)
+                raise UsageError(f"instance {instance_id} has no step `{step}`")
             rec = rt.step(step)
             if rec.status != WAITING_APPROVAL:
-                raise ChatflowError(
+                raise UsageError(
                     f"step `{step}` of {instance_id} is not waiting for approval "
-                    f"(it is {rec.status})", exit_code=2)
+                    f"(it is {rec.status})")
             gate = rec.extra.get("gate", "risk")
             if gate == CHILD_GATE:
                 raise refuse_decision(self.store, instance_id, step, rec)
@@ -1867,8 +1865,7 @@ def bind_inputs(flow: Mapping[str, Any], inputs: dict[str, Any]) -> dict[str, An
     unknown = sorted(set(inputs) - names)
     if unknown:
         known = ", ".join(sorted(names)) or "none"
-        raise ChatflowError(f"unknown input(s) {', '.join(unknown)} (the flow's params: {known})",
-                            exit_code=2)
+        raise UsageError(f"unknown input(s) {', '.join(unknown)} (the flow's params: {known})")
     out: dict[str, Any] = {}
     empty = _EmptyScope()
     for p in params:
@@ -1879,14 +1876,13 @@ def bind_inputs(flow: Mapping[str, Any], inputs: dict[str, Any]) -> dict[str, An
             try:
                 val = evaluate(p["default"], empty)
             except EvalError as exc:
-                raise ChatflowError(f"default of `{name}`: {exc}", exit_code=2) from None
+                raise UsageError(f"default of `{name}`: {exc}") from None
         else:
-            raise ChatflowError(f"missing required input `{name}` ({p['type']})", exit_code=2)
+            raise UsageError(f"missing required input `{name}` ({p['type']})")
         if isinstance(val, int) and not isinstance(val, bool) and p["type"].startswith("float"):
             val = float(val)
         if not check_type(val, p["type"]):
-            raise ChatflowError(f"input `{name}`: {mismatch(val, p['type'])}",
-                                exit_code=2)
+            raise UsageError(f"input `{name}`: {mismatch(val, p['type'])}")
         out[name] = val
     return out
 

@@ -76,7 +76,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import UsageError
 from chatflow.runtime.values import is_number
 
 __all__ = [
@@ -115,11 +115,11 @@ SOURCE_NAMES = {"tokens": "tokens", "cpu_ms": "cpu", "wall_ms": "wall", "steps":
 _DURATION_KEYS = frozenset({"cpu_ms", "wall_ms"})
 
 
-class QuotaError(ChatflowError):
+class QuotaError(UsageError):
     """A malformed `settings.quota` (only hand-built IR can have one)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, exit_code=2)
+        super().__init__(message)
 
 
 # ---------------------------------------------------------------------------- limits

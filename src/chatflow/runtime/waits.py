@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import ChatflowError, UsageError
 from chatflow.runtime.records import RUNNING, WAITING_APPROVAL
 
 __all__ = ["WaitPoint", "driver_of", "refuse_decision", "waiting_points", "waiting_view"]
@@ -128,12 +128,12 @@ def refuse_decision(store: Any, instance_id: str, step: str, record: Any) -> Cha
     head = (f"step `{step}` of {instance_id} is a `call` that waits for its sub-flow "
             f"{child}, not for a decision of its own")
     if not points:
-        return ChatflowError(f"{head}; the sub-flow no longer waits for a person: "
-                             f"continue with: chatflow resume {drive}", exit_code=2)
+        return UsageError(f"{head}; the sub-flow no longer waits for a person: "
+                             f"continue with: chatflow resume {drive}")
     todo = "".join(f"\n  chatflow approve {p.instance_id} {p.step}"
                    + (f"   ({p.message})" if p.message else "") for p in points)
-    return ChatflowError(f"{head}; decide on the step that waits:{todo}\n"
-                         f"then continue with: chatflow resume {drive}", exit_code=2)
+    return UsageError(f"{head}; decide on the step that waits:{todo}\n"
+                         f"then continue with: chatflow resume {drive}")
 
 
 def waiting_view(record: Any) -> dict[str, Any] | None:

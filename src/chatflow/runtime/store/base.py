@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
 
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import ChatflowError, UsageError
 from chatflow.runtime.store.records import (
     ArtifactInfo,
     Change,
@@ -51,14 +51,14 @@ class StoreError(ChatflowError):
     """Any state-store problem (I/O, bad URL, missing instance...)."""
 
 
-class StoreURLError(StoreError):
+class StoreURLError(StoreError, UsageError):
     """The state URL cannot be understood."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, exit_code=2)
+        super().__init__(message)
 
 
-class InstanceNotFound(StoreError):
+class InstanceNotFound(StoreError, UsageError):
     def __init__(self, instance_id: str, where: str) -> None:
         super().__init__(f"no workflow instance {instance_id!r} in {where}")
         self.instance_id = instance_id
