@@ -66,12 +66,6 @@ class Instances:
     def sink(self, sink: EventSink | None) -> None:
         self.local.sink = sink
 
-    def emit(self, etype: str, step: str | None, data: Mapping[str, Any]) -> None:
-        sink = self.sink
-        if sink is not None:
-            with contextlib.suppress(Exception):  # a display bug must never break a run
-                sink(etype, step, data)
-
     # ------------------------------------------------------------------ locking
 
     def tlock(self, instance_id: str) -> threading.RLock:
