@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatflow.runtime.actions.base import ActionContext, ActionResult
+from chatflow.runtime.claim import ActionOutcome, Claim
 
 if TYPE_CHECKING:
-    from chatflow.runtime.engine import ActionOutcome, Claim, Engine
+    from chatflow.runtime.engine import Engine
 
 WORKER_ACTIONS = frozenset({"shell", "python"})
 """Action types a `parallel` flow runs in worker processes."""
@@ -69,8 +70,6 @@ def run_local(atype: str, rendered: dict[str, Any], ctx: ActionContext,
 
 
 def _outcome(res: ActionResult) -> ActionOutcome:
-    from chatflow.runtime.engine import ActionOutcome
-
     fields = dict(res.fields)
     fields.setdefault("ok", res.ok)
     return ActionOutcome(res.ok, fields, res.error, res.tokens, cpu_s=res.cpu_s)

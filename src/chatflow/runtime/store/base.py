@@ -30,6 +30,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from chatflow.diagnostics import ChatflowError, UsageError
 from chatflow.runtime.store.records import (
+    FORMAT_VERSION,
     ArtifactInfo,
     Change,
     HistoryEvent,
@@ -248,6 +249,14 @@ class StateStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (connections, cached file handles)."""
+
+    def schema_version(self) -> int:
+        """The version of the stored layout: for the SQL backends the highest
+        schema migration applied (0 before `setup()`); by default the record
+        format this code reads and writes (`FORMAT_VERSION`: the file backend
+        refuses to open a store of another format).  `chatflow migrate`
+        compares it before and after `setup()`."""
+        return FORMAT_VERSION
 
     def __enter__(self) -> StateStore:
         return self

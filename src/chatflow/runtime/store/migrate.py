@@ -45,9 +45,9 @@ def migrate_store(url: str, backup: bool = True) -> MigrationReport:
         return _migrate_sqlite(Path(location), url, backup=backup)
     store = open_store(url)
     try:
-        before = store.schema_version()  # type: ignore[attr-defined]
+        before = store.schema_version()
         store.setup()
-        after = store.schema_version()  # type: ignore[attr-defined]
+        after = store.schema_version()
     finally:
         store.close()
     return MigrationReport(url, before, after, message=_sql_message(before, after))

@@ -1,0 +1,136 @@
+"""Executing one claimed step with no lock held (`Executor`): its task
+directory, the action run (with retries and back-off), the artifacts of a
+blob-only backend, and the commit of its result — or its discarding, when
+someone decided otherwise meanwhile."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from chatflow.runtime.claim import ActionOutcome, Claim
+from chatflow.runtime.engine.accounting import QuotaAccount
+from chatflow.runtime.engine.claims import CLAIMS
+from chatflow.runtime.engine.completion import complete, set_stop
+from chatflow.runtime.engine.instances import Instances
+from chatflow.runtime.engine.lifecycle import update_instance_status
+from chatflow.runtime.engine.recovery import Watcher
+from chatflow.runtime.engine.resolve import (
+    DEFAULT_LEASE_S,
+    Resolver,
+    event_view,
+    render_claim,
+    started,
+    wait,
+)
+from chatflow.runtime.quota import step_spending
+from chatflow.runtime.records import CANCELLED, FAILED, RUNNING, SUCCEEDED
+
+MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
+
+RunAction = Callable[[Claim, str], ActionOutcome]
+"""Runs a claim's action (no lock held); the second argument is its task dir."""
+
+
+class Executor:
+    """Runs the claims of one engine, each in the thread that calls `execute`."""
+
+    def __init__(self, instances: Instances, resolver: Resolver, quota: QuotaAccount,
+                 watcher: Watcher, run_action: RunAction,
+                 interrupted: threading.Event) -> None:
+        self.instances = instances
+        self.resolver = resolver
+        self.quota = quota
+        self.watcher = watcher
+        self.run_action = run_action
+        self.interrupted = interrupted
+
+    def execute(self, claim: Claim) -> None:
+        """Run a claimed step (no lock held), with its retries, then commit."""
+        self.watcher.watch(claim)
+        try:
+            while True:
+                task_dir, temporary = self.task_dir(claim)
+                try:
+                    outcome = self.run_action(claim, task_dir)
+                except Exception as exc:  # an adapter bug: the step fails, the run goes on
+                    outcome = ActionOutcome(False, {"ok": False},
+                                            f"{type(exc).__name__}: {exc}")
+                if temporary:
+                    self.upload_artifacts(claim, task_dir)
+                if self.interrupted.is_set():  # killed by Ctrl-C: recorded by drive()
+                    return
+                with self.instances.locked(claim.instance_id) as rt:
+                    rec = rt.step(claim.step)
+                    if rec.status != RUNNING or rec.owner != claim.owner:
+                        # someone decided otherwise meanwhile (cancel, recovery)
+                        rt.event("step_result_discarded", claim.step, attempt=claim.attempt,
+                                 ok=outcome.ok)
+                        self.instances.commit(rt)
+                        return
+                    if outcome.pause:
+                        wait(rt, claim.step, "child",
+                             child_instance_id=claim.rendered.get("child_instance_id"))
+                        update_instance_status(rt)
+                        self.instances.commit(rt)
+                        return
+                    retry = claim.options.get("retry")
+                    if not outcome.ok and retry and claim.attempt <= int(retry["times"]) \
+                            and rt.inst_status not in (CANCELLED, FAILED):
+                        delay = int(retry.get("backoff_ms", 0)) * (2 ** (claim.attempt - 1))
+                        rt.event("step_retrying", claim.step, attempt=claim.attempt,
+                                 error=outcome.error, delay_ms=delay)
+                        claim.attempt += 1
+                        err = render_claim(rt, claim)
+                        rt.put(replace(rec, attempts=claim.attempt,
+                                       lease_until=time.time() + DEFAULT_LEASE_S))
+                        started(rt, claim.step, attempt=claim.attempt,
+                                owner=claim.owner, **event_view(claim.rendered))
+                        self.instances.commit(rt)
+                        if err is None:
+                            time.sleep(delay / 1000.0)
+                            continue
+                        outcome = ActionOutcome(False, {"ok": False}, err)
+                    status = SUCCEEDED if outcome.ok else FAILED
+                    spent = self.quota.account(rt, step_spending(outcome.tokens,
+                                                                 outcome.cpu_s))
+                    complete(rt, claim.step, status, outcome.fields,
+                             attempts=claim.attempt, error=outcome.error, spent=spent)
+                    if outcome.depth_exceeded:
+                        rt.event("max_depth_exceeded", claim.step, error=outcome.error,
+                                 depth=outcome.depth, limit=outcome.limit)
+                        set_stop(rt, "max_depth", outcome.error or "max_depth exceeded")
+                    # settle groups / the instance in this commit
+                    self.resolver.advance(rt, 0, [], 0)
+                    update_instance_status(rt)
+                    self.instances.commit(rt)
+                    return
+        finally:
+            CLAIMS.remove(claim)
+            self.watcher.unwatch(claim)
+
+    def task_dir(self, claim: Claim) -> tuple[str, bool]:
+        """Where the step writes stdout/stderr/artifacts, and whether it is a
+        temporary directory to upload (backends that keep blobs only)."""
+        path = self.instances.store.artifact_dir(claim.instance_id, claim.step)
+        if path is not None:
+            return str(path), False
+        import tempfile
+
+        return tempfile.mkdtemp(prefix="chatflow-task-"), True
+
+    def upload_artifacts(self, claim: Claim, task_dir: str) -> None:
+        import shutil
+
+        root = Path(task_dir)
+        try:
+            for f in sorted(root.rglob("*")):
+                if f.is_file() and f.stat().st_size <= MAX_ARTIFACT_BYTES:
+                    self.instances.store.put_artifact(claim.instance_id, claim.step,
+                                                      f.relative_to(root).as_posix(),
+                                                      f.read_bytes())
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
