@@ -173,3 +173,19 @@ def test_dsl_does_not_load_later_stages() -> None:
              if m.startswith(("chatflow.compiler", "chatflow.runtime", "chatflow.cli"))]
     assert not later
     assert not _heavy(loaded, ("networkx", "jsonschema", "typer", "rich"))
+
+
+# The runtime reaches the compiler through the IR format's one home and the
+# one loader (compiling a source file), nothing else (docs/internals.md).
+RUNTIME_MAY_IMPORT = frozenset({"chatflow.compiler.ir", "chatflow.compiler.api"})
+
+
+@pytest.mark.parametrize("path", sorted((PKG / "runtime").rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(SRC)))
+def test_runtime_reaches_the_compiler_only_through_ir_and_the_loader(path: Path) -> None:
+    bad = [f"{path.relative_to(SRC)}:{line} imports {mod}"
+           for mod, line in _imports(path)
+           if _stage(mod) == "compiler" and mod not in RUNTIME_MAY_IMPORT
+           # `from chatflow.compiler.ir import X` also lists `chatflow.compiler.ir.X`
+           and mod.rpartition(".")[0] not in RUNTIME_MAY_IMPORT]
+    assert not bad, "\n".join(bad)

@@ -60,7 +60,7 @@ from chatflow.runtime.records import (
 )
 from chatflow.runtime.scheduler import FlowGraph, Schedule
 from chatflow.runtime.shell_bindings import bind_shell
-from chatflow.runtime.store.base import StoreError
+from chatflow.runtime.store.base import StoreError, new_instance_id
 from chatflow.runtime.store.records import (
     Change,
     IRRef,
@@ -70,6 +70,7 @@ from chatflow.runtime.store.records import (
     StepRecord,
     utc_now,
 )
+from chatflow.runtime.store.records import epoch_seconds as _epoch
 from chatflow.runtime.values import check_type, describe, mismatch
 from chatflow.runtime.views import duration_ms
 from chatflow.runtime.waits import (
@@ -485,7 +486,7 @@ class Engine:
               automation: int | None = None, parent_instance_id: str | None = None,
               depth: int = 0, instance_id: str | None = None) -> WorkflowStartResult:
         if ir.get("ir_version") == 1:
-            from chatflow.compiler.ir_upgrade import upgrade_ir
+            from chatflow.compiler.ir import upgrade_ir
 
             ir = upgrade_ir(ir)
         key = flow_key or str(ir["entry"])
@@ -1802,15 +1803,6 @@ def _prestart_workers(graph: FlowGraph) -> None:
     POOL.prestart(min(want, 16))
 
 
-def _epoch(iso: str) -> float | None:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except (ValueError, AttributeError):
-        return None
-
-
 def _strategy(flow: Mapping[str, Any]) -> str:
     """The flow's `parallelism`: sequential (default), concurrent, parallel."""
     value = (flow.get("settings") or {}).get("parallelism", "sequential")
@@ -1850,12 +1842,6 @@ def _env_text(value: Any) -> str:
     from chatflow.runtime.values import to_text
 
     return to_text(value)
-
-
-def new_instance_id(flow_name: str) -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in flow_name)[:40] or "flow"
-    return f"{safe}-{stamp}-{uuid.uuid4().hex[:6]}"
 
 
 def bind_inputs(flow: Mapping[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,17 @@ def utc_now() -> str:
     return f"{cached[1]}.{ns // 1000:06d}Z"
 
 
+def epoch_seconds(iso: str) -> float | None:
+    """Seconds since the epoch of an ISO-8601 timestamp (`utc_now`'s `...Z` or
+    an offset); None if unreadable. The one parser of the timestamps stores keep."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except (ValueError, AttributeError):
+        return None
+
+
 def is_valid_instance_id(instance_id: str) -> bool:
     return bool(_ID_RE.match(instance_id)) and ".." not in instance_id
 
