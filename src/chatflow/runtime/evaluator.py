@@ -15,15 +15,14 @@ list or string out of range is an error.
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, NoReturn, Protocol
 
 from chatflow.compiler.ir import MAX_EXPR_DEPTH, expr_text
+from chatflow.runtime.regex_guard import regex_search
 from chatflow.runtime.values import (
     check_type,
     describe,
@@ -50,9 +49,6 @@ __all__ = [
 
 # MAX_EXPR_DEPTH (the IR's limit, checked when IR is loaded): deeper trees
 # are rejected here too, instead of overflowing the stack.
-
-MATCH_MAX_SUBJECT = 1 << 20
-MATCH_MAX_PATTERN = 1000
 
 
 class EvalError(Exception):
@@ -561,62 +557,10 @@ def _str2_fn(fn: Callable[[str, str], Any]) -> _EagerOp:
 def _fn_matches(ev: _Evaluator, node: dict[str, Any], v: list[Any]) -> Any:
     subject = ev.want_str(v[0], node, "argument 1")
     pattern = ev.want_str(v[1], node, "argument 2")
-    if len(subject) > MATCH_MAX_SUBJECT:
-        ev.fail(node, f"text too long for `matches` ({len(subject)} characters, "
-                      f"limit {MATCH_MAX_SUBJECT})")
     try:
-        compiled = _compile_regex(pattern)
+        return regex_search(pattern, subject)
     except ValueError as exc:
         ev.fail(node, str(exc))
-    return compiled.search(subject) is not None
-
-
-@lru_cache(maxsize=256)
-def _compile_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a user regex, refusing the shapes that backtrack exponentially.
-
-    Python's `re` has no timeout, so instead of bounding run time we refuse
-    a variable-length repeat inside another repeat (`(a+)+`, `(a?){30}`,
-    also the harmless `(\\d+\\.)+`: write `[\\d.]+`) and backreferences;
-    with the subject size bounded, what remains runs in polynomial time."""
-    if len(pattern) > MATCH_MAX_PATTERN:
-        raise ValueError(f"regex too long ({len(pattern)} characters, limit {MATCH_MAX_PATTERN})")
-    try:
-        compiled = re.compile(pattern)
-    except (re.error, OverflowError, ValueError) as exc:
-        raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
-    except RecursionError:
-        raise ValueError(f"regex nested too deeply: {pattern!r}") from None
-    parser: Any = importlib.import_module("re._parser")
-    try:
-        parsed = parser.parse(pattern, compiled.flags)
-        _refuse_catastrophic(parsed, pattern, inside_repeat=False)
-    except RecursionError:
-        raise ValueError(f"regex nested too deeply: {pattern!r}") from None
-    return compiled
-
-
-def _refuse_catastrophic(items: Any, pattern: str, inside_repeat: bool) -> None:
-    for op, av in items:
-        name = str(op)
-        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            lo, hi, sub = av
-            if hi != lo and inside_repeat:
-                raise ValueError(
-                    f"regex {pattern!r} nests repeats (like `(a+)+`), which can take "
-                    "exponential time; simplify it")
-            _refuse_catastrophic(sub, pattern, inside_repeat or hi > 1)
-        elif name == "SUBPATTERN":
-            _refuse_catastrophic(av[-1], pattern, inside_repeat)
-        elif name == "BRANCH":
-            for branch in av[1]:
-                _refuse_catastrophic(branch, pattern, inside_repeat)
-        elif name == "ATOMIC_GROUP":
-            _refuse_catastrophic(av, pattern, inside_repeat)
-        elif name in ("ASSERT", "ASSERT_NOT"):
-            _refuse_catastrophic(av[1], pattern, inside_repeat)
-        elif name in ("GROUPREF", "GROUPREF_EXISTS"):
-            raise ValueError(f"regex {pattern!r} uses a backreference, which is not supported")
 
 
 _BUILTINS: dict[str, tuple[int, _EagerOp]] = {
