@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from chatflow.diagnostic_codes import register_table
 from chatflow.diagnostics import Diagnostic, Related, Span, error
 
 
@@ -30,7 +31,7 @@ class GrammarProbe(Protocol):
         """Parse an example mistake (it raises lark's error for its state)."""
 
 
-CODES: dict[str, tuple[str, str]] = {
+CODES: dict[str, tuple[str, str]] = register_table({
     "E0100": ("internal-parser-error",
               "internal parser error (a bug in ChatFlow, never the user's fault)"),
     "E0101": ("unexpected-token",
@@ -56,9 +57,9 @@ CODES: dict[str, tuple[str, str]] = {
               "a multi-line `\"\"\"` / `\'\'\'` string breaks the layout rule (text after the "
               "opening quotes, closing quotes not on their own line, a line indented less "
               "than them)"),
-}
-"""code → (name, description) of the `.flow` syntax errors, read by
-`diagnostic_format.known_rules` (the rule catalog, SARIF, docs/diagnostics.md)."""
+})
+"""code → (name, description) of the `.flow` syntax errors, registered in
+`chatflow.diagnostic_codes` (the rule catalog, SARIF, docs/diagnostics.md)."""
 
 # Terminals → words. String terminals not listed are shown as `text`.
 _NAMES = {
