@@ -211,19 +211,18 @@ def _key_of(exc: Any) -> _Key | None:
 
 
 def _state_of(exc: Any) -> int | None:
-    st = getattr(exc, "state", None)
-    pos = getattr(st, "position", None)
-    return pos if isinstance(pos, int) else None
+    from chatflow.dsl.lark_shim import error_state
+
+    return error_state(exc)
 
 
 def human(term: str, terminals: dict[str, Any]) -> str:
     if term in _NAMES:
         return _NAMES[term]
-    t = terminals.get(term)
-    pattern = getattr(t, "pattern", None)
-    if pattern is not None and type(pattern).__name__ == "PatternStr":
-        return f"`{pattern.value}`"
-    return term.lower()
+    from chatflow.dsl.lark_shim import literal_text
+
+    text = literal_text(terminals.get(term))
+    return f"`{text}`" if text is not None else term.lower()
 
 
 # Families of terminals named as one when most of them are acceptable.

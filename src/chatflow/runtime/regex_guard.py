@@ -9,10 +9,10 @@ Every problem is a `ValueError` whose message the evaluator shows.
 
 from __future__ import annotations
 
-import importlib
 import re
 from functools import lru_cache
-from typing import Any
+
+from chatflow.runtime import re_shim
 
 __all__ = ["MATCH_MAX_PATTERN", "MATCH_MAX_SUBJECT", "regex_search"]
 
@@ -45,33 +45,25 @@ def _compile_regex(pattern: str) -> re.Pattern[str]:
         raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
     except RecursionError:
         raise ValueError(f"regex nested too deeply: {pattern!r}") from None
-    parser: Any = importlib.import_module("re._parser")
     try:
-        parsed = parser.parse(pattern, compiled.flags)
-        _refuse_catastrophic(parsed, pattern, inside_repeat=False)
+        _refuse_catastrophic(re_shim.parse(pattern, compiled.flags), pattern,
+                             inside_repeat=False)
     except RecursionError:
         raise ValueError(f"regex nested too deeply: {pattern!r}") from None
     return compiled
 
 
-def _refuse_catastrophic(items: Any, pattern: str, inside_repeat: bool) -> None:
-    for op, av in items:
-        name = str(op)
-        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            lo, hi, sub = av
-            if hi != lo and inside_repeat:
+def _refuse_catastrophic(items: tuple[re_shim.RegexNode, ...], pattern: str,
+                         inside_repeat: bool) -> None:
+    for node in items:
+        if node.kind == "repeat":
+            if node.high != node.low and inside_repeat:
                 raise ValueError(
                     f"regex {pattern!r} nests repeats (like `(a+)+`), which can take "
                     "exponential time; simplify it")
-            _refuse_catastrophic(sub, pattern, inside_repeat or hi > 1)
-        elif name == "SUBPATTERN":
-            _refuse_catastrophic(av[-1], pattern, inside_repeat)
-        elif name == "BRANCH":
-            for branch in av[1]:
-                _refuse_catastrophic(branch, pattern, inside_repeat)
-        elif name == "ATOMIC_GROUP":
-            _refuse_catastrophic(av, pattern, inside_repeat)
-        elif name in ("ASSERT", "ASSERT_NOT"):
-            _refuse_catastrophic(av[1], pattern, inside_repeat)
-        elif name in ("GROUPREF", "GROUPREF_EXISTS"):
+            _refuse_catastrophic(node.bodies[0], pattern, inside_repeat or node.high > 1)
+        elif node.kind == "backref":
             raise ValueError(f"regex {pattern!r} uses a backreference, which is not supported")
+        else:
+            for body in node.bodies:
+                _refuse_catastrophic(body, pattern, inside_repeat)
