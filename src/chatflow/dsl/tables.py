@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from chatflow.dsl import lalr
@@ -79,9 +80,11 @@ def cache_dir() -> str:
     return os.path.join(base, "chatflow")
 
 
-def _table_files() -> list[str]:
-    """The shipped tables, then the cached ones for this grammar."""
-    return [os.path.join(_DIR, _TABLES_FILE), _cache_file()]
+def _table_files() -> Iterator[str]:
+    """The shipped tables, then the cached ones for this grammar (the cache
+    is only looked up when the shipped ones do not fit)."""
+    yield os.path.join(_DIR, _TABLES_FILE)
+    yield _cache_file()
 
 
 def _cache_file() -> str:

@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 FORMAT_VERSION = 2
@@ -44,8 +45,6 @@ def utc_now() -> str:
 def epoch_seconds(iso: str) -> float | None:
     """Seconds since the epoch of an ISO-8601 timestamp (`utc_now`'s `...Z` or
     an offset); None if unreadable. The one parser of the timestamps stores keep."""
-    from datetime import datetime
-
     try:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
     except (ValueError, AttributeError):
