@@ -16,11 +16,14 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "chatflow"
 
 # Stage of each top-level part of the package; a module may import only from
-# its own stage or earlier ones. `diagnostic_format` renders compiler output and
-# may read the checker's rule registry, and the runtime may use it.
+# its own stage or earlier ones. `diagnostic_codes` is the one registry of codes
+# the front ends and the checker's rules register into; `diagnostic_format`
+# renders compiler output and imports those phases so their codes are
+# registered, and the runtime may use it.
 STAGE_NAMES = ["common", "dsl", "compiler", "format", "runtime", "cli"]
 STAGES = {
     "chatflow.diagnostics": "common",
+    "chatflow.diagnostic_codes": "common",
     "chatflow.dsl": "dsl",
     "chatflow.compiler": "compiler",
     "chatflow.diagnostic_format": "format",
@@ -86,6 +89,12 @@ def _imports(path: Path) -> list[tuple[str, int]]:
 
 def _python_files() -> list[Path]:
     return sorted(PKG.rglob("*.py"))
+
+
+def test_the_renderer_imports_no_module_by_its_name_in_a_string() -> None:
+    """The rule catalog comes from the registry, not `__import__("chatflow...")`."""
+    text = (PKG / "diagnostic_format.py").read_text(encoding="utf-8")
+    assert "__import__" not in text and "import_module" not in text
 
 
 def test_there_is_something_to_check() -> None:
@@ -173,3 +182,85 @@ def test_dsl_does_not_load_later_stages() -> None:
              if m.startswith(("chatflow.compiler", "chatflow.runtime", "chatflow.cli"))]
     assert not later
     assert not _heavy(loaded, ("networkx", "jsonschema", "typer", "rich"))
+
+
+# The runtime reaches the compiler through the IR format's one home and the
+# one loader (compiling a source file), nothing else (docs/internals.md).
+RUNTIME_MAY_IMPORT = frozenset({"chatflow.compiler.ir", "chatflow.compiler.api"})
+
+
+@pytest.mark.parametrize("path", sorted((PKG / "runtime").rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(SRC)))
+def test_runtime_reaches_the_compiler_only_through_ir_and_the_loader(path: Path) -> None:
+    bad = [f"{path.relative_to(SRC)}:{line} imports {mod}"
+           for mod, line in _imports(path)
+           if _stage(mod) == "compiler" and mod not in RUNTIME_MAY_IMPORT
+           # `from chatflow.compiler.ir import X` also lists `chatflow.compiler.ir.X`
+           and mod.rpartition(".")[0] not in RUNTIME_MAY_IMPORT]
+    assert not bad, "\n".join(bad)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module → the package modules it imports (lazy imports included)."""
+    modules = {_module_name(p): p for p in _python_files()}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        graph[name] = {mod for mod, _ in _imports(path) if mod in modules and mod != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+# The parts already free of cycles; the runtime's are being broken up (issue 8).
+ACYCLIC = ("chatflow.dsl", "chatflow.compiler", "chatflow.diagnostic_format",
+           "chatflow.diagnostics", "chatflow.diagnostic_codes")
+
+
+def test_no_import_cycle() -> None:
+    cycles = [c for c in _cycles(_import_graph())
+              if any(m == p or m.startswith(p + ".") for m in c for p in ACYCLIC)]
+    assert not cycles, "\n".join(" ↔ ".join(c) for c in cycles)
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

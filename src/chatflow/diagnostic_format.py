@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from chatflow.diagnostic_codes import CodeInfo, registered
 from chatflow.diagnostics import Diagnostic, Related, Severity, Span
 
 TAB_WIDTH = 4
@@ -264,94 +265,19 @@ def render_json(diags: Iterable[Diagnostic]) -> str:
 # --------------------------------------------------------------------------- sarif
 
 
-@dataclass(frozen=True, slots=True)
-class RuleInfo:
-    """What SARIF lists about one diagnostic code."""
-
-    code: str
-    name: str
-    description: str
-    severity: str = "error"
-
-
-def _rule_from(obj: object) -> RuleInfo | None:
-    code = getattr(obj, "code", None)
-    if not isinstance(code, str):
-        return None
-    name = getattr(obj, "name", None)
-    desc = getattr(obj, "description", None) or getattr(obj, "summary", None)
-    sev = getattr(obj, "severity", None)
-    sev_text = getattr(sev, "value", sev)
-    return RuleInfo(
-        code=code,
-        name=name if isinstance(name, str) else code,
-        description=desc if isinstance(desc, str) else "",
-        severity=sev_text if isinstance(sev_text, str) else
-        ("warning" if code.startswith("W") else "error"),
-    )
-
-
-def _rule_from_dict(item: Mapping[str, object]) -> RuleInfo | None:
-    code = item.get("code")
-    if not isinstance(code, str):
-        return None
-    name, desc, sev = item.get("name"), item.get("description"), item.get("severity")
-    return RuleInfo(code, name if isinstance(name, str) else code,
-                    desc if isinstance(desc, str) else "",
-                    sev if isinstance(sev, str) else
-                    ("warning" if code.startswith("W") else "error"))
+RuleInfo = CodeInfo
+"""What SARIF lists about one diagnostic code (`chatflow.diagnostic_codes`)."""
 
 
 def known_rules() -> list[RuleInfo]:
-    """Every code the project documents, from the registries that exist.
+    """Every code the project documents: the one registry of codes
+    (`chatflow.diagnostic_codes`), once the phases that report codes have
+    registered theirs (they do when imported)."""
+    import chatflow.compiler.rules
+    import chatflow.dsl.syntax_errors
+    import chatflow.dsl.yaml_front  # noqa: F401  (the three register their codes)
 
-    The checker's registry (`chatflow.compiler.rules.RULES`) is authoritative
-    for E02xx-W01xx; the front-ends (`dsl.syntax_errors`, `dsl.yaml_front`)
-    export a `CODES` table, code → (name, description). A missing or
-    differently-shaped registry only means fewer rules are listed (SARIF
-    then lists the codes that were seen)."""
-    found: dict[str, RuleInfo] = {}
-    for module_name, attrs in (
-        ("chatflow.dsl.syntax_errors", ("CODES", "RULES")),
-        ("chatflow.dsl.yaml_front", ("CODES", "RULES")),
-        ("chatflow.compiler.rules", ("RULES", "REGISTRY")),
-    ):
-        try:
-            module = __import__(module_name, fromlist=["_"])
-        except Exception:  # a broken optional registry must not break the output
-            continue
-        infos: list[RuleInfo] = []
-        for attr in attrs:
-            infos = _rules_in(getattr(module, attr, None))
-            if infos:
-                break
-        for info in infos:
-            found.setdefault(info.code, info)
-    return sorted(found.values(), key=lambda r: r.code)
-
-
-def _rules_in(table: object) -> list[RuleInfo]:
-    out: list[RuleInfo] = []
-    if isinstance(table, Mapping):
-        for key, value in table.items():
-            info = _rule_from(value)
-            if info is None and isinstance(key, str):
-                name, text = key, value if isinstance(value, str) else ""
-                if isinstance(value, tuple) and value and isinstance(value[-1], str):
-                    text = value[-1]
-                    if len(value) == 2 and isinstance(value[0], str):
-                        name = value[0]  # a front-end's `CODES`: (name, description)
-                info = RuleInfo(key, name, text, "warning" if key.startswith("W") else "error")
-            if info is None and isinstance(value, Mapping) and isinstance(key, str):
-                info = _rule_from_dict({"code": key, **value})
-            if info is not None:
-                out.append(info)
-    elif isinstance(table, list | tuple):
-        for item in table:
-            info = _rule_from_dict(item) if isinstance(item, Mapping) else _rule_from(item)
-            if info is not None:
-                out.append(info)
-    return out
+    return registered()
 
 
 def _sarif_level(severity: Severity | str) -> str:

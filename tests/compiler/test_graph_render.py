@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from chatflow.commands import exit_code_for
-from chatflow.compiler.graph_render import duration_text, expr_text, render, to_dot, to_mermaid
+from chatflow.compiler.graph_render import render, to_dot, to_mermaid
+from chatflow.compiler.ir import duration_text, expr_text
 from chatflow.diagnostics import ChatflowError
 
 

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 
 from chatflow.compiler.api import compile_path
-from chatflow.compiler.graph_render import expr_text
-from chatflow.compiler.ir import load_ir
+from chatflow.compiler.ir import expr_text, load_ir
 from chatflow.diagnostics import Severity
-from chatflow.runtime.evaluator import EvalError, MapScope, evaluate, expr_source
+from chatflow.runtime.evaluator import EvalError, MapScope, evaluate
 
 RUN_OPS = ("and", "or", "??", "+", "-", "*", "/", "%")
 
@@ -100,7 +99,7 @@ def test_runs_evaluate_like_the_nested_form(tmp_path: Path, expr: str, want: Any
     assert value is not None, diags
     assert evaluate(value, MapScope()) == want
     assert expr_text(value) == expr
-    assert expr_source(value) == expr
+    assert expr_text(value) == expr
 
 
 def test_runs_short_circuit_and_fail_where_the_nested_form_fails(tmp_path: Path) -> None:

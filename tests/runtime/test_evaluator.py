@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from chatflow.compiler.ir import expr_text
 from chatflow.runtime.evaluator import (
     MAX_EXPR_DEPTH,
     EvalError,
     MapScope,
     evaluate,
-    expr_source,
     render,
     require_type,
     text_of,
@@ -361,20 +361,20 @@ def test_require_type_message() -> None:
 
 def test_expr_source_round_trips_precedence() -> None:
     e = op("??", op("attr", call("json", {"self": "stdout"}), name="coverage"), L(0.0))
-    assert expr_source(e) == "json(stdout).coverage ?? 0.0"
+    assert expr_text(e) == "json(stdout).coverage ?? 0.0"
     e = op("*", op("+", L(1), L(2)), L(3))
-    assert expr_source(e) == "(1 + 2) * 3"
+    assert expr_text(e) == "(1 + 2) * 3"
     e = op("-", L(1), op("-", L(2), L(3)))
-    assert expr_source(e) == "1 - (2 - 3)"
+    assert expr_text(e) == "1 - (2 - 3)"
     e = op("and", {"step": "unit", "field": "ok"},
            op(">=", {"step": "unit", "field": "coverage"}, {"param": "coverage_min"}))
-    assert expr_source(e) == "unit.ok and unit.coverage >= coverage_min"
-    assert expr_source(op("not", op("or", L(True), L(False)))) == "not (true or false)"
-    assert expr_source({"dur": 7_200_000}) == "2h"
-    assert expr_source({"dur": 1500}) == "1500ms"
-    assert expr_source(op("fmt", L("Merge {"), {"param": "f"}, L('"?'))) == '"Merge \\{{f}\\"?"'
-    assert expr_source(op("index", {"var": "tags"}, L(0))) == "tags[0]"
-    assert expr_source({"ctx": "attempt"}) == "ctx.attempt"
+    assert expr_text(e) == "unit.ok and unit.coverage >= coverage_min"
+    assert expr_text(op("not", op("or", L(True), L(False)))) == "not (true or false)"
+    assert expr_text({"dur": 7_200_000}) == "2h"
+    assert expr_text({"dur": 1500}) == "1500ms"
+    assert expr_text(op("fmt", L("Merge {"), {"param": "f"}, L('"?'))) == '"Merge \\{{f}\\"?"'
+    assert expr_text(op("index", {"var": "tags"}, L(0))) == "tags[0]"
+    assert expr_text({"ctx": "attempt"}) == "ctx.attempt"
 
 
 def test_matches_refuses_optional_inside_counted_repeat() -> None:

@@ -19,6 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatflow.compiler.agent_names import AgentCatalog as AgentCatalog
 from chatflow.diagnostics import (
     ChatflowError,
     Diagnostic,
@@ -30,7 +31,6 @@ from chatflow.diagnostics import (
 from chatflow.gcpause import no_cyclic_gc
 
 if TYPE_CHECKING:
-    from chatflow.compiler.agent_names import AgentCatalog
     from chatflow.compiler.check import CheckedProgram
     from chatflow.compiler.loader import Program
 

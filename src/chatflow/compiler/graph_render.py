@@ -8,103 +8,13 @@ Steps are boxes labelled with their action; groups (`phase`, `parallel`,
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from chatflow.compiler.ir import expr_text
 from chatflow.diagnostics import UsageError
 
 FORMATS = ("mermaid", "dot")
 _LABEL_MAX = 60
-
-# Binding strength of each operator, lowest first (docs/language.md §6).
-_PREC: dict[str, int] = {
-    "??": 1, "or": 2, "and": 3, "not": 4,
-    "==": 5, "!=": 5, "<": 5, "<=": 5, ">": 5, ">=": 5, "in": 5,
-    "+": 6, "-": 6, "*": 7, "/": 7, "%": 7, "neg": 8,
-}
-_POSTFIX = 9
-_DUR_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
-
-
-def duration_text(ms: int) -> str:
-    """`600000` → `10m`: the largest unit that divides exactly."""
-    if ms == 0:
-        return "0s"
-    sign, ms = ("-", -ms) if ms < 0 else ("", ms)
-    for unit, size in _DUR_UNITS:
-        if ms % size == 0:
-            return f"{sign}{ms // size}{unit}"
-    return f"{sign}{ms}ms"  # pragma: no cover - "ms" always divides
-
-
-def expr_text(e: dict[str, Any]) -> str:
-    """An IR expression in ChatFlow source syntax."""
-    return _expr(e, 0)
-
-
-def _expr(e: dict[str, Any], min_prec: int) -> str:
-    if "lit" in e:
-        return _literal(e["lit"])
-    if "dur" in e:
-        return duration_text(e["dur"])
-    if "param" in e:
-        return str(e["param"])
-    if "var" in e:
-        return str(e["var"])
-    if "ctx" in e:
-        return f"ctx.{e['ctx']}"
-    if "step" in e:
-        return f"{e['step']}.{e['field']}"
-    if "self" in e:
-        return str(e["self"])
-    op = e.get("op")
-    args: list[dict[str, Any]] = e.get("args", [])
-    if op == "fmt":
-        return _fmt(args)
-    if op == "attr":
-        return f"{_expr(args[0], _POSTFIX)}.{e['name']}"
-    if op == "index":
-        return f"{_expr(args[0], _POSTFIX)}[{_expr(args[1], 0)}]"
-    if op == "call":
-        return f"{e['fn']}({', '.join(_expr(a, 0) for a in args)})"
-    if op == "list":
-        return "[" + ", ".join(_expr(a, 0) for a in args) + "]"
-    if op == "map":
-        pairs = zip(e["keys"], args, strict=True)
-        return "{" + ", ".join(f"{k}: {_expr(a, 0)}" for k, a in pairs) + "}"
-    if op in ("not", "neg"):
-        prec = _PREC[op]
-        text = ("not " if op == "not" else "-") + _expr(args[0], prec)
-    elif op in _PREC:
-        prec = _PREC[op]
-        # Left-associative; comparisons don't chain, so both sides bind tighter.
-        left_min = prec + 1 if prec == _PREC["=="] else prec
-        # A run of one operator is one operation with all its operands.
-        text = f" {op} ".join([_expr(args[0], left_min),
-                               *(_expr(a, prec + 1) for a in args[1:])])
-    else:
-        return f"<{op}>"
-    return f"({text})" if prec < min_prec else text
-
-
-def _literal(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False).replace("{", "\\{").replace("}", "\\}")
-    return json.dumps(v)
-
-
-def _fmt(args: list[dict[str, Any]]) -> str:
-    out = []
-    for a in args:
-        if set(a) == {"lit"} and isinstance(a["lit"], str):
-            out.append(_literal(a["lit"])[1:-1])
-        else:
-            out.append("{" + _expr(a, 0) + "}")
-    return '"' + "".join(out) + '"'
 
 
 def _clip(text: str) -> str:

@@ -1,11 +1,13 @@
-"""The IR as data: canonical serialisation and validated loading.
+"""The IR format's one home: what the compiler and the runtime both use of it.
 
 `dumps` is the one way IR becomes bytes (deterministic). `load_ir` is the one
 way the runtime gets IR from outside the compiler: version check (version 1
 is upgraded, see `ir_upgrade.py`), shape check (`compiler.ir_check`, linear
 in the document's size; `schemas/ir.schema.json` is its published
 description) and cross-reference check, every problem a `ChatflowError`
-naming the JSON path.
+naming the JSON path. `expr_text` / `duration_text` (from `ir_text.py`)
+print IR expressions in source syntax. The runtime imports the compiler only
+here and through `compiler.api` (compiling a source file); a test checks it.
 """
 
 from __future__ import annotations
@@ -17,8 +19,30 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from chatflow.compiler.ir_check import Collected, IRProblem, check_document, kind_of, path_parts
+from chatflow.compiler.ir_check import (
+    MAX_EXPR_DEPTH,
+    Collected,
+    IRProblem,
+    check_document,
+    kind_of,
+    path_parts,
+)
+from chatflow.compiler.ir_text import duration_text, expr_text, string_literal
 from chatflow.diagnostics import ChatflowError
+
+__all__ = [
+    "IR_VERSION",
+    "MAX_EXPR_DEPTH",
+    "SUPPORTED_VERSIONS",
+    "dumps",
+    "duration_text",
+    "expr_text",
+    "ir_schema",
+    "json_path",
+    "load_ir",
+    "string_literal",
+    "upgrade_ir",
+]
 
 IR_VERSION = 2
 SUPPORTED_VERSIONS = frozenset({1, IR_VERSION})
@@ -161,8 +185,6 @@ def load_ir(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
         raise _fail([], f"expected an object, got {kind_of(doc)}")
     _check_version(doc)
     if doc["ir_version"] != IR_VERSION:
-        from chatflow.compiler.ir_upgrade import upgrade_ir
-
         doc = upgrade_ir(doc)
     try:
         found = check_document(doc)
@@ -171,6 +193,13 @@ def load_ir(source: str | bytes | dict[str, Any]) -> dict[str, Any]:
     _check_references(doc, found)
     result: dict[str, Any] = doc
     return result
+
+
+def upgrade_ir(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version-1 IR read as version 2 (`ir_upgrade.py`; loads the shell lexer)."""
+    from chatflow.compiler.ir_upgrade import upgrade_ir as upgrade
+
+    return upgrade(doc)
 
 
 def _check_version(doc: dict[str, Any]) -> None:

@@ -153,7 +153,8 @@ class _ExprLowerer:
         # becomes one operation with every operand, folded from the left.
         rights = [e.right]
         first = e.left
-        while type(first) is ast.Binary and first.op == e.op:
+        # Comparisons do not chain: `(a == b) == c` stays two operations.
+        while type(first) is ast.Binary and first.op == e.op and e.op not in _COMPARISONS:
             rights.append(first.right)
             first = first.left
         rights.reverse()
@@ -213,6 +214,8 @@ class _ExprLowerer:
             return {"ctx": attr}
         raise LoweringError(f"unresolved name `{base}`")
 
+
+_COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">=", "in"})
 
 _EXPR_METHODS: dict[type, Callable[[_ExprLowerer, Any], dict[str, Any]]] = {
     ast.Literal: _ExprLowerer._literal,

@@ -13,6 +13,7 @@ from operator import attrgetter
 from typing import Any, TypeAlias, TypeVar, dataclass_transform
 
 from chatflow.diagnostics import Span
+from chatflow.dsl.dataclasses_shim import fields_for, install_fields
 
 _T = TypeVar("_T")
 
@@ -32,17 +33,9 @@ def _frozen(cls: type[_T]) -> type[_T]:
     names = tuple(annotations)  # the fields, in order (`__slots__` order does not matter)
     if set(names) != set(cls.__slots__) or len(names) < 2:  # type: ignore[attr-defined]
         raise TypeError(f"{cls.__qualname__}: __slots__ must list the annotated fields")
-    marker = getattr(dataclasses, "_FIELD", None)
-    if marker is None:  # pragma: no cover - other Python implementations
+    fields = fields_for(annotations)
+    if fields is None:  # pragma: no cover - other Python implementations
         return dataclasses.dataclass(frozen=True)(cls)
-    fields = {}
-    for name in names:
-        f: Any = dataclasses.field()
-        f.name = name
-        f.type = annotations[name]
-        f.kw_only = False
-        f._field_type = marker
-        fields[name] = f
     setters = tuple(getattr(cls, name).__set__ for name in names)
     n = len(names)
     qualname = cls.__qualname__
@@ -81,7 +74,7 @@ def _frozen(cls: type[_T]) -> type[_T]:
     for attr, fn in methods.items():
         fn.__qualname__ = f"{qualname}.{attr}"
         setattr(cls, attr, fn)
-    cls.__dataclass_fields__ = fields  # type: ignore[attr-defined]
+    install_fields(cls, fields)
     cls.__match_args__ = names  # type: ignore[attr-defined,misc]
     return cls
 
@@ -513,7 +506,7 @@ def maker(cls: type[_T]) -> Callable[..., _T]:
     `object.__setattr__` for every field, about twice as slow, and these
     constructors run once or more per token: they are the parser's hot path.
     The objects are ordinary instances (equality, hashing, repr unchanged)."""
-    sets = [getattr(cls, name).__set__ for name in cls.__dataclass_fields__]  # type: ignore[attr-defined]
+    sets = [getattr(cls, f.name).__set__ for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     new = object.__new__
     if len(sets) == 2:
         s0, s1 = sets

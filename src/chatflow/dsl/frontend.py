@@ -15,17 +15,15 @@ from typing import Any
 
 from chatflow.diagnostics import Diagnostic
 from chatflow.dsl import ast
+from chatflow.dsl.suffixes import YAML_SUFFIXES, is_yaml
 
-YAML_SUFFIXES = (".yaml", ".yml")
+__all__ = ["FLOW_KEYS", "YAML_SUFFIXES", "is_flow_yaml", "is_yaml", "parse_source"]
+
 FLOW_KEYS = frozenset({"flow", "flows"})
 
 # A top-level `flow:` / `flows:` key written in block style, for text that is
 # not valid YAML (a broken flow file is still a flow file).
 _TOP_LEVEL_FLOW_KEY = re.compile(r"""^["']?flows?["']?[ \t]*:(?:[ \t]|$)""", re.M)
-
-
-def is_yaml(path: str) -> bool:
-    return path.lower().endswith(YAML_SUFFIXES)
 
 
 def is_flow_yaml(text: str) -> bool:

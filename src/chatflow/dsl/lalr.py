@@ -26,7 +26,10 @@ import re
 from collections.abc import Callable
 from operator import itemgetter
 from sys import intern
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chatflow.dsl import lark_shim
 
 __all__ = ["Fallback", "Tables", "Token", "export"]
 
@@ -71,55 +74,40 @@ def _has_newline(regexp: str) -> bool:
 
 def export(lark_parser: Any, grammar: str) -> dict[str, Any]:
     """The tables of a `Lark(..., parser="lalr", lexer="contextual",
-    maybe_placeholders=True)` instance as JSON-ready data."""
-    root = lark_parser.parser.lexer.root_lexer
-    scanner = root.scanner
-    terminals = [[t.name, t.pattern.to_regexp()] for t in scanner.terminals]
-    keywords: dict[str, str] = {}
-    for name, unless in root.callback.items():
-        if name != "NAME":
-            raise ValueError(f"unexpected lexer callback on {name}")
-        keywords = {t.pattern.value: t.name for t in unless.scanner.terminals}
-    table = lark_parser.parser.parser.parser.parse_table
-    rules = list(lark_parser.rules)
-    index = {id(r): i for i, r in enumerate(rules)}
-    states: list[dict[str, int]] = []
-    for k in range(len(table.states)):
-        acts: dict[str, int] = {}
-        for sym, (action, arg) in table.states[k].items():
-            acts[sym] = arg if action.name == "Shift" else ~index[id(arg)]
-        states.append(acts)
-    kept: set[str] = set()
-    out_rules = []
-    for r in rules:
-        for sym in r.expansion:
-            if sym.is_term and not sym.filter_out:
-                kept.add(sym.name)
-        out_rules.append(_export_rule(r))
+    maybe_placeholders=True)` instance as JSON-ready data (read through
+    `dsl.lark_shim`, the one place that knows lark's internals)."""
+    from chatflow.dsl import lark_shim
+
+    lexer = lark_shim.lexer_view(lark_parser)
+    table = lark_shim.table_view(lark_parser)
+    rules = lark_shim.rule_views(lark_parser)
+    states = [{sym: arg if action == "shift" else ~arg for sym, (action, arg) in acts.items()}
+              for acts in table.states]
+    kept = {name for r in rules for name, is_term, filter_out in r.expansion
+            if is_term and not filter_out}
     return {
         "format": FORMAT,
         "grammar": grammar,
-        "terminals": terminals,
-        "keywords": keywords,
-        "ignore": sorted(root.ignore_types),
-        "newline": sorted(t for t, _ in terminals if _has_newline(_)),
+        "terminals": [list(t) for t in lexer.terminals],
+        "keywords": lexer.keywords,
+        "ignore": lexer.ignore,
+        "newline": sorted(name for name, regexp in lexer.terminals if _has_newline(regexp)),
         "kept": sorted(kept),
         "states": states,
-        "start_states": dict(table.start_states),
-        "end_states": dict(table.end_states),
-        "rules": out_rules,
+        "start_states": table.start_states,
+        "end_states": table.end_states,
+        "rules": [_export_rule(r) for r in rules],
     }
 
 
-def _export_rule(rule: Any) -> list[Any]:
+def _export_rule(rule: lark_shim.RuleView) -> list[Any]:
     """[origin, size, callback name, expand-single-child, include, append_none]
     as lark's ParseTreeBuilder (maybe_placeholders=True, LALR) sets them up;
     include is None when lark applies no child filter."""
-    opts = rule.options
-    if opts.keep_all_tokens:
+    if rule.keep_all_tokens:
         raise ValueError("`!rule` is not supported by the fast driver")
     expansion = rule.expansion
-    empty = list(opts.empty_indices or [])
+    empty = rule.empty_indices
     if empty:
         s = "".join(str(int(b)) for b in empty)
         nones = [len(ones) for ones in s.split("0")]
@@ -127,16 +115,16 @@ def _export_rule(rule: Any) -> list[Any]:
         nones = [0] * (len(expansion) + 1)
     include: list[list[int]] = []
     pending = 0
-    for i, sym in enumerate(expansion):
+    for i, (name, is_term, filter_out) in enumerate(expansion):
         pending += nones[i]
-        if not (sym.is_term and sym.filter_out):
-            expand = not sym.is_term and sym.name.startswith("_")
+        if not (is_term and filter_out):
+            expand = not is_term and name.startswith("_")
             include.append([i, int(expand), pending])
             pending = 0
     pending += nones[len(expansion)]
     filtered = bool(empty) or len(include) < len(expansion) or any(x[1] for x in include)
-    name = rule.alias or opts.template_source or rule.origin.name
-    return [rule.origin.name, len(expansion), name, bool(opts.expand1 and not rule.alias),
+    name = rule.alias or rule.template_source or rule.origin
+    return [rule.origin, len(expansion), name, bool(rule.expand1 and not rule.alias),
             include if filtered else None, pending if filtered else 0]
 
 

@@ -324,6 +324,17 @@ def whole_duration(text: str) -> str | None:
     return None  # pragma: no cover - `ms` divides every whole number
 
 
+def number_hint(text: str) -> str | None:
+    """The hint for a malformed number (E0104): the exact duration, or how
+    durations are written."""
+    whole = whole_duration(text)
+    if whole is not None:
+        return f"write `{whole}`"
+    if any(ch.isalpha() for ch in text):
+        return "durations are written like 500ms, 30s, 10m, 2h or 1d"
+    return None
+
+
 def _number_problem(text: str) -> str:
     t = _short(text)
     if "__" in text or text.endswith("_") or "_." in text or "._" in text:

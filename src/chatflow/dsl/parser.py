@@ -10,16 +10,14 @@ out of this package: every lark error becomes a `Diagnostic` here or in
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import threading
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from chatflow.diagnostics import Diagnostic, Span, error
 from chatflow.dsl import ast, strings
-from chatflow.dsl.lexical import LexProblem, classify_number, has_specials, whole_duration
+from chatflow.dsl.lexical import LexProblem, classify_number, has_specials, number_hint
 from chatflow.dsl.tables import STARTS, get_fast, get_lark, write_tables
+from chatflow.gcpause import no_cyclic_gc
 
 if TYPE_CHECKING:
     from lark import Token
@@ -33,29 +31,6 @@ MAX_NESTING = 128
 of one binary operator counts as one level, however long."""
 
 _CONSTS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
-
-def lark_terminals() -> dict[str, Any]:
-    """Terminal definitions by name (for naming expected tokens in errors)."""
-    return {t.name: t for t in get_lark(_BUILDER).terminals}
-
-
-def root_tokens(text: str) -> list[str]:
-    """The token texts of `text` by the context-free lexer, stopping quietly
-    at the first character no terminal matches (used to describe errors)."""
-    out: list[str] = []
-    try:
-        for tok in get_lark(_BUILDER).lex(text):
-            out.append(str(tok))
-    except Exception:  # best effort: the tokens so far are enough
-        pass
-    return out
-
-
-def label_parse(text: str, start: str) -> Any:
-    """Parse an example mistake (to learn the LALR state it fails in)."""
-    _BUILDER.reset("<example>", None)
-    return get_lark(_BUILDER).parse(text, start=start)
-
 
 _span = ast.maker(Span)
 _Ident = ast.maker(ast.Ident)
@@ -406,7 +381,7 @@ class _Builder:
             return _Literal(nv.value, span)
         if nv.kind == "duration":
             return ast.DurationLit(int(nv.value), text, span)
-        self.diags.append(error("E0104", nv.error, span, _number_hint(text)))
+        self.diags.append(error("E0104", nv.error, span, number_hint(text)))
         return _Literal(0, span)
 
     def const(self, c: list[Any]) -> ast.Literal:
@@ -457,18 +432,36 @@ class _Builder:
         self._nest(node, *kids)
 
 
-def _number_hint(text: str) -> str | None:
-    whole = whole_duration(text)
-    if whole is not None:
-        return f"write `{whole}`"
-    if any(ch.isalpha() for ch in text):
-        return "durations are written like 500ms, 30s, 10m, 2h or 1d"
-    return None
-
-
 # ---------------------------------------------------------------- running the parser
 
 _BUILDER = _Builder()
+
+
+class _Probe:
+    """The grammar as the error messages ask about it (`syntax_errors.GrammarProbe`),
+    handed to them so they never import the parser."""
+
+    def terminals(self) -> dict[str, Any]:
+        return {t.name: t for t in get_lark(_BUILDER).terminals}
+
+    def tokens(self, text: str) -> list[str]:
+        """The token texts of `text` by the context-free lexer, stopping quietly
+        at the first character no terminal matches."""
+        out: list[str] = []
+        try:
+            for tok in get_lark(_BUILDER).lex(text):
+                out.append(str(tok))
+        except Exception:  # best effort: the tokens so far are enough
+            pass
+        return out
+
+    def parse_example(self, text: str, start: str) -> Any:
+        """Parse an example mistake (to learn the LALR state it fails in)."""
+        _BUILDER.reset("<example>", None)
+        return get_lark(_BUILDER).parse(text, start=start)
+
+
+_PROBE = _Probe()
 
 
 def _run(text: str, start: str) -> Any:
@@ -509,7 +502,7 @@ def _parse_with(text: str, start: str, file: str,
         from chatflow.dsl.syntax_errors import convert_error, internal_error, too_deep
 
         if isinstance(exc, UnexpectedInput):
-            return None, [*b.diags, convert_error(exc, text, file, base, start)]
+            return None, [*b.diags, convert_error(exc, text, file, base, start, _PROBE)]
         if isinstance(exc, _TooDeep):
             return None, [*b.diags, too_deep(exc.span, MAX_NESTING)]
         if isinstance(exc, RecursionError):
@@ -527,19 +520,6 @@ def _whole_span(text: str, file: str, base: tuple[int, int, int] | None) -> Span
     return Span(file, line0, col0, l2, c2, off0, o2)
 
 
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic GC: a parse allocates many acyclic nodes, and GC passes
-    over them make big files parse in superlinear time."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def _clean(text: str) -> str:
     # A BOM is invisible in editors; keep offsets by turning it into a space.
     return text.replace("\ufeff", " ") if "\ufeff" in text else text
@@ -548,7 +528,7 @@ def _clean(text: str) -> str:
 def parse_flow(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
     """Parse a whole `.flow` file. Returns the module (None after a syntax
     error) and every diagnostic found."""
-    with _LOCK, _no_gc():
+    with _LOCK, no_cyclic_gc():
         node, diags = _parse_with(_clean(text), "module", path, None)
         if node is None:
             from chatflow.dsl.syntax_errors import more_errors

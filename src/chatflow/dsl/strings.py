@@ -19,7 +19,6 @@ from typing import Protocol
 
 from chatflow.diagnostics import Diagnostic, Related, Span, error
 from chatflow.dsl import ast
-from chatflow.dsl.frontend import is_yaml
 from chatflow.dsl.lexical import (
     ESCAPES,
     Hole,
@@ -30,6 +29,7 @@ from chatflow.dsl.lexical import (
     layout_index,
     scan_string,
 )
+from chatflow.dsl.suffixes import is_yaml
 
 __all__ = ["Host", "build_template", "contiguous", "escape_note", "plain_string", "raw_hint",
            "raw_literal", "string_node"]

@@ -12,11 +12,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
+from chatflow.diagnostic_codes import register_table
 from chatflow.diagnostics import Diagnostic, Related, Span, error
 
-CODES: dict[str, tuple[str, str]] = {
+
+class GrammarProbe(Protocol):
+    """What the messages need to know of the grammar; the parser passes one in."""
+
+    def terminals(self) -> dict[str, Any]:
+        """Terminal definitions by name (to name expected tokens)."""
+
+    def tokens(self, text: str) -> list[str]:
+        """Token texts of `text`, stopping quietly where no terminal matches."""
+
+    def parse_example(self, text: str, start: str) -> Any:
+        """Parse an example mistake (it raises lark's error for its state)."""
+
+
+CODES: dict[str, tuple[str, str]] = register_table({
     "E0100": ("internal-parser-error",
               "internal parser error (a bug in ChatFlow, never the user's fault)"),
     "E0101": ("unexpected-token",
@@ -42,9 +57,9 @@ CODES: dict[str, tuple[str, str]] = {
               "a multi-line `\"\"\"` / `\'\'\'` string breaks the layout rule (text after the "
               "opening quotes, closing quotes not on their own line, a line indented less "
               "than them)"),
-}
-"""code → (name, description) of the `.flow` syntax errors, read by
-`diagnostic_format.known_rules` (the rule catalog, SARIF, docs/diagnostics.md)."""
+})
+"""code → (name, description) of the `.flow` syntax errors, registered in
+`chatflow.diagnostic_codes` (the rule catalog, SARIF, docs/diagnostics.md)."""
 
 # Terminals → words. String terminals not listed are shown as `text`.
 _NAMES = {
@@ -196,19 +211,18 @@ def _key_of(exc: Any) -> _Key | None:
 
 
 def _state_of(exc: Any) -> int | None:
-    st = getattr(exc, "state", None)
-    pos = getattr(st, "position", None)
-    return pos if isinstance(pos, int) else None
+    from chatflow.dsl.lark_shim import error_state
+
+    return error_state(exc)
 
 
 def human(term: str, terminals: dict[str, Any]) -> str:
     if term in _NAMES:
         return _NAMES[term]
-    t = terminals.get(term)
-    pattern = getattr(t, "pattern", None)
-    if pattern is not None and type(pattern).__name__ == "PatternStr":
-        return f"`{pattern.value}`"
-    return term.lower()
+    from chatflow.dsl.lark_shim import literal_text
+
+    text = literal_text(terminals.get(term))
+    return f"`{text}`" if text is not None else term.lower()
 
 
 # Families of terminals named as one when most of them are acceptable.
@@ -270,17 +284,16 @@ def _span_at(file: str, text: str, base: tuple[int, int, int] | None,
     return Span(file, l1, c1, l1, c1 + length, o1, o1 + length)
 
 
-def _prev_token(text: str, pos: int) -> str | None:
+def _prev_token(text: str, pos: int, probe: GrammarProbe) -> str | None:
     """The text of the token just before offset `pos` (best effort)."""
-    from chatflow.dsl.parser import root_tokens
-
-    toks = root_tokens(text[:pos])
+    toks = probe.tokens(text[:pos])
     return toks[-1] if toks else None
 
 
-def convert_error(exc: Any, text: str, file: str,
-                  base: tuple[int, int, int] | None, start: str) -> Diagnostic:
-    """One diagnostic for a lark `UnexpectedInput`."""
+def convert_error(exc: Any, text: str, file: str, base: tuple[int, int, int] | None,
+                  start: str, probe: GrammarProbe) -> Diagnostic:
+    """One diagnostic for a lark `UnexpectedInput`; `probe` answers questions
+    about the grammar (the parser's, passed in so this module never imports it)."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
     if isinstance(exc, UnexpectedCharacters):
@@ -291,25 +304,24 @@ def convert_error(exc: Any, text: str, file: str,
         return error("E0105", f"unexpected character `{_show_char(ch)}`",
                      _span_at(file, text, base, pos, 1), _char_hint(ch, text, pos))
     if isinstance(exc, UnexpectedToken):
-        from chatflow.dsl.parser import label_parse, lark_terminals, root_tokens
         from chatflow.dsl.slips import slip_at
 
         tok = exc.token
-        terminals = lark_terminals()
+        terminals = probe.terminals()
         key = _key_of(exc)
         expected = set(key[1]) if key else set(exc.expected or ())
         at_end = tok.type == "$END"
         pos = len(text) if at_end or tok.start_pos is None else tok.start_pos
         label = None
         if key is not None:
-            label = _labels(label_parse).get(key)
-        prev = _prev_token(text, pos) if pos is not None else None
+            label = _labels(probe.parse_example).get(key)
+        prev = _prev_token(text, pos, probe) if pos is not None else None
         swallowed = _swallowing_option(text, pos)
         if swallowed is not None:
             word, at = swallowed
             return error("E0101", f"option `{word}` needs a value",
                          _span_at(file, text, base, at, len(word)), _NEEDS_VALUE[word])
-        slip = None if at_end else slip_at(text, pos, str(tok), root_tokens)
+        slip = None if at_end else slip_at(text, pos, str(tok), probe.tokens)
         if label is not None:
             message = label.replace("{prev}", prev or "?")
         elif expected and expected <= _EXPR_START | {"NOT"} and "NAME" in expected:

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from chatflow.diagnostic_codes import register_table
 from chatflow.diagnostics import Diagnostic, Span, error, sort_diagnostics
 from chatflow.dsl import ast
 from chatflow.dsl.yaml_fields import FieldReader
@@ -99,7 +100,7 @@ def parse_yaml(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic
     return module, sort_diagnostics(diags)
 
 
-CODES: dict[str, tuple[str, str]] = {
+CODES: dict[str, tuple[str, str]] = register_table({
     "E0110": ("yaml-syntax", "YAML syntax error"),
     "E0111": ("yaml-schema", "the YAML does not fit the flow schema (unknown key, wrong type, "
                              "missing key, invalid name, duplicate key)"),
@@ -109,8 +110,8 @@ CODES: dict[str, tuple[str, str]] = {
     "E0114": ("yaml-duration", "a YAML duration field without a unit or malformed"),
     "E0117": ("yaml-tag", "a YAML tag ChatFlow does not read (it reads `!raw`, a string "
                           "with no interpolation), or `!raw` on a field that is not a string"),
-}
-"""code → (name, description), read by `diagnostic_format.known_rules`."""
+})
+"""code → (name, description), registered in `chatflow.diagnostic_codes`."""
 
 
 class _Builder(FieldReader):

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from chatflow.diagnostics import UsageError
 
 if TYPE_CHECKING:
-    from chatflow.compiler.agent_names import AgentCatalog
+    from chatflow.compiler.api import AgentCatalog
 
 __all__ = [
     "CONFIG_RELPATH",
@@ -115,7 +115,7 @@ def agent_catalog(config: Config | None) -> AgentCatalog:
     `agents:` entries, then the agents registered in this process or by an
     installed entry point — looked up only if a name needs them, so a lint
     whose agents the config defines imports no agent machinery."""
-    from chatflow.compiler.agent_names import AgentCatalog
+    from chatflow.compiler.api import AgentCatalog
 
     configured: dict[str, str | None] = {}
     shown: str | None = None

@@ -151,7 +151,7 @@ def simulate(flow: Mapping[str, Any], graph: FlowGraph, *, statuses: Mapping[str
 def _when_values(expr: Mapping[str, Any], scope: _PlanScope) -> tuple[str, dict[str, Any]]:
     """A `when` in source syntax and the current value of each param, var,
     `ctx` value and step field it reads (in the order it reads them)."""
-    from chatflow.compiler.graph_render import expr_text
+    from chatflow.compiler.ir import expr_text
 
     values: dict[str, Any] = {}
     todo: list[Any] = [expr]

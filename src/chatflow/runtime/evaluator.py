@@ -15,15 +15,14 @@ list or string out of range is an error.
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, NoReturn, Protocol
 
-from chatflow.compiler.ir_check import MAX_EXPR_DEPTH
+from chatflow.compiler.ir import MAX_EXPR_DEPTH, expr_text
+from chatflow.runtime.regex_guard import regex_search
 from chatflow.runtime.values import (
     check_type,
     describe,
@@ -43,7 +42,6 @@ __all__ = [
     "Scope",
     "check_type",
     "evaluate",
-    "expr_source",
     "render",
     "require_type",
     "text_of",
@@ -51,9 +49,6 @@ __all__ = [
 
 # MAX_EXPR_DEPTH (the IR's limit, checked when IR is loaded): deeper trees
 # are rejected here too, instead of overflowing the stack.
-
-MATCH_MAX_SUBJECT = 1 << 20
-MATCH_MAX_PATTERN = 1000
 
 
 class EvalError(Exception):
@@ -562,62 +557,10 @@ def _str2_fn(fn: Callable[[str, str], Any]) -> _EagerOp:
 def _fn_matches(ev: _Evaluator, node: dict[str, Any], v: list[Any]) -> Any:
     subject = ev.want_str(v[0], node, "argument 1")
     pattern = ev.want_str(v[1], node, "argument 2")
-    if len(subject) > MATCH_MAX_SUBJECT:
-        ev.fail(node, f"text too long for `matches` ({len(subject)} characters, "
-                      f"limit {MATCH_MAX_SUBJECT})")
     try:
-        compiled = _compile_regex(pattern)
+        return regex_search(pattern, subject)
     except ValueError as exc:
         ev.fail(node, str(exc))
-    return compiled.search(subject) is not None
-
-
-@lru_cache(maxsize=256)
-def _compile_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a user regex, refusing the shapes that backtrack exponentially.
-
-    Python's `re` has no timeout, so instead of bounding run time we refuse
-    a variable-length repeat inside another repeat (`(a+)+`, `(a?){30}`,
-    also the harmless `(\\d+\\.)+`: write `[\\d.]+`) and backreferences;
-    with the subject size bounded, what remains runs in polynomial time."""
-    if len(pattern) > MATCH_MAX_PATTERN:
-        raise ValueError(f"regex too long ({len(pattern)} characters, limit {MATCH_MAX_PATTERN})")
-    try:
-        compiled = re.compile(pattern)
-    except (re.error, OverflowError, ValueError) as exc:
-        raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
-    except RecursionError:
-        raise ValueError(f"regex nested too deeply: {pattern!r}") from None
-    parser: Any = importlib.import_module("re._parser")
-    try:
-        parsed = parser.parse(pattern, compiled.flags)
-        _refuse_catastrophic(parsed, pattern, inside_repeat=False)
-    except RecursionError:
-        raise ValueError(f"regex nested too deeply: {pattern!r}") from None
-    return compiled
-
-
-def _refuse_catastrophic(items: Any, pattern: str, inside_repeat: bool) -> None:
-    for op, av in items:
-        name = str(op)
-        if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            lo, hi, sub = av
-            if hi != lo and inside_repeat:
-                raise ValueError(
-                    f"regex {pattern!r} nests repeats (like `(a+)+`), which can take "
-                    "exponential time; simplify it")
-            _refuse_catastrophic(sub, pattern, inside_repeat or hi > 1)
-        elif name == "SUBPATTERN":
-            _refuse_catastrophic(av[-1], pattern, inside_repeat)
-        elif name == "BRANCH":
-            for branch in av[1]:
-                _refuse_catastrophic(branch, pattern, inside_repeat)
-        elif name == "ATOMIC_GROUP":
-            _refuse_catastrophic(av, pattern, inside_repeat)
-        elif name in ("ASSERT", "ASSERT_NOT"):
-            _refuse_catastrophic(av[1], pattern, inside_repeat)
-        elif name in ("GROUPREF", "GROUPREF_EXISTS"):
-            raise ValueError(f"regex {pattern!r} uses a backreference, which is not supported")
 
 
 _BUILTINS: dict[str, tuple[int, _EagerOp]] = {
@@ -637,25 +580,13 @@ _BUILTINS: dict[str, tuple[int, _EagerOp]] = {
 
 
 # --------------------------------------------------------------------------
-# source text of an expression, for messages and dry runs
+# source text of an expression, for messages (the IR's one printer)
 
-_PREC = {"??": 1, "or": 2, "and": 3, "not": 4,
-         "==": 5, "!=": 5, "<": 5, "<=": 5, ">": 5, ">=": 5, "in": 5,
-         "+": 6, "-": 6, "*": 7, "/": 7, "%": 7, "neg": 8}
-_ATOM = 10
 _MAX_SOURCE = 80
 
 
-def expr_source(expr: Any) -> str:
-    """The expression in ChatFlow source syntax (`json(stdout).coverage ?? 0.0`)."""
-    try:
-        return _source(expr, 0)[0]
-    except RecursionError:
-        return "…"
-
-
 def _short_source(expr: Any) -> str:
-    text = expr_source(expr)
+    text = expr_text(expr)
     return text if len(text) <= _MAX_SOURCE else text[: _MAX_SOURCE - 1] + "…"
 
 
@@ -665,82 +596,3 @@ def _preview(value: Any) -> str:
     except ValueError:
         text = repr(value)
     return text if len(text) <= _MAX_SOURCE else text[: _MAX_SOURCE - 1] + "…"
-
-
-def _string_literal(text: str) -> str:
-    escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-               .replace("\t", "\\t").replace("{", "\\{").replace("}", "\\}"))
-    return f'"{escaped}"'
-
-
-def _duration_source(ms: int) -> str:
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms and ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
-
-
-def _source(node: Any, depth: int) -> tuple[str, int]:
-    """(text, precedence) of a node; precedence decides parentheses."""
-    if depth > MAX_EXPR_DEPTH or not isinstance(node, dict):
-        return "…", _ATOM
-    if "op" not in node:
-        if "lit" in node:
-            lit = node["lit"]
-            if isinstance(lit, str):
-                return _string_literal(lit), _ATOM
-            return _preview(lit), _ATOM
-        if "dur" in node and isinstance(node["dur"], int):
-            return _duration_source(node["dur"]), _ATOM
-        for key in ("param", "var", "self"):
-            if key in node:
-                return str(node[key]), _ATOM
-        if "ctx" in node:
-            return f"ctx.{node['ctx']}", _ATOM
-        if "step" in node:
-            return f"{node['step']}.{node.get('field')}", _ATOM
-        return "…", _ATOM
-    op = node["op"]
-    args = node.get("args") if isinstance(node.get("args"), list) else []
-    assert isinstance(args, list)
-
-    def sub(arg: Any, min_prec: int) -> str:
-        text, prec = _source(arg, depth + 1)
-        return f"({text})" if prec < min_prec else text
-
-    def joined(items: list[Any]) -> str:
-        return ", ".join(_source(a, depth + 1)[0] for a in items)
-
-    if op == "call":
-        return f"{node.get('fn')}({joined(args)})", _ATOM
-    if op == "list":
-        return f"[{joined(args)}]", _ATOM
-    if op == "map":
-        keys = node.get("keys") or []
-        pairs = ", ".join(f"{k}: {_source(a, depth + 1)[0]}"
-                          for k, a in zip(keys, args, strict=False))
-        return "{" + pairs + "}", _ATOM
-    if op == "attr" and args:
-        return f"{sub(args[0], _ATOM)}.{node.get('name')}", _ATOM
-    if op == "index" and len(args) == 2:
-        return f"{sub(args[0], _ATOM)}[{_source(args[1], depth + 1)[0]}]", _ATOM
-    if op == "fmt":
-        parts = []
-        for part in args:
-            if isinstance(part, dict) and isinstance(part.get("lit"), str):
-                parts.append(_string_literal(part["lit"])[1:-1])
-            else:
-                parts.append("{" + _source(part, depth + 1)[0] + "}")
-        return '"' + "".join(parts) + '"', _ATOM
-    if op == "not" and len(args) == 1:
-        return f"not {sub(args[0], _PREC['not'])}", _PREC["not"]
-    if op == "neg" and len(args) == 1:
-        return f"-{sub(args[0], _PREC['neg'])}", _PREC["neg"]
-    prec = _PREC.get(op) if isinstance(op, str) else None
-    if prec is not None and len(args) >= 2:
-        # Left-associative: the right operand needs parentheses at equal precedence.
-        text = sub(args[0], prec)
-        for arg in args[1:]:
-            text += f" {op} {sub(arg, prec + 1)}"
-        return text, prec
-    return "…", _ATOM

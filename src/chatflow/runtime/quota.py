@@ -20,7 +20,6 @@ the engine calls it wherever it accounts a step. The API:
         s.with_wall(ms) -> Spending            (replace wall_ms)
     step_spending(tokens=0, cpu_s=0.0, wall_s=0.0, steps=1) -> Spending
     elapsed_ms(started_at_iso: str, now: float | None = None) -> int
-    epoch_seconds(iso: str) -> float | None   (None when unreadable)
 
     wall_clock(created_at, end=None, waiting=None, now=None) -> WallClock
         what the `wall` quota counts: time since `created_at` (to `end`, epoch
@@ -73,10 +72,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from chatflow.diagnostics import UsageError
+from chatflow.runtime.store.records import epoch_seconds
 from chatflow.runtime.values import is_number
 
 __all__ = [
@@ -91,7 +90,6 @@ __all__ = [
     "check",
     "check_before_step",
     "elapsed_ms",
-    "epoch_seconds",
     "format_amount",
     "limits_from_settings",
     "merge",
@@ -231,15 +229,6 @@ def step_spending(tokens: int = 0, cpu_s: float = 0.0, wall_s: float = 0.0,
     """One executed step's spending from what its action reported."""
     return Spending(int(tokens), round(cpu_s * 1000), round(wall_s * 1000),
                     int(steps))
-
-
-def epoch_seconds(iso: str) -> float | None:
-    """Seconds since the epoch of an ISO-8601 timestamp (`...Z` or an offset);
-    None if unreadable."""
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except (ValueError, AttributeError):
-        return None
 
 
 def elapsed_ms(started_at: str, now: float | None = None) -> int:

@@ -14,7 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from chatflow.runtime.evaluator import EvalError, Scope, expr_source, text_of
+from chatflow.compiler.ir import expr_text
+from chatflow.runtime.evaluator import EvalError, Scope, text_of
 
 __all__ = ["INTEGER", "bind_shell", "check_action", "check_binding"]
 
@@ -50,8 +51,8 @@ def check_binding(text: str, expr: Any, integer: bool) -> None:
     be an integer and is not."""
     if "\x00" in text:
         raise EvalError("the value contains a NUL byte, which cannot be passed to a process",
-                        expr_source(expr))
+                        expr_text(expr))
     if integer and INTEGER.match(text) is None:
         shown = text if len(text) <= 40 else text[:39] + "…"
         raise EvalError(f"the value stands in shell arithmetic, so it must be a decimal "
-                        f"integer, got {shown!r}", expr_source(expr))
+                        f"integer, got {shown!r}", expr_text(expr))

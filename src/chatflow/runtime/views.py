@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatflow.diagnostics import ChatflowError
-from chatflow.runtime.quota import epoch_seconds
+from chatflow.runtime.store.records import epoch_seconds
 
 __all__ = [
     "OutputTail",

@@ -2,8 +2,8 @@
 the order of `RULES` (names, then types and calls, then structure, then lint).
 
 Each module defines `RULE`: its code, a kebab-case name, a one-line
-description and a severity. `REGISTRY` lists them as plain dicts (for
-docs/diagnostics.md and `chatflow` tooling)."""
+description and a severity, registered here in `chatflow.diagnostic_codes`
+(the one registry of codes). `REGISTRY` lists them as plain dicts."""
 
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ from chatflow.compiler.rules import (
     value_out_of_range,
 )
 from chatflow.compiler.rules.base import FlowContext, Rule
+from chatflow.diagnostic_codes import register
 
 RULES: tuple[Rule, ...] = (
     no_flow.RULE,                 # E0115 (loader)
@@ -133,6 +134,9 @@ RULES: tuple[Rule, ...] = (
 )
 
 BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}
+
+for _rule in RULES:
+    register(_rule.code, _rule.name, _rule.description, _rule.severity)
 
 REGISTRY: list[dict[str, str]] = [
     {"code": r.code, "name": r.name, "description": r.description,

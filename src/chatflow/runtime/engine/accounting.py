@@ -15,6 +15,7 @@ from chatflow.runtime.quota import QuotaExceeded, Spending, WallClock, wall_cloc
 from chatflow.runtime.quota import check as quota_check
 from chatflow.runtime.quota import check_before_step as quota_check_before_step
 from chatflow.runtime.records import CANCELLED, FAILED, SUCCEEDED
+from chatflow.runtime.store.records import epoch_seconds
 
 
 class QuotaAccount:
@@ -117,14 +118,5 @@ def wall(rt: Instance) -> WallClock:
     st = rt.status
     end = None
     if st.status in (SUCCEEDED, FAILED, CANCELLED):
-        end = epoch(st.updated_at)
+        end = epoch_seconds(st.updated_at)
     return wall_clock(st.created_at, end, rt.extra.get("waiting"))
-
-
-def epoch(iso: str) -> float | None:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except (ValueError, AttributeError):
-        return None

@@ -1,22 +1,16 @@
 """Input binding: checking the inputs given to a flow against its params
-(filling defaults, widening ints to floats), and naming new instances."""
+(filling defaults, widening ints to floats); new instances are named by
+`store.base.new_instance_id`, re-exported here."""
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from chatflow.diagnostics import UsageError
 from chatflow.runtime.evaluator import EvalError, evaluate
+from chatflow.runtime.store.base import new_instance_id as new_instance_id  # re-exported
 from chatflow.runtime.values import check_type, mismatch
-
-
-def new_instance_id(flow_name: str) -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in flow_name)[:40] or "flow"
-    return f"{safe}-{stamp}-{uuid.uuid4().hex[:6]}"
 
 
 def bind_inputs(flow: Mapping[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:

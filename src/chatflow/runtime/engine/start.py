@@ -22,7 +22,7 @@ def start_instance(instances: Instances, ir: dict[str, Any], *, flow_key: str | 
                    automation: int | None = None, parent_instance_id: str | None = None,
                    depth: int = 0, instance_id: str | None = None) -> WorkflowStartResult:
     if ir.get("ir_version") == 1:
-        from chatflow.compiler.ir_upgrade import upgrade_ir
+        from chatflow.compiler.ir import upgrade_ir
 
         ir = upgrade_ir(ir)
     key = flow_key or str(ir["entry"])

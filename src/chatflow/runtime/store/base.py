@@ -20,6 +20,7 @@ import functools
 import os
 import socket
 import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -152,8 +153,11 @@ def default_owner() -> str:
 
 
 def new_instance_id(flow: str) -> str:
+    """A fresh instance id: the flow's name, the UTC start time, six random hex
+    digits (`deploy-20240501-120000-3f9a1c`); sorts by start time per flow."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in flow)[:40] or "flow"
-    return f"{safe}-{uuid.uuid4().hex[:12]}"
+    return f"{safe}-{stamp}-{uuid.uuid4().hex[:6]}"
 
 
 def check_instance_id(instance_id: str) -> None:

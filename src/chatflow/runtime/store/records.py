@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 FORMAT_VERSION = 2
@@ -39,6 +40,15 @@ def utc_now() -> str:
     if cached[0] != sec:   # format the date and time once per second (4 calls a step)
         cached = _second = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
     return f"{cached[1]}.{ns // 1000:06d}Z"
+
+
+def epoch_seconds(iso: str) -> float | None:
+    """Seconds since the epoch of an ISO-8601 timestamp (`utc_now`'s `...Z` or
+    an offset); None if unreadable. The one parser of the timestamps stores keep."""
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except (ValueError, AttributeError):
+        return None
 
 
 def is_valid_instance_id(instance_id: str) -> bool:
