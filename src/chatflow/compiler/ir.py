@@ -21,7 +21,10 @@ from chatflow.compiler.ir_check import Collected, IRProblem, check_document, kin
 from chatflow.diagnostics import ChatflowError
 
 IR_VERSION = 2
-SUPPORTED_VERSIONS = frozenset({1, IR_VERSION})
+PLUGIN_IR_VERSION = 3
+"""Version 3 is version 2 plus plugin kinds' actions; the compiler writes it
+only for a document that has one (docs/ir.md, "Versions")."""
+SUPPORTED_VERSIONS = frozenset({1, IR_VERSION, PLUGIN_IR_VERSION})
 """Version 1 is read as version 2 (`ir_upgrade.py`)."""
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

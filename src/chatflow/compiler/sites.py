@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from chatflow.compiler.symbols import FlowSymbols
+from chatflow.compiler.symbols import FlowSymbols, action_spec, spec_type
 from chatflow.compiler.types import BOOL, DURATION, INT, STR, Type
 from chatflow.dsl import ast
+from chatflow.plugins.builtin import BUILTIN
 
 # settings and option values: the expected type (all must be constants)
 SETTING_TYPES: dict[str, Type] = {
@@ -18,10 +19,18 @@ SETTING_TYPES: dict[str, Type] = {
     "parallelism": STR,
 }
 QUOTA_TYPES: dict[str, Type] = {"tokens": INT, "cpu": DURATION, "wall": DURATION, "steps": INT}
+MAP_OPTIONS = ("with", "env")
+"""Options whose map entries are typed one by one (`with` values are any
+value, `env` values one scalar each, docs/language.md §5)."""
+GENERIC_OPTION_TYPES: dict[str, Type | None] = {
+    "timeout": DURATION, "risk": INT, "continue_on_error": None}
 OPTION_TYPES: dict[str, Type | None] = {
-    "timeout": DURATION, "risk": INT, "continue_on_error": None, "prompt": STR, "cwd": STR,
-    "with": None, "env": None,
+    **GENERIC_OPTION_TYPES,
+    **{name: None if name in MAP_OPTIONS else spec_type(opt.type)
+       for kind in BUILTIN.values() for name, opt in kind.options.items()},
 }
+"""The options of every step (`GENERIC_OPTION_TYPES`) and of the built-in
+kinds (from the registry); a plugin kind's own come from its spec."""
 CONSTANT_OPTIONS = ("timeout", "risk")
 OPTION_WORDS = frozenset((*OPTION_TYPES, "retry", "out", "backoff"))
 
@@ -154,6 +163,8 @@ def _step_sites(step: ast.Step, syms: FlowSymbols) -> Iterator[Site]:
                    f"var `{a.target.name}`")
     elif isinstance(a, ast.UnknownAction) and a.arg is not None:
         yield Site(a.arg, name, "template", None, "the action")
+    kind = action_spec(a) if isinstance(a, ast.UnknownAction) else None
+    unknown_kind = isinstance(a, ast.UnknownAction) and kind is None
     for opt in step.options:
         if isinstance(opt, ast.OutField):
             yield Site(opt.value, name, "out", syms.fields.get(name, {}).get(opt.name.name),
@@ -168,6 +179,11 @@ def _step_sites(step: ast.Step, syms: FlowSymbols) -> Iterator[Site]:
                 for entry in opt.value.entries:
                     yield Site(entry.value, name, oname, None,
                                f"`{oname}` entry `{entry.key.name}`")
-            elif oname in OPTION_TYPES:
+            elif oname in GENERIC_OPTION_TYPES or (kind is None and oname in OPTION_TYPES):
                 yield Site(opt.value, name, "option", OPTION_TYPES[oname], f"option `{oname}`",
                            oname in CONSTANT_OPTIONS)
+            elif kind is not None and oname in kind.options:
+                yield Site(opt.value, name, "option", spec_type(kind.options[oname].type),
+                           f"option `{oname}`")
+            elif unknown_kind:  # an option of a kind that is not installed: typed
+                yield Site(opt.value, name, "option", None, f"option `{oname}`")
