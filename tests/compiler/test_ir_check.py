@@ -364,7 +364,13 @@ def test_tables_agree_with_the_schema_the_checker_and_the_evaluator() -> None:
     from chatflow.runtime import evaluator
 
     schema = ir_schema()["$defs"]
-    assert schema["action"]["properties"]["type"]["enum"] == list(ir_check.ACTIONS)
+    plugin_rule = schema["action"]["allOf"][0]
+    assert plugin_rule["if"]["not"]["properties"]["type"]["enum"] == list(ir_check.ACTIONS)
+    assert set(plugin_rule["then"]["properties"]) - {"type"} == {
+        *ir_check.PLUGIN_ACTION.required, *ir_check.PLUGIN_ACTION.optional}
+    from chatflow.plugins.builtin import BUILTIN
+
+    assert list(BUILTIN) == list(ir_check.ACTIONS)
     assert schema["node"]["properties"]["kind"]["enum"] == list(ir_check.NODE_KINDS)
     assert schema["operation"]["properties"]["op"]["enum"] == list(ir_check.EXPR_OPS)
     assert set(ir_check.BUILTIN_FUNCTIONS) == set(BUILTINS) == set(evaluator._BUILTINS)

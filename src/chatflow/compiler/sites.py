@@ -23,7 +23,8 @@ MAP_OPTIONS = ("with", "env")
 """Options whose map entries are typed one by one (`with` values are any
 value, `env` values one scalar each, docs/language.md §5)."""
 GENERIC_OPTION_TYPES: dict[str, Type | None] = {
-    "timeout": DURATION, "risk": INT, "continue_on_error": None}
+    "timeout": DURATION, "risk": INT, "continue_on_error": None, "cwd": STR, "env": None}
+"""The options of every step, whatever its kind (`plugins.GENERIC_OPTIONS`)."""
 OPTION_TYPES: dict[str, Type | None] = {
     **GENERIC_OPTION_TYPES,
     **{name: None if name in MAP_OPTIONS else spec_type(opt.type)

@@ -25,8 +25,10 @@ __all__ = [
 ]
 
 GROUP = "chatflow.actions"
-GENERIC_OPTIONS = ("timeout", "retry", "risk", "continue_on_error", "out")
-"""Options every step takes whatever its kind (docs/language.md §5)."""
+GENERIC_OPTIONS = ("timeout", "retry", "risk", "continue_on_error", "out", "env", "cwd")
+"""Options every step takes whatever its kind (docs/language.md §5): the
+run-time context of every kind carries the timeout, the working directory
+(`cwd`) and the extra environment (`env`)."""
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SCALARS = frozenset({"str", "int", "float", "bool", "duration", "json"})
@@ -51,8 +53,9 @@ class ActionKind:
     time) or None when the kind takes none; `fields` maps each field the
     step yields to its type; `runtime` is `"module:attribute"` of the object
     that renders, runs, describes and cancels it (loaded only when a step of
-    this kind runs or is planned). `dist`/`version` are filled in from the
-    distribution that registered the kind."""
+    this kind runs or is planned); `target_doc` names the target in listings
+    (`URL`). `dist`/`version` are filled in from the distribution that
+    registered the kind."""
 
     name: str
     doc: str

@@ -14,29 +14,27 @@ SHELL = ActionKind(
     "shell", "runs `/bin/sh -c CMD` in the working directory; every interpolated value "
     "reaches the shell through an environment variable, never as command text",
     {"ok": "bool", "exit_code": "int", "stdout": "str", "stderr": "str"},
-    {"env": Option("map[str]", "environment variables of the step's process"),
-     "cwd": Option("str", "working directory, relative to the run's directory")},
-    target_doc="the command", runtime="chatflow.runtime.actions.kinds:SHELL", builtin=True)
+    target_doc="CMD", runtime="chatflow.runtime.actions.kinds:SHELL", builtin=True)
 PYTHON = ActionKind(
     "python", "calls the function with the `with` map as keyword arguments",
     {"ok": "bool", "value": "json"}, {"with": _WITH},
-    target_doc="`pkg.module:function`", runtime="chatflow.runtime.actions.kinds:PYTHON",
+    target_doc="pkg.module:function", runtime="chatflow.runtime.actions.kinds:PYTHON",
     builtin=True)
 AGENT = ActionKind(
     "agent", "the AI agent adapter registered under NAME, given `prompt` and `with`",
     {"ok": "bool", "text": "str", "tokens": "int"},
     {"prompt": Option("str", "the prompt"), "with": _WITH},
-    target_doc="the agent's name", runtime="chatflow.runtime.actions.kinds:AGENT",
+    target_doc="NAME", runtime="chatflow.runtime.actions.kinds:AGENT",
     builtin=True)
 APPROVE = ActionKind(
     "approve", "waits for a person (`chatflow approve`) unless the instance runs at "
     "automation 100", {"approved": "bool", "by": "str", "comment": "str"},
-    target_doc="the message", builtin=True)
+    target_doc="MESSAGE", builtin=True)
 CALL = ActionKind(
     "call", "starts a child instance of FLOW and waits for it (`call FLOW(arg: EXPR, ...)`)",
     {"ok": "bool"}, target=None, builtin=True)
 SET = ActionKind("set", "assigns a `var` (`set NAME = EXPR`)", {}, target=None, builtin=True)
-FAIL = ActionKind("fail", "fails the instance on purpose", {}, target_doc="the message",
+FAIL = ActionKind("fail", "fails the instance on purpose", {}, target_doc="MESSAGE",
                   builtin=True)
 
 BUILTIN: dict[str, ActionKind] = {

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from chatflow.compiler.rules.base import FlowContext, Rule
 from chatflow.compiler.spelling import did_you_mean
+from chatflow.compiler.sites import GENERIC_OPTION_TYPES
 from chatflow.compiler.symbols import action_spec
 from chatflow.compiler.typecheck import OPTION_TYPES
 from chatflow.diagnostics import Diagnostic, Severity, error
@@ -30,16 +31,16 @@ def check(ctx: FlowContext) -> Iterator[Diagnostic]:
         spec = action_spec(step.action)
         if spec is None and isinstance(step.action, ast.UnknownAction):
             continue  # a kind that is not installed (E0208): its options are unknown too
-        own = tuple(spec.options) if spec is not None and not spec.builtin else ()
+        own = tuple(spec.options) if spec is not None else ()
         for opt in step.options:
             if not isinstance(opt, ast.Option):
                 continue
             n = opt.name.name
             if n in OPTION_TYPES or n in own or kinds_taking(n):
                 continue
-            choices = (*OPTIONS, *own)
+            listed = (*GENERIC_OPTION_TYPES, "retry", "out", *own)
             yield error("E0207", f"unknown option `{n}`", opt.name.span,
-                        did_you_mean(n, choices) or "options: " + ", ".join(choices))
+                        did_you_mean(n, (*OPTIONS, *own)) or "options: " + ", ".join(listed))
 
 
 RULE = Rule("E0207", "unknown-option", "A step option that no action kind takes.",

@@ -36,7 +36,7 @@ def _kind(action: Mapping[str, Any]) -> tuple[ActionKind | None, str | None]:
     if kind is None or kind.builtin:
         return None, (f"the action kind `{name}` is not installed: this flow was compiled "
                       f"with the plugin {dist} {version}; install it "
-                      f"(`pip install '{dist}=={major(version)}.*'`) and run the step again")
+                      f"(`pip install '{dist}=={major(version)}.*'`) to run steps of this kind")
     if major(kind.version) != major(version):
         return None, (f"the action kind `{name}` is installed from {kind.dist} {kind.version}, "
                       f"but this flow was compiled with {dist} {version} (another major "

@@ -11,7 +11,7 @@ HTTP = ActionKind(
     name="http",
     doc="sends one HTTP request (Python's standard library) and records the response",
     target="str",
-    target_doc="the URL (`http://` or `https://`), with `{…}` interpolation",
+    target_doc="URL",
     options={
         "method": Option("str", "the request method (default: GET, or POST with a body)"),
         "headers": Option("map[str]", "request headers (values are sent as given, never "
