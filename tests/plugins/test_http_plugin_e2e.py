@@ -23,7 +23,7 @@ import pytest
 from plugin_support import HTTP_SRC, ROOT, make_dist, subprocess_env
 
 sys.path.insert(0, str(ROOT / "tests"))
-from installed_cli import chatflow_command  # noqa: E402
+from installed_cli import chatflow_command
 
 FLOW = '''flow notify(base: str, item: str = "widget") -> (id: int, status: int) {
   step create: http "{base}/items" {
@@ -50,7 +50,7 @@ GATED = '''flow gated(base: str) {
 class _Handler(BaseHTTPRequestHandler):
     seen: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         n = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(n) or b"null")
         self.seen.append({"path": self.path, "body": body,

@@ -25,6 +25,7 @@ from chatflow.dsl import ast
 from chatflow.plugins import ActionKind, find_kind
 from chatflow.plugins.builtin import BUILTIN
 
+
 def spec_type(text: str) -> Type:
     """A type as an action kind's spec writes it (`int`, `map[str]`, `json?`);
     the registry has checked it (`plugins.valid_type`)."""

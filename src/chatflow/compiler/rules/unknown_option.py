@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from chatflow.compiler.rules.base import FlowContext, Rule
-from chatflow.compiler.spelling import did_you_mean
 from chatflow.compiler.sites import GENERIC_OPTION_TYPES
+from chatflow.compiler.spelling import did_you_mean
 from chatflow.compiler.symbols import action_spec
 from chatflow.compiler.typecheck import OPTION_TYPES
 from chatflow.diagnostics import Diagnostic, Severity, error

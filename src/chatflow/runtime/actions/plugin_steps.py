@@ -6,6 +6,7 @@ run. Any exception a plugin raises becomes the step's error."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -103,10 +104,8 @@ def run_plugin(action: Mapping[str, Any], rendered: dict[str, Any],
     def watch() -> None:
         while not done.is_set():
             if ctx.cancel.wait(0.2):
-                try:
+                with contextlib.suppress(Exception):  # a failing cancel must not stop the driver
                     impl.cancel(ctx)
-                except Exception:  # noqa: S110 - a failing cancel must not kill the driver
-                    pass
                 return
 
     watcher = threading.Thread(target=watch, daemon=True, name="chatflow-plugin-cancel")

@@ -64,7 +64,7 @@ class HttpAction(ActionRuntime):
 
         def send() -> None:
             try:
-                with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
+                with urllib.request.urlopen(request, timeout=timeout) as resp:
                     result["status"], result["raw"] = resp.status, resp.read(MAX_BODY)
             except urllib.error.HTTPError as exc:
                 result["status"], result["raw"] = exc.code, exc.read(MAX_BODY)
