@@ -17,9 +17,11 @@ from typing import Any
 
 from chatflow.diagnostics import Diagnostic, Span, error
 from chatflow.dsl.yaml_nodes import Plain, YMap, YNode, YScalar, lookup, to_plain
+from chatflow.plugins.builtin import BUILTIN
 
 KIND_KEYS = ("step", "phase", "parallel", "repeat")
-ACTION_KEYS = ("shell", "python", "agent", "approve", "call", "set", "fail")
+ACTION_KEYS = tuple(BUILTIN)
+"""The built-in action kinds, from the action registry (`chatflow.plugins`)."""
 GROUP_KINDS = ("phase", "parallel", "repeat")
 GROUP_CLAUSES: dict[str, str] = {
     "max": "`max` belongs to a `parallel` or `repeat` group",
@@ -197,6 +199,9 @@ class _ErrorMapper:
             return GROUP_CLAUSES[key]
         if key == "value" and "set" not in allowed:
             return "`value` goes with a `set` action"
+        if "shell" in allowed and _is_plugin_kind(key):
+            return (f"`{key}` is a plugin's action kind, which the YAML form does not take "
+                    "yet: write this flow as a `.flow` file (docs/plugins.md)")
         if allowed:
             return "expected one of " + ", ".join(f"`{k}`" for k in allowed)
         return None
@@ -302,3 +307,12 @@ class _ErrorMapper:
         return [error("E0114", f"`{_label(self.path)}` must be a duration, not "
                       f"{describe_value(instance)}", self.span(),
                       "a duration is a whole number followed by ms, s, m, h or d: `30s`, `10m`")]
+
+
+def _is_plugin_kind(key: str) -> bool:
+    """Whether `key` names an installed plugin's action kind (the installed
+    distributions are scanned only here, for a key already in error)."""
+    from chatflow.plugins import find_kind
+
+    kind = find_kind(key)
+    return kind is not None and not kind.builtin
