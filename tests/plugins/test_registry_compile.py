@@ -148,3 +148,41 @@ def test_the_compiler_does_not_import_plugin_runtime_code(tmp_path: Path,
     check(tmp_path, FLOW)
     assert "chatflow_http" in sys.modules
     assert "chatflow_http.runtime" not in sys.modules
+
+
+YAML = '''flow: f
+params:
+  base: {type: str}
+  n: {type: int, default: 1}
+outputs:
+  code: int
+steps:
+  - step: api
+    http: "{base}/items"
+    method: POST
+    headers: {accept: application/json}
+    body: {count: "{n}"}
+    timeout: 5s
+    expect: 201
+  - step: show
+    shell: "echo {api.status} {api.body}"
+output:
+  code: api.status
+'''
+
+
+def test_the_yaml_form_takes_a_plugin_kind_and_gives_the_same_ir(tmp_path: Path,
+                                                                 http: object) -> None:
+    from chatflow.compiler.api import compile_path
+
+    (tmp_path / "t.flow").write_text(FLOW, encoding="utf-8")
+    (tmp_path / "t.flow.yaml").write_text(YAML, encoding="utf-8")
+    flow_ir = compile_path(str(tmp_path / "t.flow"), source_info=False).ir
+    yaml_res = compile_path(str(tmp_path / "t.flow.yaml"), source_info=False)
+    assert [d.message for d in yaml_res.diagnostics] == []
+    assert yaml_res.ir == flow_ir
+    (tmp_path / "bad.flow.yaml").write_text(YAML.replace("expect: 201", 'expect: "201"'),
+                                            encoding="utf-8")
+    bad = compile_path(str(tmp_path / "bad.flow.yaml"))
+    assert [(d.code, d.span.line, d.span.column) for d in bad.diagnostics] == [
+        ("E0301", 14, 14)]
