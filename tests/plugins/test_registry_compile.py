@@ -186,3 +186,21 @@ def test_the_yaml_form_takes_a_plugin_kind_and_gives_the_same_ir(tmp_path: Path,
     bad = compile_path(str(tmp_path / "bad.flow.yaml"))
     assert [(d.code, d.span.line, d.span.column) for d in bad.diagnostics] == [
         ("E0301", 14, 14)]
+
+
+def test_builtin_kinds_never_scan_the_installed_distributions() -> None:
+    """`chatflow lint` of a flow of built-in kinds (and so every command that
+    never meets a plugin kind) does not pay for `importlib.metadata`."""
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "feature.flow"
+    probe = ("import io, contextlib, sys\nfrom chatflow.__main__ import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()), "
+             "contextlib.redirect_stderr(io.StringIO()):\n"
+             f"    main(['lint', {str(example)!r}])\n"
+             "import chatflow.plugins as p\n"
+             "print(bool(p._CACHE), 'importlib.metadata' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, check=True).stdout.split()
+    assert out == ["False", "False"]
