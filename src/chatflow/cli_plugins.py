@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chatflow.plugins import ActionKind, discovery_problems, installed_kinds
+from chatflow.plugins import GENERIC_OPTIONS, ActionKind, discovery_problems, installed_kinds
 
 
 def kind_record(kind: ActionKind) -> dict[str, Any]:
@@ -26,7 +26,8 @@ def plugins_text(as_json: bool = False) -> str:
     problems = discovery_problems()
     if as_json:
         return json.dumps({"kinds": [kind_record(k) for k in kinds.values()],
-                           "problems": problems}, indent=2, ensure_ascii=False)
+                           "step_options": list(GENERIC_OPTIONS), "problems": problems},
+                          indent=2, ensure_ascii=False)
     lines: list[str] = []
     for kind in kinds.values():
         origin = "built-in" if kind.builtin else f"{kind.dist} {kind.version}"
@@ -38,6 +39,9 @@ def plugins_text(as_json: bool = False) -> str:
             lines.append(f"    option {name}: {opt.type}{doc}")
         if kind.fields:
             lines.append("    fields: " + ", ".join(f"{n}: {t}" for n, t in kind.fields.items()))
+    lines.append("")
+    lines.append("every kind also takes the step options " + ", ".join(GENERIC_OPTIONS)
+                 + " (docs/language.md §5)")
     if problems:
         lines.append("")
         lines.append("not registered:")

@@ -139,6 +139,14 @@ def test_a_broken_plugin_is_reported_not_registered(tmp_path: Path) -> None:
     assert "broken" not in kinds and "notakind" not in kinds
     assert any("`broken` from bad-kinds 1.0: cannot load" in p for p in problems)
     assert any("is not a chatflow.plugins.ActionKind" in p for p in problems)
+    from chatflow.cli_plugins import plugins_text
+
+    with on_path(site):
+        text = plugins_text()
+        listed = json.loads(plugins_text(as_json=True))
+    assert "not registered:\n    `broken` from bad-kinds 1.0: cannot load" in text
+    assert [k["name"] for k in listed["kinds"]] == list(BUILTIN)
+    assert len(listed["problems"]) == 2
 
 
 def test_the_compiler_does_not_import_plugin_runtime_code(tmp_path: Path,
