@@ -212,3 +212,12 @@ def test_builtin_kinds_never_scan_the_installed_distributions() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=60, check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_a_bare_option_before_a_named_option_says_what_happened(tmp_path: Path) -> None:
+    """Any name in a step's options takes an expression, so a name written
+    alone takes the next line's name for its value: the syntax error says so."""
+    diags, _ = check(tmp_path, 'flow f() {\n  step a: shell "x" {\n    frob\n'
+                               '    other 1\n  }\n}\n')
+    assert codes(diags) == ["E0101@3:5 `frob` has no value, so `other` on the next line "
+                            "was read as its value"]
