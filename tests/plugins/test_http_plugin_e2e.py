@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from plugin_support import HTTP_SRC, ROOT, make_dist, subprocess_env
 
-sys.path.insert(0, str(ROOT / "tests"))
 from installed_cli import chatflow_command
 
 FLOW = '''flow notify(base: str, item: str = "widget") -> (id: int, status: int) {

@@ -1,6 +1,8 @@
 """The per-flow symbol table: params, vars, steps and groups (one namespace),
-the fields each step and group yields (docs/language.md §5) and which of them are
-optional because the node may not run. Also each flow's call signature."""
+the fields each step and group yields (docs/language.md §5; an action kind's
+fields and their types come from the action registry, `chatflow.plugins`) and
+which of them are optional because the node may not run. Also each flow's
+call signature."""
 
 from __future__ import annotations
 
