@@ -104,6 +104,12 @@ def test_missing_or_other_major_version_fails_the_step(tmp_path: Path,
     assert "installed from fake-echo 2.0.0, but this flow was compiled with fake-echo " \
            "1.2.0 (another major version)" in err
     assert "another major version" in plan[0]["error"]
+    other = make_dist(tmp_path / "site-other", name="other-echo", version="1.2.0",
+                      entry_points="echo = fake_echo:ECHO")
+    with on_path(other, FAKE):  # the same kind from another distribution
+        state, iid = run(engine, ir, word="a")
+    assert "provided by other-echo 1.2.0, but this flow was compiled with fake-echo 1.2.0" \
+        in error_of(engine, iid)
     with on_path(site(tmp_path, "1.9.1"), FAKE):  # same major version: runs
         state, _ = run(engine, ir, word="a")
     assert state.status == "succeeded"

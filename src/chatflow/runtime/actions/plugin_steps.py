@@ -11,7 +11,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from chatflow.plugins import ActionKind, find_kind, major
+from chatflow.plugins import ActionKind, discovery_problems, find_kind, major
 from chatflow.runtime.actions.base import ActionContext, ActionResult
 from chatflow.runtime.actions.kinds import ActionRuntime, runtime_for
 from chatflow.runtime.evaluator import EvalError, Scope, evaluate, render
@@ -35,9 +35,15 @@ def _kind(action: Mapping[str, Any]) -> tuple[ActionKind | None, str | None]:
     dist, version = _recorded(action)
     kind = find_kind(name)
     if kind is None or kind.builtin:
+        why = [p for p in discovery_problems() if p.startswith(f"`{name}` from ")]
         return None, (f"the action kind `{name}` is not installed: this flow was compiled "
                       f"with the plugin {dist} {version}; install it "
-                      f"(`pip install '{dist}=={major(version)}.*'`) to run steps of this kind")
+                      f"(`pip install '{dist}=={major(version)}.*'`) to run steps of this kind"
+                      + (f" (an installed plugin was not registered: {why[0]})" if why else ""))
+    if kind.dist != dist:
+        return None, (f"the action kind `{name}` is provided by {kind.dist} {kind.version}, "
+                      f"but this flow was compiled with {dist} {version}; install {dist} "
+                      f"instead, or recompile the flow and start a new instance")
     if major(kind.version) != major(version):
         return None, (f"the action kind `{name}` is installed from {kind.dist} {kind.version}, "
                       f"but this flow was compiled with {dist} {version} (another major "
