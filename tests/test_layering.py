@@ -24,6 +24,7 @@ STAGE_NAMES = ["common", "dsl", "compiler", "format", "runtime", "cli"]
 STAGES = {
     "chatflow.diagnostics": "common",
     "chatflow.diagnostic_codes": "common",
+    "chatflow.plugins": "common",
     "chatflow.dsl": "dsl",
     "chatflow.compiler": "compiler",
     "chatflow.diagnostic_format": "format",
@@ -33,6 +34,7 @@ STAGES = {
     "chatflow.cli_runtime": "cli",
     "chatflow.cli_render": "cli",
     "chatflow.cli_inputs": "cli",
+    "chatflow.cli_plugins": "cli",
     "chatflow.__main__": "cli",
 }
 

@@ -26,7 +26,7 @@ from chatflow.diagnostics import ChatflowError
 
 __all__ = ["EXIT_ERRORS", "EXIT_OK", "EXIT_USAGE", "app", "print_diagnostics", "run"]
 
-OWN_COMMANDS = frozenset({"compile", "lint", "graph", "schema"})
+OWN_COMMANDS = frozenset({"compile", "lint", "graph", "schema", "plugins"})
 
 app = typer.Typer(
     name="chatflow",
@@ -157,6 +157,16 @@ def schema_cmd(
 ) -> None:
     """Print a JSON Schema shipped with ChatFlow."""
     commands.schema(kind.value)
+
+
+@app.command("plugins")
+def plugins_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")] = False,
+) -> None:
+    """List the installed action kinds (built-in and plugins) with their options and fields."""
+    from chatflow.cli_plugins import plugins_text
+
+    _echo(plugins_text(as_json))
 
 
 # --------------------------------------------------------------------------- running

@@ -120,7 +120,7 @@ def test_not_an_ir(text: str, fragment: str) -> None:
 
 
 @pytest.mark.parametrize(("version", "fragments"), [
-    (3, ("$.ir_version", "unsupported IR version 3", "reads IR versions 1, 2")),
+    (4, ("$.ir_version", "unsupported IR version 4", "reads IR versions 1, 2, 3")),
     (0, ("unsupported IR version 0",)),
     ("1", ("$.ir_version", "expected an integer, got a string")),
     (True, ("expected an integer, got a boolean",)),

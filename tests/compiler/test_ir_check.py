@@ -81,6 +81,18 @@ def test_the_test_ir_is_accepted_by_both() -> None:
     assert schema_accepts(valid_ir()) and shape_accepts(valid_ir())
 
 
+PLUGIN_ACTION: dict[str, Any] = {
+    "type": "http", "plugin": {"dist": "chatflow-http", "version": "0.1.0"},
+    "target": {"op": "fmt", "args": [{"lit": "http://x"}]}, "options": {"body": {"lit": 1}}}
+
+
+def test_a_plugin_action_is_accepted_by_both() -> None:
+    doc = valid_ir()
+    doc["ir_version"] = 3
+    node(doc, 0).update(action=dict(PLUGIN_ACTION))
+    assert schema_accepts(doc) and shape_accepts(doc)
+
+
 # (mutation, the JSON path the shape check names)
 MALFORMED: list[tuple[Callable[[dict[str, Any]], Any], str]] = [
     (lambda d: d.pop("flows"), "$"),
@@ -117,6 +129,17 @@ MALFORMED: list[tuple[Callable[[dict[str, Any]], Any], str]] = [
     (lambda d: node(d, 0)["options"].update(env={"K": "v"}),
      "$.flows.main.nodes[0].options.env.K"),
     (lambda d: node(d, 0).update(action={"type": "shell"}), "$.flows.main.nodes[0].action"),
+    # a plugin kind's action (version 3): `plugin` and `options` required, nothing else
+    (lambda d: node(d, 0).update(action={**PLUGIN_ACTION, "plugin": {"dist": "x"}}),
+     "$.flows.main.nodes[0].action.plugin"),
+    (lambda d: node(d, 0).update(action={**PLUGIN_ACTION, "extra": 1}),
+     "$.flows.main.nodes[0].action"),
+    (lambda d: node(d, 0).update(action={**PLUGIN_ACTION, "target": {"lit": "x"}}),
+     "$.flows.main.nodes[0].action.target"),
+    (lambda d: node(d, 0).update(action={**PLUGIN_ACTION, "type": "not-a-name"}),
+     "$.flows.main.nodes[0].action.type"),
+    (lambda d: node(d, 0).update(action={**PLUGIN_ACTION, "options": {"a": {"bogus": 1}}}),
+     "$.flows.main.nodes[0].action.options.a"),
     (lambda d: node(d, 0).update(action={"type": "sh", "command": {"op": "fmt", "args": []}}),
      "$.flows.main.nodes[0].action.type"),
     (lambda d: node(d, 0)["action"].update(message={"op": "fmt", "args": []}),
@@ -364,7 +387,13 @@ def test_tables_agree_with_the_schema_the_checker_and_the_evaluator() -> None:
     from chatflow.runtime import evaluator
 
     schema = ir_schema()["$defs"]
-    assert schema["action"]["properties"]["type"]["enum"] == list(ir_check.ACTIONS)
+    plugin_rule = schema["action"]["allOf"][0]
+    assert plugin_rule["if"]["not"]["properties"]["type"]["enum"] == list(ir_check.ACTIONS)
+    assert set(plugin_rule["then"]["properties"]) - {"type"} == {
+        *ir_check.PLUGIN_ACTION.required, *ir_check.PLUGIN_ACTION.optional}
+    from chatflow.plugins.builtin import BUILTIN
+
+    assert list(BUILTIN) == list(ir_check.ACTIONS)
     assert schema["node"]["properties"]["kind"]["enum"] == list(ir_check.NODE_KINDS)
     assert schema["operation"]["properties"]["op"]["enum"] == list(ir_check.EXPR_OPS)
     assert set(ir_check.BUILTIN_FUNCTIONS) == set(BUILTINS) == set(evaluator._BUILTINS)

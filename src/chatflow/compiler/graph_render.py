@@ -37,6 +37,8 @@ def step_label(node: dict[str, Any]) -> list[str]:
         what = f"call {a['flow']}"
     elif kind == "set":
         what = f"set {a['var']} = {expr_text(a['value'])}"
+    elif "target" in a:  # a plugin kind's action
+        what = f"{kind} " + expr_text(a["target"])
     else:
         what = kind
     lines = [node["id"], _clip(what)]

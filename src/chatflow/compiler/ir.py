@@ -45,7 +45,10 @@ __all__ = [
 ]
 
 IR_VERSION = 2
-SUPPORTED_VERSIONS = frozenset({1, IR_VERSION})
+PLUGIN_IR_VERSION = 3
+"""Version 3 is version 2 plus plugin kinds' actions; the compiler writes it
+only for a document that has one (docs/ir.md, "Versions")."""
+SUPPORTED_VERSIONS = frozenset({1, IR_VERSION, PLUGIN_IR_VERSION})
 """Version 1 is read as version 2 (`ir_upgrade.py`)."""
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

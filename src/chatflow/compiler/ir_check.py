@@ -155,6 +155,13 @@ ACTIONS: dict[str, Obj] = {
 }
 """Action type → its keys besides `type` (required and optional; no others)."""
 
+PLUGIN_ACTION = Obj(
+    required={"plugin": Obj(required={"dist": NONEMPTY, "version": NONEMPTY}),
+              "options": EXPR_MAP},
+    optional={"target": TEMPLATE})
+"""Any other `type` (an identifier) is a plugin kind's action (IR version 3)."""
+_KIND_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
 
 OPTIONS = Obj(optional={
     "timeout_ms": NAT,
@@ -440,10 +447,14 @@ def _action(value: Any, path: Path) -> list[tuple[str, Shape]]:
     _required(d, ("type",), path)
     type_name = d["type"]
     row = ACTIONS.get(type_name) if type(type_name) is str else None
+    if row is None and "plugin" in d and type(type_name) is str \
+            and _KIND_NAME.match(type_name):
+        row = PLUGIN_ACTION
     if row is None:
         choices = ", ".join(ACTIONS)
-        raise IRProblem((path, "type"), f"expected an action type (one of {choices}), "
-                                        f"got {_shown(type_name)}")
+        raise IRProblem((path, "type"), f"expected an action type (one of {choices}, or a "
+                                        f"plugin's kind with `plugin`), got "
+                                        f"{_shown(type_name)}")
     _required(d, row.required, path)
     extra = [k for k in d if k != "type" and k not in row.required and k not in row.optional]
     if extra:

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Protocol
 
-from chatflow.compiler.ir import IR_VERSION
+from chatflow.compiler.ir import IR_VERSION, PLUGIN_IR_VERSION
 from chatflow.compiler.shell_holes import PlacementError, shell_action
 from chatflow.compiler.typecheck import constant_value
 from chatflow.dsl import ast
 from chatflow.gcpause import no_cyclic_gc
+from chatflow.plugins import find_kind
 
 CTX_FIELDS = frozenset({"instance_id", "feature_id", "automation", "attempt", "depth"})
 QUOTA_KEYS = {"tokens": "tokens", "steps": "steps", "cpu": "cpu_ms", "wall": "wall_ms"}
@@ -241,6 +242,7 @@ class _FlowLowerer:
         self.symbols: _Symbols = checked.symbols[key]
         self.source_info = source_info
         self.callees: list[str] = []
+        self.plugin_kinds = False  # a plugin kind's action was lowered (IR version 3)
         flow = self.unit.flow
         items = ast.iter_items(flow.items)
         self.nodes: dict[str, ast.Step | ast.Group] = {
@@ -318,6 +320,8 @@ class _FlowLowerer:
             out["kind"] = "step"
             out["action"] = self.action(item.action)
             out["options"] = self.options(item)
+            if isinstance(item.action, ast.UnknownAction):
+                out["action"]["options"] = self.plugin_options(item)
         else:
             out["kind"] = item.kind
             out["members"] = list(g.members.get(name, ()))
@@ -367,7 +371,30 @@ class _FlowLowerer:
             return {"type": "set", "var": a.target.name, "value": ex.expr(a.value)}
         if isinstance(a, ast.FailAction):
             return {"type": "fail", "message": ex.template(a.message)}
+        if isinstance(a, ast.UnknownAction):
+            return self.plugin_action(a)
         raise LoweringError(f"cannot lower action {type(a).__name__}")
+
+    def plugin_action(self, a: ast.UnknownAction) -> dict[str, Any]:
+        """A plugin kind's action: its kind, the distribution that provides
+        it (the runtime checks it is still there, same major version), its
+        target as a TEMPLATE; its options are added by `plugin_options`."""
+        spec = find_kind(a.name.name)
+        if spec is None or spec.plugin is None:
+            raise LoweringError(f"unknown action kind `{a.name.name}`")
+        self.plugin_kinds = True
+        out: dict[str, Any] = {"type": spec.name, "plugin": spec.plugin}
+        if a.arg is not None:
+            out["target"] = self.ex.template(a.arg)
+        return out
+
+    def plugin_options(self, step: ast.Step) -> dict[str, Any]:
+        """A plugin kind's own options (`method`, `body` ...) as EXPRs."""
+        spec = find_kind(step.action.name.name) if isinstance(step.action, ast.UnknownAction) \
+            else None
+        own = spec.options if spec is not None else {}
+        return {o.name.name: self.ex.expr(o.value) for o in step.options
+                if isinstance(o, ast.Option) and o.name.name in own and o.value is not None}
 
     def options(self, step: ast.Step) -> dict[str, Any]:
         ex = self.ex
@@ -375,6 +402,9 @@ class _FlowLowerer:
         outs: list[dict[str, Any]] = []
         own = frozenset(self.symbols.fields.get(step.name.name, ()))
         out_ex = _ExprLowerer(_Scope(self.scope.params, self.scope.vars, self.scope.nodes, own))
+        spec = find_kind(step.action.name.name) if isinstance(step.action, ast.UnknownAction) \
+            else None
+        plugin_own = frozenset(spec.options) if spec is not None else frozenset()
         for opt in step.options:
             if isinstance(opt, ast.OutField):
                 outs.append({"name": opt.name.name, "type": type_str(opt.type),
@@ -384,7 +414,7 @@ class _FlowLowerer:
                     "times": _const(opt.times),
                     "backoff_ms": 0 if opt.backoff is None else _const(opt.backoff),
                 }
-            else:
+            elif opt.name.name not in plugin_own:
                 name, value = opt.name.name, opt.value
                 if name == "continue_on_error":
                     out[name] = True
@@ -442,11 +472,15 @@ def lower(checked: CheckedProgram, entry: str, source_info: bool = True) -> dict
 def _lower(checked: CheckedProgram, entry: str, source_info: bool) -> dict[str, Any]:
     flows: dict[str, Any] = {}
     pending = [entry]
+    plugins = False
     while pending:
         key = pending.pop()
         if key in flows:
             continue
         fl = _FlowLowerer(checked, key, source_info)
         flows[key] = fl.lower()
+        plugins = plugins or fl.plugin_kinds
         pending.extend(k for k in fl.callees if k not in flows)
-    return {"ir_version": IR_VERSION, "entry": entry, "flows": flows}
+    # the lowest version that holds the document (docs/ir.md, "Versions")
+    return {"ir_version": PLUGIN_IR_VERSION if plugins else IR_VERSION, "entry": entry,
+            "flows": flows}

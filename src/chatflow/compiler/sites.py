@@ -1,6 +1,7 @@
 """Where expressions stand in a flow and what each place expects: every root
 expression of a flow as a `Site` (a `when`, an option, an argument ...) with
-its expected type, and which values must be constants. The expression typer
+its expected type, which values must be constants, and whether a type fits
+its place (`mismatch`). The expression typer
 (`typecheck`) types the sites; the rules read them."""
 
 from __future__ import annotations
@@ -8,9 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from chatflow.compiler.symbols import FlowSymbols
-from chatflow.compiler.types import BOOL, DURATION, INT, STR, Type
+from chatflow.compiler.symbols import FlowSymbols, action_spec, spec_type
+from chatflow.compiler.types import (
+    BOOL,
+    DURATION,
+    INT,
+    STR,
+    Type,
+    assignable,
+    optional_only_mismatch,
+)
 from chatflow.dsl import ast
+from chatflow.plugins.builtin import BUILTIN
 
 # settings and option values: the expected type (all must be constants)
 SETTING_TYPES: dict[str, Type] = {
@@ -18,10 +28,19 @@ SETTING_TYPES: dict[str, Type] = {
     "parallelism": STR,
 }
 QUOTA_TYPES: dict[str, Type] = {"tokens": INT, "cpu": DURATION, "wall": DURATION, "steps": INT}
+MAP_OPTIONS = ("with", "env")
+"""Options whose map entries are typed one by one (`with` values are any
+value, `env` values one scalar each, docs/language.md §5)."""
+GENERIC_OPTION_TYPES: dict[str, Type | None] = {
+    "timeout": DURATION, "risk": INT, "continue_on_error": None, "cwd": STR, "env": None}
+"""The options of every step, whatever its kind (`plugins.GENERIC_OPTIONS`)."""
 OPTION_TYPES: dict[str, Type | None] = {
-    "timeout": DURATION, "risk": INT, "continue_on_error": None, "prompt": STR, "cwd": STR,
-    "with": None, "env": None,
+    **GENERIC_OPTION_TYPES,
+    **{name: None if name in MAP_OPTIONS else spec_type(opt.type)
+       for kind in BUILTIN.values() for name, opt in kind.options.items()},
 }
+"""The options of every step (`GENERIC_OPTION_TYPES`) and of the built-in
+kinds (from the registry); a plugin kind's own come from its spec."""
 CONSTANT_OPTIONS = ("timeout", "risk")
 OPTION_WORDS = frozenset((*OPTION_TYPES, "retry", "out", "backoff"))
 
@@ -154,6 +173,8 @@ def _step_sites(step: ast.Step, syms: FlowSymbols) -> Iterator[Site]:
                    f"var `{a.target.name}`")
     elif isinstance(a, ast.UnknownAction) and a.arg is not None:
         yield Site(a.arg, name, "template", None, "the action")
+    kind = action_spec(a) if isinstance(a, ast.UnknownAction) else None
+    unknown_kind = isinstance(a, ast.UnknownAction) and kind is None
     for opt in step.options:
         if isinstance(opt, ast.OutField):
             yield Site(opt.value, name, "out", syms.fields.get(name, {}).get(opt.name.name),
@@ -168,6 +189,59 @@ def _step_sites(step: ast.Step, syms: FlowSymbols) -> Iterator[Site]:
                 for entry in opt.value.entries:
                     yield Site(entry.value, name, oname, None,
                                f"`{oname}` entry `{entry.key.name}`")
-            elif oname in OPTION_TYPES:
+            elif oname in GENERIC_OPTION_TYPES or (kind is None and oname in OPTION_TYPES):
                 yield Site(opt.value, name, "option", OPTION_TYPES[oname], f"option `{oname}`",
                            oname in CONSTANT_OPTIONS)
+            elif kind is not None and oname in kind.options:
+                yield Site(opt.value, name, "option", spec_type(kind.options[oname].type),
+                           f"option `{oname}`")
+            elif unknown_kind:  # an option of a kind that is not installed: typed
+                yield Site(opt.value, name, "option", None, f"option `{oname}`")
+
+
+# --------------------------------------------------------------------------- fit
+
+OPTIONAL_HINT = "use `?? default` to give a value for when it is null"
+
+
+def mismatch(site: Site, t: Type, reads_skippable: bool = True,
+             ) -> tuple[str, str, str | None] | None:
+    """(kind, message, hint) when a root expression's type does not fit its
+    place: kind "optional" (fits once unwrapped) or "type"; None if it fits.
+    `reads_skippable`: the expression reads a field of a step that may not
+    run (the usual reason a value may be null; said in the message)."""
+    if site.place == "env":
+        return _env_mismatch(site, t, reads_skippable)
+    if site.expected is None or assignable(t, site.expected):
+        return None
+    if optional_only_mismatch(t, site.expected):
+        why = "null when a step it reads did not run" if reads_skippable else "it may be null"
+        return ("optional", f"{site.what} expects `{site.expected}`, found `{t}` ({why})",
+                OPTIONAL_HINT)
+    hint = None
+    if site.expected.kind == "duration" and t.kind in ("int", "float"):
+        hint = f"{site.what} is a duration: write a unit, like `30s`, `10m` or `2h`"
+    return ("type", f"expected `{site.expected}`, found `{t}`", hint)
+
+
+ENV_KINDS = ("str", "int", "float", "bool", "duration")
+
+
+def _env_mismatch(site: Site, t: Type, reads_skippable: bool,
+                  ) -> tuple[str, str, str | None] | None:
+    """An `env` value becomes the text of one environment variable, so it must
+    be one scalar (`str` as is, others as their interpolation text) or `json`
+    (checked when the step runs); never a list, a map or null."""
+    if t.is_dynamic or (t.kind in ENV_KINDS and not t.optional):
+        return None
+    if t.optional and t.kind in ENV_KINDS:
+        why = "null when a step it reads did not run" if reads_skippable else "it may be null"
+        return ("optional", f"{site.what} expects `{t.required()}`, found `{t}` ({why})",
+                OPTIONAL_HINT)
+    kinds = ", ".join(f"`{k}`" for k in ENV_KINDS)
+    if t.kind in ("list", "map"):
+        hint = ("an environment variable holds one string; write its JSON text with "
+                "`str(...)` if that is what the program expects")
+    else:
+        hint = "an environment variable cannot be null; leave the entry out instead"
+    return ("type", f"{site.what} must be one of {kinds}, found `{t}`", hint)

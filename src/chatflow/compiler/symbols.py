@@ -1,26 +1,51 @@
 """The per-flow symbol table: params, vars, steps and groups (one namespace),
-the fields each step and group yields (docs/language.md §5) and which of them are
-optional because the node may not run. Also each flow's call signature."""
+the fields each step and group yields (docs/language.md §5; an action kind's
+fields and their types come from the action registry, `chatflow.plugins`) and
+which of them are optional because the node may not run. Also each flow's
+call signature."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chatflow.compiler.types import BOOL, ERROR, INT, JSON, STR, Type, from_ref
+from chatflow.compiler.types import (
+    BOOL,
+    DURATION,
+    ERROR,
+    FLOAT,
+    INT,
+    JSON,
+    STR,
+    Type,
+    from_ref,
+    list_of,
+    map_of,
+)
 from chatflow.diagnostics import Diagnostic, Related, Span, error
 from chatflow.dsl import ast
+from chatflow.plugins import ActionKind, find_kind
+from chatflow.plugins.builtin import BUILTIN
 
-# the fields each action yields (`call` adds the callee's outputs to `ok`)
+
+def spec_type(text: str) -> Type:
+    """A type as an action kind's spec writes it (`int`, `map[str]`, `json?`);
+    the registry has checked it (`plugins.valid_type`)."""
+    t = text.strip()
+    if t.endswith("?"):
+        return spec_type(t[:-1]).as_optional()
+    for head, make in (("list[", list_of), ("map[", map_of)):
+        if t.startswith(head) and t.endswith("]"):
+            return make(spec_type(t[len(head):-1]))
+    return _SCALAR_TYPES.get(t, ERROR)
+
+
+_SCALAR_TYPES = {"str": STR, "int": INT, "float": FLOAT, "bool": BOOL, "duration": DURATION,
+                 "json": JSON}
+
+# the fields each built-in action yields (`call` adds the callee's outputs to `ok`)
 ACTION_FIELDS: dict[str, dict[str, Type]] = {
-    "shell": {"ok": BOOL, "exit_code": INT, "stdout": STR, "stderr": STR},
-    "python": {"ok": BOOL, "value": JSON},
-    "agent": {"ok": BOOL, "text": STR, "tokens": INT},
-    "approve": {"approved": BOOL, "by": STR, "comment": STR},
-    "call": {"ok": BOOL},
-    "set": {},
-    "fail": {},
-}
+    name: {f: spec_type(t) for f, t in kind.fields.items()} for name, kind in BUILTIN.items()}
 CALL_STEP_FIELDS: dict[str, str] = {
     "ok": "whether the call succeeded",
     "instance_id": "the id of the child instance",
@@ -37,19 +62,37 @@ CTX_FIELDS: dict[str, Type] = {
 _ACTION_KIND: dict[type, str] = {
     ast.ShellAction: "shell", ast.PythonAction: "python", ast.AgentAction: "agent",
     ast.ApproveAction: "approve", ast.CallAction: "call", ast.SetAction: "set",
-    ast.FailAction: "fail", ast.UnknownAction: "unknown",
+    ast.FailAction: "fail",
 }
 
 
+def action_spec(action: ast.Action) -> ActionKind | None:
+    """The registry's entry for a step's action; None for an unknown kind."""
+    kind = _ACTION_KIND.get(type(action))
+    if kind is not None:
+        return BUILTIN[kind]
+    assert isinstance(action, ast.UnknownAction)
+    return find_kind(action.name.name)
+
+
 def action_kind(action: ast.Action) -> str:
-    """`shell`, `python`, ... or `unknown`."""
-    return _ACTION_KIND[type(action)]
+    """`shell`, `python`, ..., an installed plugin's kind, or `unknown`."""
+    kind = _ACTION_KIND.get(type(action))
+    if kind is not None:
+        return kind
+    spec = action_spec(action)
+    return spec.name if spec is not None else "unknown"
 
 
 def action_fields(action: ast.Action, callee: Signature | None) -> dict[str, Type]:
     """The fields a step's action yields (a call's include the callee's
     outputs; an unknown action or unknown callee yields only what is known)."""
-    fields = dict(ACTION_FIELDS.get(action_kind(action), {}))
+    kind = _ACTION_KIND.get(type(action))
+    if kind is not None:
+        fields = dict(ACTION_FIELDS[kind])
+    else:
+        spec = action_spec(action)
+        fields = {} if spec is None else {f: spec_type(t) for f, t in spec.fields.items()}
     if callee is not None:
         for k, t in callee.outputs.items():
             fields.setdefault(k, t)

@@ -18,12 +18,14 @@ from chatflow.compiler.sites import (
     CONSTANT_OPTIONS,
     OPTION_TYPES,
     OPTION_WORDS,
+    OPTIONAL_HINT,
     QUOTA_TYPES,
     SETTING_TYPES,
     Site,
     constant_value,
     is_constant,
     iter_sites,
+    mismatch,
     swallowed_value,
 )
 from chatflow.compiler.spelling import did_you_mean, suggest
@@ -45,10 +47,8 @@ from chatflow.compiler.types import (
     NULL,
     STR,
     Type,
-    assignable,
     list_of,
     map_of,
-    optional_only_mismatch,
     unify,
 )
 from chatflow.diagnostics import Diagnostic, Span, error, warning
@@ -61,7 +61,6 @@ __all__ = [
     "mismatch", "swallowed_value", "type_flow",
 ]
 
-OPTIONAL_HINT = "use `?? default` to give a value for when it is null"
 BUILTINS = ("len", "json", "str", "int", "float", "contains", "startswith", "endswith",
             "lower", "upper", "trim", "matches")
 
@@ -560,46 +559,3 @@ _DURATION_OPS = {
     ("+", "duration", "duration"), ("-", "duration", "duration"),
     ("*", "duration", "int"), ("*", "int", "duration"), ("/", "duration", "int"),
 }
-
-
-def mismatch(site: Site, t: Type, reads_skippable: bool = True,
-             ) -> tuple[str, str, str | None] | None:
-    """(kind, message, hint) when a root expression's type does not fit its
-    place: kind "optional" (fits once unwrapped) or "type"; None if it fits.
-    `reads_skippable`: the expression reads a field of a step that may not
-    run (the usual reason a value may be null; said in the message)."""
-    if site.place == "env":
-        return _env_mismatch(site, t, reads_skippable)
-    if site.expected is None or assignable(t, site.expected):
-        return None
-    if optional_only_mismatch(t, site.expected):
-        why = "null when a step it reads did not run" if reads_skippable else "it may be null"
-        return ("optional", f"{site.what} expects `{site.expected}`, found `{t}` ({why})",
-                OPTIONAL_HINT)
-    hint = None
-    if site.expected.kind == "duration" and t.kind in ("int", "float"):
-        hint = f"{site.what} is a duration: write a unit, like `30s`, `10m` or `2h`"
-    return ("type", f"expected `{site.expected}`, found `{t}`", hint)
-
-
-ENV_KINDS = ("str", "int", "float", "bool", "duration")
-
-
-def _env_mismatch(site: Site, t: Type, reads_skippable: bool,
-                  ) -> tuple[str, str, str | None] | None:
-    """An `env` value becomes the text of one environment variable, so it must
-    be one scalar (`str` as is, others as their interpolation text) or `json`
-    (checked when the step runs); never a list, a map or null."""
-    if t.is_dynamic or (t.kind in ENV_KINDS and not t.optional):
-        return None
-    if t.optional and t.kind in ENV_KINDS:
-        why = "null when a step it reads did not run" if reads_skippable else "it may be null"
-        return ("optional", f"{site.what} expects `{t.required()}`, found `{t}` ({why})",
-                OPTIONAL_HINT)
-    kinds = ", ".join(f"`{k}`" for k in ENV_KINDS)
-    if t.kind in ("list", "map"):
-        hint = ("an environment variable holds one string; write its JSON text with "
-                "`str(...)` if that is what the program expects")
-    else:
-        hint = "an environment variable cannot be null; leave the entry out instead"
-    return ("type", f"{site.what} must be one of {kinds}, found `{t}`", hint)

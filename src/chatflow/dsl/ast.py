@@ -319,8 +319,10 @@ class FailAction:
 
 @_frozen
 class UnknownAction:
-    """`step x: frobnicate "..."` — kept so the checker can say
-    "unknown action `frobnicate`, did you mean ...". `arg` is what followed."""
+    """`step x: KIND "target"` for a kind without syntax of its own: a
+    plugin's kind (`http "https://..."`, docs/plugins.md) when the registry
+    knows `name`, else an unknown action the checker reports ("unknown action
+    `frobnicate`, did you mean ..."). `arg` is the target, if any."""
 
     __slots__ = ("arg", "name", "span")
     name: Ident

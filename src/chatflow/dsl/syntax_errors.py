@@ -321,6 +321,14 @@ def convert_error(exc: Any, text: str, file: str, base: tuple[int, int, int] | N
             word, at = swallowed
             return error("E0101", f"option `{word}` needs a value",
                          _span_at(file, text, base, at, len(word)), _NEEDS_VALUE[word])
+        bare = None if at_end else _BARE_NAME.search(text, 0, pos)
+        if bare is not None and bare.group(1) not in _KEYWORDS:
+            word, other = bare.group(1), bare.group(2)
+            return error("E0101", f"`{word}` has no value, so `{other}` on the next line was "
+                         "read as its value", _span_at(file, text, base, bare.start(1),
+                                                       len(word)),
+                         f"give `{word}` its value on its own line (`{word} VALUE`), or "
+                         "remove it")
         slip = None if at_end else slip_at(text, pos, str(tok), probe.tokens)
         if label is not None:
             message = label.replace("{prev}", prev or "?")
@@ -365,6 +373,17 @@ _NEEDS_VALUE = {"retry": "write it like `retry 2` or `retry 3 backoff 10s`",
 _SWALLOWED = re.compile(
     r"(?<![\w.])(retry|backoff)\s+(?:" + "|".join(_OPTION_WORDS)
     + r")(?:\s+[A-Za-z_]\w*)?\s*\Z")
+
+
+# a name alone on its line (an option or setting without a value), then a line
+# `NAME ...`: the first name took the second for its value (docs/plugins.md:
+# any name in a step's options is an option taking an expression)
+_BARE_NAME = re.compile(r"(?m)^[ \t]*([A-Za-z_]\w*)[ \t]*(?:#[^\n]*)?\n"
+                        r"(?:[ \t]*(?:#[^\n]*)?\n)*[ \t]*([A-Za-z_]\w*)[ \t]*\Z")
+_KEYWORDS = frozenset({"timeout", "risk", "prompt", "cwd", "with", "env", "retry", "out",
+                       "continue_on_error", "backoff", "step", "phase", "parallel", "repeat",
+                       "var", "output", "quota", "flow", "import", "not", "true", "false",
+                       "null"})
 
 
 def _swallowing_option(text: str, pos: int) -> tuple[str, int] | None:

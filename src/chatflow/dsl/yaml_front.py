@@ -59,7 +59,8 @@ from chatflow.dsl.yaml_nodes import (
     YSeq,
     load_nodes,
 )
-from chatflow.dsl.yaml_schema import ACTION_KEYS, KIND_KEYS, validate
+from chatflow.dsl.yaml_schema import ACTION_KEYS, KIND_KEYS, STEP_KEYS, validate
+from chatflow.plugins import ActionKind
 
 __all__ = ["parse_yaml"]
 
@@ -289,7 +290,8 @@ class _Builder(FieldReader):
         name = self.ident(node.get("step"))
         after = self.after(node.get("after"))
         when = self.optional_expression(node, "when")
-        actions = [e for e in node.entries if e.key.text in ACTION_KEYS]
+        actions = [e for e in node.entries
+                   if e.key.text in ACTION_KEYS or self.plugin_kind(e.key.text) is not None]
         label = f"step `{name.name}`" if name is not None else "this step"
         if not actions:
             step_entry = node.entry("step")
@@ -305,15 +307,31 @@ class _Builder(FieldReader):
                 hint="a step runs exactly one action; split it into several steps"))
             return None
         action = self.action(actions[0], node)
-        options = self.options(node, is_call=actions[0].key.text == "call")
+        plugin = self.plugin_kind(actions[0].key.text)
+        options = self.options(node, is_call=actions[0].key.text == "call",
+                               plugin_options=tuple(plugin.options) if plugin else ())
         if name is None or action is None or options is None:
             return None
         return ast.Step(name, after, when, action, options, node.span)
+
+    def plugin_kind(self, key: str) -> ActionKind | None:
+        """The installed plugin kind named `key`, for a key that is no
+        built-in step key (only then are the installed plugins scanned)."""
+        if key in STEP_KEYS:
+            return None
+        from chatflow.plugins import find_kind
+
+        kind = find_kind(key)
+        return kind if kind is not None and not kind.builtin else None
 
     def action(self, entry: YEntry, step: YMap) -> ast.Action | None:
         kind = entry.key.text
         node = entry.value
         span = self.entry_span(entry)
+        if kind not in ACTION_KEYS:  # a plugin's kind: `http: "https://…"`
+            url = self.template(node)
+            name = self.key_ident_unchecked(entry)
+            return ast.UnknownAction(name, url, span) if url is not None else None
         if kind in ("shell", "approve", "fail"):
             message = self.template(node)
             if message is None:
@@ -348,12 +366,21 @@ class _Builder(FieldReader):
             return None
         return ast.SetAction(target, value, span)
 
-    def options(self, step: YMap, is_call: bool) -> tuple[ast.StepOption, ...] | None:
+    def options(self, step: YMap, is_call: bool,
+                plugin_options: tuple[str, ...] = ()) -> tuple[ast.StepOption, ...] | None:
         out: list[ast.StepOption] = []
         ok = True
         for entry in step.entries:
             key = entry.key.text
             if key == "with" and is_call:
+                continue
+            if key in plugin_options and key not in STEP_KEYS:  # a plugin kind's option
+                value = self.value(entry.value)
+                if value is None:
+                    ok = False
+                    continue
+                out.append(ast.Option(self.key_ident_unchecked(entry), value,
+                                      self.entry_span(entry)))
                 continue
             option = self.option(entry)
             if option is None:

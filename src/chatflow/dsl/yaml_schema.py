@@ -17,9 +17,16 @@ from typing import Any
 
 from chatflow.diagnostics import Diagnostic, Span, error
 from chatflow.dsl.yaml_nodes import Plain, YMap, YNode, YScalar, lookup, to_plain
+from chatflow.plugins.builtin import BUILTIN
 
 KIND_KEYS = ("step", "phase", "parallel", "repeat")
-ACTION_KEYS = ("shell", "python", "agent", "approve", "call", "set", "fail")
+ACTION_KEYS = tuple(BUILTIN)
+"""The built-in action kinds, from the action registry (`chatflow.plugins`);
+an installed plugin's kind is an action key too (`schema_with`)."""
+STEP_KEYS = frozenset(("step", "after", "when", "value", "timeout", "retry", "risk",
+                       "continue_on_error", "prompt", "cwd", "with", "env", "out",
+                       *ACTION_KEYS))
+"""The keys of a step the shipped schema knows (a test keeps it in step)."""
 GROUP_KINDS = ("phase", "parallel", "repeat")
 GROUP_CLAUSES: dict[str, str] = {
     "max": "`max` belongs to a `parallel` or `repeat` group",
@@ -42,17 +49,59 @@ def schema() -> dict[str, Any]:
 
 
 @cache
-def _validator() -> Any:
+def _validator(plugin_kinds: tuple[str, ...] = ()) -> Any:
     from jsonschema import Draft202012Validator  # lazy: heavy, YAML-only
 
-    return Draft202012Validator(schema())
+    return Draft202012Validator(schema_with(plugin_kinds))
+
+
+def schema_with(plugin_kinds: tuple[str, ...]) -> dict[str, Any]:
+    """The schema, with a step action key for each of these installed plugin
+    kinds (a template, like `shell`) and a step key for each of their options
+    (a value field, like a `with` entry; the checker says which kind takes
+    which option and types it)."""
+    base = schema()
+    if not plugin_kinds:
+        return base
+    from chatflow.plugins import find_kind
+
+    doc: dict[str, Any] = json.loads(json.dumps(base))
+    step = doc["$defs"]["step"]
+    for name in plugin_kinds:
+        kind = find_kind(name)
+        if kind is None:
+            continue
+        step["properties"][name] = {"$ref": "#/$defs/template"}
+        step["oneOf"].append({"required": [name]})
+        for option in kind.options:
+            step["properties"].setdefault(option, {"$ref": "#/$defs/value"})
+    return doc
+
+
+def plugin_action_keys(data: Plain) -> tuple[str, ...]:
+    """The installed plugin kinds used as a step's action key in `data` (the
+    installed distributions are scanned only when a step has a key the
+    schema does not know)."""
+    known = schema()["$defs"]["step"]["properties"]
+    found: list[str] = []
+    todo = [data]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, list):
+            todo.extend(item)
+        elif isinstance(item, dict):
+            if "step" in item:
+                found.extend(k for k in item if isinstance(k, str) and k not in known
+                             and _is_plugin_kind(k) and k not in found)
+            todo.extend(item.values())
+    return tuple(sorted(found))
 
 
 def validate(root: YNode) -> list[Diagnostic]:
     """Every schema violation of `root`, each located at its YAML node."""
     data = to_plain(root)
     try:
-        errors = list(_validator().iter_errors(data))
+        errors = list(_validator(plugin_action_keys(data)).iter_errors(data))
     except RecursionError:
         return [error("E0113", "the YAML document is nested too deeply", root.span)]
     out: list[Diagnostic] = []
@@ -197,6 +246,7 @@ class _ErrorMapper:
             return GROUP_CLAUSES[key]
         if key == "value" and "set" not in allowed:
             return "`value` goes with a `set` action"
+
         if allowed:
             return "expected one of " + ", ".join(f"`{k}`" for k in allowed)
         return None
@@ -302,3 +352,12 @@ class _ErrorMapper:
         return [error("E0114", f"`{_label(self.path)}` must be a duration, not "
                       f"{describe_value(instance)}", self.span(),
                       "a duration is a whole number followed by ms, s, m, h or d: `30s`, `10m`")]
+
+
+def _is_plugin_kind(key: str) -> bool:
+    """Whether `key` names an installed plugin's action kind (the installed
+    distributions are scanned only here, for a key already in error)."""
+    from chatflow.plugins import find_kind
+
+    kind = find_kind(key)
+    return kind is not None and not kind.builtin

@@ -206,6 +206,8 @@ def _describe_step(node: Mapping[str, Any], entry: dict[str, Any], scope: _PlanS
             entry["flow"] = action["flow"]
         elif atype == "set":
             entry["var"] = action["var"]
+        elif "plugin" in action:
+            _describe_plugin(action, entry, scope)
         if "prompt" in options:
             entry["prompt"] = render(options["prompt"], scope)
     except EvalError as exc:
@@ -219,6 +221,27 @@ def _describe_step(node: Mapping[str, Any], entry: dict[str, Any], scope: _PlanS
         entry.update(decision="pause", reason=f"risk {risk} >= automation {level}")
     else:
         entry["decision"] = "run"
+
+
+def _describe_plugin(action: Mapping[str, Any], entry: dict[str, Any],
+                     scope: _PlanScope) -> None:
+    """A plugin kind's step as its `describe` puts it (`POST https://…`), or
+    why it could not run (the plugin is missing or of another major version)."""
+    from chatflow.runtime.actions.plugin_steps import describe_plugin, plugin_problem
+
+    problem = plugin_problem(action)
+    if problem is not None:
+        entry["error"] = problem
+        return
+    scope.read_unknown = []
+    try:
+        entry["describe"] = describe_plugin(action, scope)
+    except LookupError as exc:
+        entry["error"] = str(exc)
+        return
+    if scope.read_unknown:
+        entry["describe"] += " (reads " + ", ".join(dict.fromkeys(scope.read_unknown)) + \
+            ", known at run time)"
 
 
 def _bindings(action: Mapping[str, Any], scope: _PlanScope) -> dict[str, Any]:
@@ -282,7 +305,7 @@ def render_plan(plan: list[dict[str, Any]]) -> str:
     lines = []
     for i, e in enumerate(plan, 1):
         what = e.get("command") or e.get("message") or e.get("agent") or e.get("target") \
-            or e.get("flow") or e.get("var") or ""
+            or e.get("flow") or e.get("var") or e.get("describe") or ""
         action = e.get("action", e.get("kind", ""))
         decision = e.get("decision", "")
         line = f"{i:3}. {e['step']:<20} {decision:<10} {action:<8} {what}".rstrip()

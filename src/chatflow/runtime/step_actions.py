@@ -9,8 +9,9 @@ Runs with no lock held. Where the action runs depends on the flow's
 kills it (SIGTERM → the action kills its process group) when the claim's
 cancel event is set — a cancelled step's worker is never reused. `agent`
 steps stay in the driver's threads (agent plugins may be registered in this
-process only) and `call` steps drive their child instance from the calling
-thread.
+process only), `call` steps drive their child instance from the calling
+thread, and a plugin kind's step (`runtime/actions/plugin_steps.py`) runs in
+the calling thread after its target and options are rendered.
 """
 
 from __future__ import annotations
@@ -55,18 +56,16 @@ def make_context(instance_id: str, step: str, attempt: int, rendered: dict[str, 
 
 def run_local(atype: str, rendered: dict[str, Any], ctx: ActionContext,
               config: Any) -> ActionResult:
-    """Run a `shell`, `python` or `agent` action in this process."""
-    if atype == "shell":
-        from chatflow.runtime.actions.shell import run_shell
+    """Run a built-in kind's action (`shell`, `python`, `agent`) in this
+    process, through the kind's implementation in the registry."""
+    from chatflow.plugins import builtin_kind
+    from chatflow.runtime.actions.kinds import runtime_for
 
-        return run_shell(str(rendered["command"]), ctx)
-    if atype == "python":
-        from chatflow.runtime.actions.python_action import run_python
-
-        return run_python(str(rendered["target"]), dict(rendered.get("with") or {}), ctx)
-    if atype == "agent":
-        return _run_agent(rendered, ctx, config)
-    return ActionResult(False, {"ok": False}, f"unknown action type `{atype}`")
+    kind = builtin_kind(atype)
+    if kind is None or kind.runtime is None:
+        return ActionResult(False, {"ok": False}, f"unknown action type `{atype}`")
+    ctx.config = config
+    return runtime_for(kind).run(rendered, ctx)
 
 
 def _outcome(res: ActionResult) -> ActionOutcome:
@@ -79,6 +78,8 @@ def run_claim(engine: Engine, claim: Claim, task_dir: str) -> ActionOutcome:
     atype = claim.action["type"]
     if atype == "call":
         return engine.run_call(claim)
+    if "plugin" in claim.action:
+        return _outcome(run_plugin_claim(engine, claim, task_dir))
     if claim.strategy == "parallel" and atype in WORKER_ACTIONS:
         return _outcome(run_in_worker(atype, claim, engine.workdir, task_dir))
     ctx = make_context(claim.instance_id, claim.step, claim.attempt, claim.rendered,
@@ -86,19 +87,19 @@ def run_claim(engine: Engine, claim: Claim, task_dir: str) -> ActionOutcome:
     return _outcome(run_local(atype, claim.rendered, ctx, engine.config))
 
 
-def _run_agent(rendered: dict[str, Any], ctx: ActionContext, config: Any) -> ActionResult:
-    try:
-        from chatflow.runtime.actions import agent as agent_mod
-    except ImportError:
-        return ActionResult(False, {"ok": False, "text": "", "tokens": 0},
-                            "agent actions are not available in this build")
-    fn: Any = getattr(agent_mod, "run_agent", None)
-    if fn is None:
-        return ActionResult(False, {"ok": False, "text": "", "tokens": 0},
-                            "agent actions are not available in this build")
-    res: ActionResult = fn(str(rendered["agent"]), str(rendered.get("prompt") or ""),
-                           dict(rendered.get("with") or {}), ctx, config)
-    return res
+def run_plugin_claim(engine: Engine, claim: Claim, task_dir: str) -> ActionResult:
+    """A plugin kind's step: check the plugin is still there (same major
+    version), then run it in this thread on the values the engine rendered
+    when it claimed the step."""
+    from chatflow.runtime.actions.plugin_steps import plugin_problem, run_plugin
+
+    problem = plugin_problem(claim.action)
+    if problem is not None:
+        return ActionResult(False, {"ok": False}, problem)
+    ctx = make_context(claim.instance_id, claim.step, claim.attempt, claim.rendered,
+                       engine.workdir, task_dir, claim.cancel)
+    ctx.config = engine.config
+    return run_plugin(claim.action, dict(claim.rendered.get("plugin_values") or {}), ctx)
 
 
 # ---------------------------------------------------------------------------- worker processes

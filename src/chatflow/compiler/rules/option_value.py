@@ -1,5 +1,6 @@
 """E0217 option-value: an option written without the value it needs
-(`timeout` alone, `risk` alone, `prompt` alone, `with`/`env` without a map),
+(`timeout` alone, `risk` alone, `prompt` alone, `with`/`env` without a map,
+a plugin kind's option alone),
 or the flag `continue_on_error` given a value.
 
 In `.flow` text an option word alone (before `}` or another option word)
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from chatflow.compiler.rules.base import FlowContext, Rule
+from chatflow.compiler.symbols import action_spec
 from chatflow.compiler.typecheck import swallowed_value
 from chatflow.diagnostics import Diagnostic, Severity, error
 from chatflow.dsl import ast
@@ -26,10 +28,16 @@ EXAMPLES: dict[str, str] = {
 
 def check(ctx: FlowContext) -> Iterator[Diagnostic]:
     for step in ctx.steps():
+        spec = action_spec(step.action) if isinstance(step.action, ast.UnknownAction) else None
         for opt in step.options:
             if not isinstance(opt, ast.Option):
                 continue
             n = opt.name.name
+            if spec is not None and n in spec.options:  # a plugin kind's option
+                if opt.value is None or swallowed_value(opt, ctx.symbols):
+                    yield error("E0217", f"option `{n}` needs a value", opt.name.span,
+                                f"write it like `{n} VALUE` (a `{spec.options[n].type}`)")
+                continue
             if opt.value is None and n in EXAMPLES:
                 yield error("E0217", f"option `{n}` needs a value", opt.name.span,
                             f"write it like `{EXAMPLES[n]}`")

@@ -25,6 +25,7 @@ class ActionContext:
     timeout_s: float | None = None
     env: dict[str, str] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)  # set to kill the step
+    config: Any = None             # the runtime's Config (agents read their settings there)
 
 
 @dataclass

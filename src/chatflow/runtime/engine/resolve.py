@@ -250,6 +250,8 @@ def render_claim(rt: Instance, claim: Claim) -> str | None:
         elif a["type"] == "call":
             r["flow"] = a["flow"]
             r["args"] = {k: evaluate(v, scope) for k, v in (a.get("args") or {}).items()}
+        elif "plugin" in a:
+            r["plugin_values"] = plugin_values(a, scope)
         if "prompt" in o:
             r["prompt"] = render(o["prompt"], scope)
         if "with" in o:
@@ -259,7 +261,7 @@ def render_claim(rt: Instance, claim: Claim) -> str | None:
                         else _env_text(evaluate(v, scope)) for k, v in o["env"].items()}
         if "cwd" in o:
             r["cwd"] = render(o["cwd"], scope)
-    except EvalError as exc:
+    except (EvalError, LookupError) as exc:
         return where(rt, nid, a["type"], exc)
     r["timeout_ms"] = o.get("timeout_ms")
     r["attempt"] = claim.attempt
@@ -267,6 +269,15 @@ def render_claim(rt: Instance, claim: Claim) -> str | None:
     r["feature_id"] = rt.status.feature_id
     r["automation"] = rt.automation
     return None
+
+
+def plugin_values(action: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
+    """A plugin kind's target and options, rendered like every kind's values;
+    none when the plugin is missing or changed (the step then fails when it
+    runs, saying what to install)."""
+    from chatflow.runtime.actions.plugin_steps import plugin_problem, render_plugin
+
+    return {} if plugin_problem(action) is not None else render_plugin(action, scope)
 
 
 def wait(rt: Instance, nid: str, gate: str, **data: Any) -> None:
