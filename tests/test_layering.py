@@ -29,7 +29,6 @@ STAGES = {
     "chatflow.commands": "cli",
     "chatflow.cli_runtime": "cli",
     "chatflow.cli_render": "cli",
-    "chatflow.cli_inputs": "cli",
     "chatflow.__main__": "cli",
 }
 
@@ -173,3 +172,17 @@ def test_dsl_does_not_load_later_stages() -> None:
              if m.startswith(("chatflow.compiler", "chatflow.runtime", "chatflow.cli"))]
     assert not later
     assert not _heavy(loaded, ("networkx", "jsonschema", "typer", "rich"))
+
+
+def test_the_runtimes_tests_do_not_import_the_cli() -> None:
+    """The runtime's views are `WorkflowEngine` methods: its tests reach them
+    there, never through the CLI modules (how the CLI prints is tested in e2e)."""
+    tests = Path(__file__).resolve().parent / "runtime"
+    bad = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{path.name}:{node.lineno} imports {m}" for m in names
+                    if _stage(m) == "cli"]
+    assert not bad, "\n".join(bad)

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from backends import backend, store_url  # noqa: F401  (fixtures)
-from chatflow.commands import exit_code_for
 from chatflow.compiler.api import compile_path
+from chatflow.diagnostics import UsageError
 from chatflow.runtime.api import WorkflowEngine
 from chatflow.runtime.store import open_store
 from chatflow.runtime.store.records import StepRecord
@@ -554,10 +554,10 @@ def test_unknown_input_and_missing_input_are_usage_errors(engine: WorkflowEngine
     ir = compile_src(tmp_path, 'flow t(a: int) {\n step s: shell "true"\n}')
     with pytest.raises(ChatflowError) as e1:
         engine.start_workflow_instance(ir)
-    assert exit_code_for(e1.value) == 2 and "missing" in e1.value.message
+    assert isinstance(e1.value, UsageError) and "missing" in e1.value.message
     with pytest.raises(ChatflowError) as e2:
         engine.start_workflow_instance(ir, inputs={"a": 1, "b": 2})
-    assert exit_code_for(e2.value) == 2
+    assert isinstance(e2.value, UsageError)
     with pytest.raises(ChatflowError):
         engine.start_workflow_instance(ir, inputs={"a": "x"})
 

@@ -4,14 +4,11 @@ planner, the CLI commands through a tiny typer app, and the per-step cost
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -29,8 +26,7 @@ from engine_support import (
     shell,
 )
 
-from chatflow.commands import exit_code_for
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import ChatflowError, UsageError
 from chatflow.runtime.dry_run import plan_flow, render_plan
 from chatflow.runtime.engine import Engine
 from chatflow.runtime.records import (
@@ -201,45 +197,11 @@ def test_plan_shows_order_commands_pauses_and_skips() -> None:
     assert all(p["decision"] == "run" for p in at100)
 
 
-# ---------------------------------------------------------------------------- CLI via a tiny app
-
-
-@pytest.fixture()
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from chatflow.cli_runtime import register
-    from chatflow.runtime.api import WorkflowEngine
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("CHATFLOW_STATE", raising=False)
-    app = typer.Typer()
-    register(app)
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    WorkflowEngine.forget()
-
-
-def test_cli_run_status_history(cli: Any, tmp_path: Path) -> None:
-    (tmp_path / "f.flow").write_text(
-        'flow f(n: int, tags: list[str] = []) -> (m: int) {\n'
-        '  step a: shell "echo {n}"\n  output m = n + len(tags)\n}\n')
-    r = cli("run", "f.flow", "-i", "n=4", "-i", 'tags=["x","y"]', "--json")
-    assert r.exit_code == 0, r.output
-    st = json.loads(r.stdout[r.stdout.index("{"):])
-    assert st["outputs"] == {"m": 6}
-    iid = st["instance_id"]
-    r = cli("history", iid, "--json")
-    lines = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
-    assert lines[0]["type"] == "instance_started" and lines[-1]["type"] == "instance_completed"
-    r = cli("status", "missing-id")
-    assert r.exit_code == 2
-    r = cli("run", "f.flow", "-i", "n=four")
-    assert r.exit_code == 2
-    r = cli("list", "--json")
-    assert iid in r.stdout
+# ---------------------------------------------------------------------------- inputs
 
 
 def test_parse_input_values() -> None:
-    from chatflow.cli_runtime import parse_input_value as p
+    from chatflow.runtime.inputs import parse_input_value as p
 
     assert p("a", "x y", "str") == "x y"
     assert p("a", "1_000", "int") == 1000
@@ -252,4 +214,4 @@ def test_parse_input_values() -> None:
     for raw, t in (("x", "int"), ("maybe", "bool"), ("[1, \"a\"]", "list[int]"), ("{", "json")):
         with pytest.raises(ChatflowError) as e:
             p("a", raw, t)
-        assert exit_code_for(e.value) == 2
+        assert isinstance(e.value, UsageError)
