@@ -10,7 +10,7 @@ from pathlib import Path
 from store_helpers import create, record_step
 
 from chatflow.runtime.store import StateStore, open_store
-from chatflow.runtime.store.sql import MIGRATIONS
+from chatflow.runtime.store.sql_schema import MIGRATIONS
 from chatflow.runtime.store.sqlite import SQLiteStore
 
 

@@ -73,18 +73,11 @@ class DryRunPlan:
 
 
 def normalize_state_url(url: str, cwd: Path | None = None) -> str:
-    """`file:.chatflow` → `file:/abs/.chatflow`; other URLs unchanged except
-    relative sqlite paths, made absolute the same way."""
-    base = cwd or Path.cwd()
-    if url.startswith("file:") and not url.startswith("file://"):
-        path = Path(url[len("file:"):] or ".chatflow")
-        return "file:" + str(path if path.is_absolute() else (base / path).resolve())
-    if url.startswith("sqlite:///"):
-        rest = url[len("sqlite:///"):]
-        path = Path(rest)
-        if not path.is_absolute() and not rest.startswith("/"):
-            return "sqlite:///" + str((base / path).resolve())
-    return url
+    """`file:.chatflow` → `file:/abs/.chatflow`, `sqlite:///x.db` likewise
+    (each scheme's own rule, from the store registry); others unchanged."""
+    from chatflow.runtime.store.registry import normalize_url
+
+    return normalize_url(url, cwd or Path.cwd())
 
 
 def open_state_store(url: str) -> Any:
