@@ -18,7 +18,7 @@ PKG = SRC / "chatflow"
 # Stage of each top-level part of the package; a module may import only from
 # its own stage or earlier ones. `diagnostic_format` renders compiler output and
 # may read the checker's rule registry, and the runtime may use it.
-STAGE_NAMES = ["common", "dsl", "compiler", "format", "runtime", "cli"]
+STAGE_NAMES = ["common", "dsl", "compiler", "format", "runtime", "cli", "testing"]
 STAGES = {
     "chatflow.diagnostics": "common",
     "chatflow.dsl": "dsl",
@@ -30,6 +30,7 @@ STAGES = {
     "chatflow.cli_runtime": "cli",
     "chatflow.cli_render": "cli",
     "chatflow.__main__": "cli",
+    "chatflow.testing": "testing",  # conformance kits for plugins: nothing imports them
 }
 
 
@@ -186,3 +187,10 @@ def test_the_runtimes_tests_do_not_import_the_cli() -> None:
             bad += [f"{path.name}:{node.lineno} imports {m}" for m in names
                     if _stage(m) == "cli"]
     assert not bad, "\n".join(bad)
+
+
+def test_the_conformance_kit_needs_no_pytest_and_chatflow_does_not_load_it() -> None:
+    loaded = _loaded_after("import chatflow, chatflow.runtime.api")
+    assert not [m for m in loaded if m.startswith("chatflow.testing")]
+    loaded = _loaded_after("import chatflow.testing.store_conformance")
+    assert not _heavy(loaded, ("pytest", "_pytest"))

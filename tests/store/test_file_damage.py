@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
-from store_helpers import create, record_step
 
 from chatflow.runtime.store import Change, NewEvent, StoreCorruption, StoreError, open_store
 from chatflow.runtime.store.file import FileStore
+from chatflow.testing.store_conformance import create, record_step
 
 IID = "inst-1"
 
