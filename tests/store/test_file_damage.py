@@ -191,7 +191,7 @@ def test_a_lock_that_is_a_directory(root: Path) -> None:
     assert fs.check(IID) == []
 
 
-@pytest.mark.parametrize("bad", ['"4"', '"x"', "null", "4.5", "true", "-1", "[4]"])
+@pytest.mark.parametrize("bad", ['"4"', '"x"', "null", "4.5", "true", "-1", "[4]", "{}"])
 def test_an_event_seq_of_the_wrong_type(root: Path, bad: str) -> None:
     running_instance(root)
     hist = journal(root)
