@@ -46,8 +46,12 @@ def drop_store(url: str) -> None:
         drop_schema(url)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[kind if kind == "file" else pytest.param(kind, marks=pytest.mark.slow)
+                        for kind in BACKENDS])
 def backend(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn; the fast loop (`-m "not slow"`) runs the file
+    backend only (the SQL backends' contract stays in it through
+    tests/store/test_conformance.py)."""
     kind: str = request.param
     return kind
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from backends import drop_store, make_store_url
 from chatflow.runtime.store import StateStore
 from chatflow.testing.store_conformance import StoreConformance
@@ -35,6 +37,8 @@ class TestSQLiteStore(StoreConformance):
 
 
 class TestPostgresStore(TestSQLiteStore):
+    pytestmark = pytest.mark.slow  # the fast loop keeps one SQL backend: SQLite
+
     def make_url(self, tmp: Path) -> str:
         return make_store_url("postgresql", tmp)
 
