@@ -370,8 +370,10 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
 def register(app: typer.Typer) -> None:
     """Add the runtime commands to `app` (a `ChatflowError` they raise is
     reported by `chatflow.cli.run`, the one place errors are caught)."""
+    have = {c.name for c in app.registered_commands}
     for name, fn in COMMANDS:
-        app.command(name)(fn)
+        if name not in have:  # `chatflow.cli.run` may register again in one process
+            app.command(name)(fn)
 
 
 @contextlib.contextmanager
