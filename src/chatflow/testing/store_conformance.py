@@ -34,7 +34,6 @@ import tempfile
 import textwrap
 import time
 import unittest
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,51 +42,19 @@ from chatflow.runtime.store import (
     ConflictError,
     InstanceExists,
     InstanceNotFound,
-    LockTimeout,
     NewEvent,
     StateRecord,
     StateStore,
     StatusRecord,
     StepRecord,
 )
+from chatflow.testing.store_processes import CrossProcessScenarios
+from chatflow.testing.store_records import create, raises, record_step
 
 __all__ = ["StoreConformance", "create", "record_step"]
 
 
-def create(store: StateStore, iid: str = "inst-1", feature: str | None = "F-1",
-           flow: str = "feature") -> StatusRecord:
-    """A running instance with inputs, a variable and its `instance_started` event."""
-    return store.create_instance(
-        StatusRecord(iid, flow, "1.0", feature_id=feature, automation=60),
-        StateRecord(iid, inputs={"spec": "x"}, variables={"n": 0}),
-        [NewEvent("instance_started", data={"inputs": {"spec": "x"}})])
-
-
-def record_step(store: StateStore, iid: str, i: int, expected_rev: int | None = None) -> int:
-    """Commit step `s<i>` (succeeded) with one event; the new revision."""
-    name = f"s{i}"
-    with store.transaction(iid, expected_rev) as tx:
-        tx.put_step(StepRecord(name, "succeeded", 1, {"i": i}))
-        tx.set_variables({"n": i})
-        tx.append("step_completed", step=name, data={"status": "succeeded"})
-        tx.set_status(progress=0.5, current_steps=[name])
-    assert tx.result is not None
-    return tx.result.rev
-
-
-@contextlib.contextmanager
-def raises(kind: type[BaseException], match: str = "") -> Iterator[None]:
-    """`pytest.raises` without pytest: the block must raise `kind` (whose text
-    contains `match`)."""
-    try:
-        yield
-    except kind as exc:
-        assert match in str(exc), f"{kind.__name__} {str(exc)!r} lacks {match!r}"
-    else:
-        raise AssertionError(f"did not raise {kind.__name__}")
-
-
-class StoreConformance:
+class StoreConformance(CrossProcessScenarios):
     """The `StateStore` contract as scenarios; subclass it per backend."""
 
     cross_process: ClassVar[bool] = True
@@ -364,95 +331,3 @@ class StoreConformance:
         assert other.status(iid).outputs == {"m": 30}
         types = [e.type for e in other.history(iid)]
         assert types[0] == "instance_started" and types[-1] == "instance_completed"
-
-    # ------------------------------------------------------------ across processes
-
-    def test_lock_is_exclusive_across_processes(self) -> None:
-        store = self.store()
-        create(store)
-        flag = self.tmp / "child-has-lock"
-        child = self.child("""
-            import sys, time, pathlib
-            from chatflow.runtime.store import open_store
-            s = open_store(sys.argv[1])
-            with s.lock("inst-1", timeout=30):
-                pathlib.Path(sys.argv[2]).write_text("1")
-                time.sleep(1.5)
-            """, str(flag), wait=False)
-        deadline = time.monotonic() + 60
-        while not flag.exists():
-            assert child.poll() is None, child.communicate()[1]
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        with raises(LockTimeout, match="inst-1"), store.lock("inst-1", timeout=0.2):
-            pass
-        with store.lock("inst-1", timeout=60), store.lock("inst-1", timeout=0.1):
-            pass                                      # re-entrant in one thread
-        child.communicate(timeout=60)
-        assert child.returncode == 0
-
-    def test_lock_is_released_when_holder_is_killed(self) -> None:
-        store = self.store()
-        create(store)
-        flag = self.tmp / "locked"
-        child = self.child("""
-            import sys, time, pathlib
-            from chatflow.runtime.store import open_store
-            s = open_store(sys.argv[1])
-            with s.lock("inst-1"):
-                pathlib.Path(sys.argv[2]).write_text("1")
-                time.sleep(60)
-            """, str(flag), wait=False)
-        while not flag.exists():
-            assert child.poll() is None, child.communicate()[1]
-            time.sleep(0.02)
-        child.kill()
-        child.wait()
-        with store.lock("inst-1", timeout=10):
-            pass
-
-    def test_concurrent_committers_lose_nothing(self) -> None:
-        store = self.store()
-        create(store)
-        procs = [self.child("""
-            import sys
-            from chatflow.runtime.store import open_store, StepRecord
-            s = open_store(sys.argv[1])
-            for i in range(25):
-                with s.transaction("inst-1") as tx:
-                    name = f"p{sys.argv[2]}-{i}"
-                    tx.put_step(StepRecord(name, "succeeded", 1))
-                    tx.append("step_completed", step=name)
-            """, str(n), wait=False) for n in range(4)]
-        for p in procs:
-            _, err = p.communicate(timeout=120)
-            assert p.returncode == 0, err
-        st = store.load_status("inst-1")
-        assert st.rev == 1 + 4 * 25 and st.seq == 1 + 4 * 25
-        events = list(store.iter_history("inst-1"))
-        assert [e.seq for e in events] == list(range(1, 102))
-        assert len(store.load_state("inst-1").steps) == 100
-
-    def test_cache_notices_other_process_writes(self) -> None:
-        store = self.store()
-        create(store)
-        record_step(store, "inst-1", 1)
-        assert store.load_state("inst-1").rev == 2        # warm the cache
-        self.child("""
-            import sys
-            from chatflow.runtime.store import open_store, StepRecord
-            s = open_store(sys.argv[1])
-            with s.transaction("inst-1", expected_rev=2) as tx:
-                tx.put_step(StepRecord("s1", "failed", 2))
-                tx.put_step(StepRecord("other", "succeeded", 1))
-                tx.set_variables({"n": 42})
-                tx.append("step_completed", step="other")
-                tx.set_status(status="failed", error="boom")
-            """)
-        st = store.load_status("inst-1")
-        assert (st.rev, st.status, st.error) == (3, "failed", "boom")
-        state = store.load_state("inst-1")
-        assert state.steps["s1"].status == "failed" and "other" in state.steps
-        assert state.variables["n"] == 42
-        with raises(ConflictError):
-            record_step(store, "inst-1", 9, expected_rev=2)
