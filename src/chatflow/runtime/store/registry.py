@@ -94,8 +94,14 @@ def schemes() -> dict[str, StoreScheme]:
 
 
 def _usage() -> str:
+    """The accepted URL forms (a broken plugin must not hide the real error)."""
+    try:
+        known = schemes()
+    except StoreError:
+        with _lock:
+            known = dict(_schemes)
     seen: list[str] = []
-    for s in schemes().values():
+    for s in known.values():
         if s.usage not in seen:
             seen.append(s.usage)
     return "expected " + (", ".join(seen[:-1]) + " or " + seen[-1] if len(seen) > 1
