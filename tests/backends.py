@@ -39,14 +39,19 @@ def make_store_url(kind: str, tmp_path: Path) -> str:
     raise ValueError(kind)
 
 
-def _drop_pg_schema(url: str) -> None:
+def drop_store(url: str) -> None:
+    """Remove what a test left at `url` outside its temporary directory (a PostgreSQL schema)."""
     if url.startswith("postgres"):
         from chatflow.runtime.store.postgres import drop_schema
         drop_schema(url)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[kind if kind == "file" else pytest.param(kind, marks=pytest.mark.slow)
+                        for kind in BACKENDS])
 def backend(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn; the fast loop (`-m "not slow"`) runs the file
+    backend only (the SQL backends' contract stays in it through
+    tests/store/test_conformance.py)."""
     kind: str = request.param
     return kind
 
@@ -55,7 +60,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
     url = make_store_url(backend, tmp_path)
     yield url
-    _drop_pg_schema(url)
+    drop_store(url)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ PKG = SRC / "chatflow"
 # the front ends and the checker's rules register into; `diagnostic_format`
 # renders compiler output and imports those phases so their codes are
 # registered, and the runtime may use it.
-STAGE_NAMES = ["common", "dsl", "compiler", "format", "runtime", "cli"]
+STAGE_NAMES = ["common", "dsl", "compiler", "format", "runtime", "cli", "testing"]
 STAGES = {
     "chatflow.diagnostics": "common",
     "chatflow.diagnostic_codes": "common",
@@ -33,9 +33,9 @@ STAGES = {
     "chatflow.commands": "cli",
     "chatflow.cli_runtime": "cli",
     "chatflow.cli_render": "cli",
-    "chatflow.cli_inputs": "cli",
     "chatflow.cli_plugins": "cli",
     "chatflow.__main__": "cli",
+    "chatflow.testing": "testing",  # conformance kits for plugins: nothing imports them
 }
 
 
@@ -266,3 +266,24 @@ def test_no_import_cycle() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_runtimes_tests_do_not_import_the_cli() -> None:
+    """The runtime's views are `WorkflowEngine` methods: its tests reach them
+    there, never through the CLI modules (how the CLI prints is tested in e2e)."""
+    tests = Path(__file__).resolve().parent / "runtime"
+    bad = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{path.name}:{node.lineno} imports {m}" for m in names
+                    if _stage(m) == "cli"]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_conformance_kit_needs_no_pytest_and_chatflow_does_not_load_it() -> None:
+    loaded = _loaded_after("import chatflow, chatflow.runtime.api")
+    assert not [m for m in loaded if m.startswith("chatflow.testing")]
+    loaded = _loaded_after("import chatflow.testing.store_conformance")
+    assert not _heavy(loaded, ("pytest", "_pytest"))

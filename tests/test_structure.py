@@ -27,10 +27,7 @@ RUNTIME = SRC / "chatflow" / "runtime"
 ENGINE = RUNTIME / "engine"
 MAX_ENGINE_LINES = 400
 
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"chatflow.runtime.store", "chatflow.runtime.store.migrate"}):
-        "store/__init__.py ↔ store/migrate.py: broken by issue 8 item 5 (the store work)",
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 def _module_name(path: Path, src: Path = SRC) -> str:

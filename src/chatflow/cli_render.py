@@ -3,8 +3,8 @@ flow runs, the status text, the sub-flow tree, and what to do next when an
 instance waits for a person.
 
 Formatting only: the views (output tails, durations, where a tree waits,
-which instance drives on) are computed by `chatflow.runtime.views` and
-`chatflow.runtime.waits`. Text goes where the caller says; colour only on a
+which instance drives on) are `WorkflowEngine` methods returning typed
+records (`chatflow.runtime.api`). Text goes where the caller says; colour only on a
 terminal (and never with NO_COLOR), and lines are never wrapped by us: a
 terminal wraps them itself, a file or pipe gets them whole.
 """
@@ -150,12 +150,12 @@ class Progress:
             self.line(source, "dim")
 
     def _tail(self, instance_id: str | None, step: str, outputs: Mapping[str, Any]) -> Any:
-        from chatflow.runtime.views import output_tail, step_output_tail
+        from chatflow.runtime.views import output_tail
 
         try:
             if self.engine is None or instance_id is None:
                 return output_tail(outputs)
-            return step_output_tail(self.engine, instance_id, step, outputs)
+            return self.engine.output_tail(instance_id, step, outputs)
         except Exception:  # a display problem must never break a run
             return None
 

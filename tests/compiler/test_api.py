@@ -134,6 +134,7 @@ def test_deterministic_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     a = api.compile_path("examples/feature.flow").ir
     b = api.compile_path("examples/feature.flow").ir
     assert a is not None and b is not None and dumps(a) == dumps(b)
+    assert dumps(a).endswith("}\n")
 
 
 def test_flow_and_yaml_twins_give_identical_ir(monkeypatch: pytest.MonkeyPatch) -> None:

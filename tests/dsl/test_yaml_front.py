@@ -172,7 +172,7 @@ def test_output_items_come_last_in_key_order() -> None:
 # --------------------------------------------------------------------------- steps
 
 
-def test_every_action() -> None:
+def test_every_action_in_yaml() -> None:
     flow = one_flow(
         "flow: f\n"
         "vars: {n: {type: int, value: '0'}}\n"

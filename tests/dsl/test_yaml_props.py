@@ -86,7 +86,7 @@ def mutated(draw: st.DrawFn) -> str:
 
 @RUN
 @given(mutated())
-def test_mutated_example_never_raises(text: str) -> None:
+def test_mutated_yaml_example_never_raises(text: str) -> None:
     check(text)
 
 

@@ -196,7 +196,7 @@ def test_hostile_input_is_one_literal_argument(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("pwned*"))
 
 
-def test_usage_errors_exit_2(tmp_path: Path) -> None:
+def test_runtime_usage_errors_exit_2(tmp_path: Path) -> None:
     env = _project(tmp_path)
     r = run_chatflow("status", "no-such-id", cwd=tmp_path, env=env)
     assert r.code == 2 and "no-such-id" in r.stderr

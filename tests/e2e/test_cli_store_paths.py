@@ -164,11 +164,12 @@ def test_a_directory_where_a_file_belongs(tmp_path: Path, name: str) -> None:
     assert cf(tmp_path, "status", iid).stderr == ""
 
 
-@pytest.mark.parametrize("bad", ['"2"', '"x"', "null", "2.5", "true", "[2]"])
-def test_an_event_seq_of_the_wrong_type(tmp_path: Path, bad: str) -> None:
+def test_the_commands_on_an_event_seq_of_the_wrong_type(tmp_path: Path) -> None:
+    """What each command does with a corrupt history line (the store's side,
+    for every wrong type: tests/store/test_file_damage.py)."""
     iid = _waiting(tmp_path)
     hist = _instance_files(tmp_path, iid)["history.ndjson"]
-    hist.write_bytes(hist.read_bytes().replace(b'{"seq":2,', b'{"seq":' + bad.encode() + b","))
+    hist.write_bytes(hist.read_bytes().replace(b'{"seq":2,', b'{"seq":"x",'))
     status = cf(tmp_path, "status", iid)
     assert status.code == 0 and "corrupt-line" in status.stderr and "seq" in status.stderr
     history = cf(tmp_path, "history", iid)

@@ -749,7 +749,10 @@ flow r() -> (tries: int) {
     assert [e["step"] for e in events if e["type"] == "step_completed"].count("flaky") == 1
 
 
-def test_timeout_kills_the_whole_process_group(project: Path) -> None:
+def test_a_timed_out_step_fails_the_flow_without_waiting(project: Path) -> None:
+    """Through the engine: the step fails at its timeout, the rest is cancelled,
+    and nothing the step started writes afterwards (that the whole process
+    group dies is checked directly in tests/runtime/test_actions_shell.py)."""
     write(project, "t.flow", """\
 flow t() {
   step slow: shell "(sleep 3; echo late > grandchild.txt) & sleep 3; echo late > child.txt" {

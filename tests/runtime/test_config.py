@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chatflow.commands import exit_code_for
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import ChatflowError, UsageError
 from chatflow.runtime.config import (
     DEFAULT_STATE_URL,
     AgentConfig,
@@ -27,7 +26,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def bad(tmp_path: Path, text: str) -> str:
     with pytest.raises(ChatflowError) as info:
         load_config(write(tmp_path, text))
-    assert exit_code_for(info.value) == 2
+    assert isinstance(info.value, UsageError)
     return info.value.message
 
 

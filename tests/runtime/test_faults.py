@@ -142,6 +142,7 @@ def _count(store: Any, iid: str, etype: str) -> int:
         store.close()
 
 
+@pytest.mark.slow
 def test_eight_processes_resuming_run_each_step_once(tmp_path: Path) -> None:
     body = "\n".join(f'  step s{i}: shell "echo s{i} >> log"' for i in range(12))
     ir = _compile(tmp_path, f"flow k() {{\n{body}\n}}\n")

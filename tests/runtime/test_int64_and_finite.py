@@ -11,12 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatflow.cli_inputs import parse_input_value
-from chatflow.commands import exit_code_for
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import ChatflowError, UsageError
 from chatflow.dsl.lexical import MAX_INT
 from chatflow.runtime.engine import bind_inputs
 from chatflow.runtime.evaluator import EvalError, MapScope, evaluate, require_type
+from chatflow.runtime.inputs import parse_input_value
 from chatflow.runtime.values import INT_MAX, INT_MIN, check_type, mismatch
 
 SCOPE = MapScope(params={}, vars={"max": INT_MAX, "min": INT_MIN, "big_json": 10**20},
@@ -116,7 +115,7 @@ def test_a_float_input_must_be_finite(raw: str) -> None:
     with pytest.raises(ChatflowError) as info:
         parse_input_value("ratio", raw, "float")
     message = info.value.message
-    assert "not a finite number" in message and exit_code_for(info.value) == 2
+    assert "not a finite number" in message and isinstance(info.value, UsageError)
     assert "got float" not in message
 
 
@@ -128,7 +127,7 @@ def test_a_float_input_must_be_finite(raw: str) -> None:
 def test_out_of_range_inputs_are_usage_errors(raw: str, type_str: str) -> None:
     with pytest.raises(ChatflowError) as info:
         parse_input_value("n", raw, type_str)
-    assert exit_code_for(info.value) == 2
+    assert isinstance(info.value, UsageError)
     assert "64 bits" in info.value.message or "finite" in info.value.message
 
 

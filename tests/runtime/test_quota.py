@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatflow.commands import exit_code_for
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import ChatflowError, UsageError
 from chatflow.runtime.quota import (
     QuotaExceeded,
     QuotaLimits,
@@ -62,7 +61,7 @@ def test_parse_limits_rejects_bad_quota(bad: object, words: str) -> None:
     with pytest.raises(ChatflowError) as info:
         parse_limits(bad)  # type: ignore[arg-type]
     assert words in info.value.message
-    assert exit_code_for(info.value) == 2
+    assert isinstance(info.value, UsageError)
 
 
 # ---------------------------------------------------------------------------- spending

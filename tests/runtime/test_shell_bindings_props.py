@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -189,6 +190,7 @@ def _check(cmd: Cmd, value: str) -> None:
             assert got == cmd.out(value).encode("utf-8"), (shell, text, value)
 
 
+@pytest.mark.slow  # 250 real shells
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(commands(), values)
 def test_value_arrives_as_exact_bytes_and_runs_nothing(cmd: Cmd, value: str) -> None:

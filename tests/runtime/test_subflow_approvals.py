@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 
 from backends import backend, store_url  # noqa: F401  (fixtures)
-from chatflow.commands import exit_code_for
 from chatflow.compiler.api import compile_path
-from chatflow.diagnostics import ChatflowError
+from chatflow.diagnostics import ChatflowError, UsageError
 from chatflow.runtime.api import WorkflowEngine
 from chatflow.runtime.store import open_store
 from chatflow.runtime.waits import driver_of, waiting_points
@@ -119,7 +118,7 @@ def test_deciding_on_the_waiting_call_step_is_a_usage_error(engine: WorkflowEngi
     decide = engine.reject if reject else engine.approve
     with pytest.raises(ChatflowError) as err:
         decide(parent, "staging", "ann")
-    assert exit_code_for(err.value) == 2
+    assert isinstance(err.value, UsageError)
     msg = err.value.message
     assert f"chatflow approve {child} checkout" in msg
     assert f"chatflow resume {parent}" in msg

@@ -35,6 +35,8 @@ from chatflow.runtime.quota import (
 from chatflow.runtime.store import open_store
 from chatflow.runtime.store.records import StepRecord
 
+pytestmark = pytest.mark.slow  # real approvals after real sleeps: wall-clock timing
+
 T0 = "2024-01-01T00:00:00Z"
 EPOCH0 = 1704067200.0
 

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from store_helpers import create, record_step
 
 from chatflow.runtime.store import StateStore, open_store
+from chatflow.testing.store_conformance import create, record_step
 
 
 def test_per_step_cost_is_flat(store: StateStore) -> None:

@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from store_helpers import create, record_step
 
 from chatflow.runtime.store import Change, NewEvent, StoreCorruption, open_store
 from chatflow.runtime.store.file import FileStore
+from chatflow.testing.store_conformance import create, record_step
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
-from store_helpers import create, record_step
 
 from chatflow.runtime.store import Change, NewEvent, StoreCorruption, StoreError, open_store
 from chatflow.runtime.store.file import FileStore
+from chatflow.testing.store_conformance import create, record_step
 
 IID = "inst-1"
 
@@ -191,7 +191,7 @@ def test_a_lock_that_is_a_directory(root: Path) -> None:
     assert fs.check(IID) == []
 
 
-@pytest.mark.parametrize("bad", ['"4"', '"x"', "null", "4.5", "true", "-1", "[4]"])
+@pytest.mark.parametrize("bad", ['"4"', '"x"', "null", "4.5", "true", "-1", "[4]", "{}"])
 def test_an_event_seq_of_the_wrong_type(root: Path, bad: str) -> None:
     running_instance(root)
     hist = journal(root)

@@ -6,18 +6,24 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chatflow.commands import exit_code_for
 from chatflow.runtime.store import (
+    StoreError,
     StoreFormatError,
+    StoreScheme,
     StoreURLError,
     migrate_store,
+    normalize_url,
     open_store,
     parse_state_url,
+    register_scheme,
 )
-from chatflow.runtime.store.sql import MIGRATIONS
+from chatflow.runtime.store.file import FileStore
+from chatflow.runtime.store.sql_schema import MIGRATIONS
 from chatflow.runtime.store.sqlite import SQLiteStore
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "v1_0_store"
@@ -145,3 +151,73 @@ def test_bad_state_urls(url: str) -> None:
         open_store(url)
     assert exit_code_for(err.value) == 2
     assert "expected file:PATH" in str(err.value)
+
+
+# ---------------------------------------------------------------------------- the scheme registry
+
+
+@pytest.fixture
+def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The registry as a new process has it (plugins unread), restored afterwards."""
+    from chatflow.runtime.store import registry
+
+    monkeypatch.setattr(registry, "_schemes", dict(registry._schemes))
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    return registry
+
+
+def _scheme(kind: str = "demo") -> StoreScheme:
+    """A plugin backend: the file store under another name."""
+    return StoreScheme(
+        kind=kind, schemes=(kind,), usage=f"{kind}:PATH",
+        parse=lambda url, rest: rest,
+        open=lambda location, url: FileStore(Path(location), url),
+        normalize=lambda url, base: f"{kind}:{base / url.partition(':')[2]}")
+
+
+def test_a_plugin_scheme_comes_through_the_entry_point_group(
+        fresh_registry: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.metadata as md
+
+    class EP:
+        name, value = "demo", "chatflow_demo:SCHEME"
+
+        def load(self) -> Any:
+            return _scheme
+
+    groups: list[str] = []
+
+    def entry_points(group: str) -> list[EP]:
+        groups.append(group)
+        return [EP()]
+
+    monkeypatch.setattr(md, "entry_points", entry_points)
+    assert parse_state_url("file:x") == ("file", "x")
+    assert groups == []  # built-in schemes never read the entry points
+    url = normalize_url("demo:st", tmp_path)
+    assert url == f"demo:{tmp_path / 'st'}" and groups == ["chatflow.stores"]
+    store = open_store(url)
+    assert isinstance(store, FileStore) and store.root == tmp_path / "st"
+    report = migrate_store(url)  # no migrate of its own: setup() and schema_version()
+    assert report.from_format == report.to_format and not report.changed
+    with pytest.raises(StoreURLError, match="demo:PATH"):
+        open_store("nosuch://x")
+    assert groups == ["chatflow.stores"]  # read once
+
+
+def test_a_plugin_cannot_replace_a_builtin_scheme_and_a_broken_one_is_named(
+        fresh_registry: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata as md
+
+    with pytest.raises(StoreError, match="cannot replace the built-in `sqlite:`"):
+        register_scheme(_scheme("sqlite"))
+
+    class Broken:
+        name, value = "bad", "chatflow_bad:SCHEME"
+
+        def load(self) -> Any:
+            raise ImportError("No module named 'chatflow_bad'")
+
+    monkeypatch.setattr(md, "entry_points", lambda group: [Broken()])
+    with pytest.raises(StoreError, match=r"plugin 'bad' .* failed to load: ImportError"):
+        open_store("other://x")

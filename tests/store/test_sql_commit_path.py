@@ -7,11 +7,10 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from store_helpers import create, record_step
-
 from chatflow.runtime.store import StateStore, open_store
-from chatflow.runtime.store.sql import MIGRATIONS
+from chatflow.runtime.store.sql_schema import MIGRATIONS
 from chatflow.runtime.store.sqlite import SQLiteStore
+from chatflow.testing.store_conformance import create, record_step
 
 
 def test_stale_cache_falls_back_and_loses_nothing(

@@ -8,19 +8,23 @@
 One engine per state root per process (`open` returns the same object for
 the same resolved URL); every method is safe to call from several threads.
 This is the only runtime module that compiles source paths (through
-`chatflow.compiler.api`); the engine core works on IR dicts.
+`chatflow.compiler.api`); the engine core works on IR dicts. Every view a
+front end prints (status with quotas, the instance tree, the dry-run plan,
+inputs read against the flow's params, the damage and repair policy) is a
+method here returning a typed record: the CLI parses arguments and prints.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from chatflow.diagnostics import UsageError
+from chatflow.runtime.damage import DamageCheck, RepairOutcome, check_damage, repair_instance
 from chatflow.runtime.engine import Engine, EventSink
 from chatflow.runtime.records import (
     WorkflowHistoryEvent,
@@ -28,6 +32,15 @@ from chatflow.runtime.records import (
     WorkflowStartResult,
     WorkflowState,
     WorkflowStatusInfo,
+)
+from chatflow.runtime.views import (
+    InstanceView,
+    OutputTail,
+    TreeNode,
+    instance_tree,
+    instance_view,
+    latest_instance,
+    step_output_tail,
 )
 from chatflow.runtime.waits import WaitPoint, driver_of, waiting_points
 
@@ -46,19 +59,25 @@ class CompiledFlow:
 FlowRef = str | os.PathLike[str] | Mapping[str, Any] | CompiledFlow
 
 
+@dataclass(frozen=True, slots=True)
+class DryRunPlan:
+    """What `chatflow run --dry-run` shows: the entry flow's name, the
+    automation level in effect and one entry per node (`plan_flow`)."""
+
+    flow: str
+    automation: int | None
+    plan: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flow": self.flow, "automation": self.automation, "plan": self.plan}
+
+
 def normalize_state_url(url: str, cwd: Path | None = None) -> str:
-    """`file:.chatflow` → `file:/abs/.chatflow`; other URLs unchanged except
-    relative sqlite paths, made absolute the same way."""
-    base = cwd or Path.cwd()
-    if url.startswith("file:") and not url.startswith("file://"):
-        path = Path(url[len("file:"):] or ".chatflow")
-        return "file:" + str(path if path.is_absolute() else (base / path).resolve())
-    if url.startswith("sqlite:///"):
-        rest = url[len("sqlite:///"):]
-        path = Path(rest)
-        if not path.is_absolute() and not rest.startswith("/"):
-            return "sqlite:///" + str((base / path).resolve())
-    return url
+    """`file:.chatflow` → `file:/abs/.chatflow`, `sqlite:///x.db` likewise
+    (each scheme's own rule, from the store registry); others unchanged."""
+    from chatflow.runtime.store.registry import normalize_url
+
+    return normalize_url(url, cwd or Path.cwd())
 
 
 def open_state_store(url: str) -> Any:
@@ -136,7 +155,61 @@ class WorkflowEngine:
         for e in engines:
             e.store.close()
 
+    @classmethod
+    def repair(cls, state: str, instance_id: str, *, workdir: str | None = None
+               ) -> RepairOutcome:
+        """`chatflow repair`: check an instance's stored files and rebuild
+        what can be rebuilt. Works on the store alone (a damaged store must
+        not stop an engine from opening); cached engines are dropped first."""
+        check_instance_id(instance_id)
+        url = normalize_state_url(state, Path(workdir) if workdir else None)
+        cls.forget()
+        store = open_state_store(url)
+        try:
+            return repair_instance(store, instance_id)
+        finally:
+            store.close()
+
+    @classmethod
+    def migrate(cls, state: str) -> Any:
+        """`chatflow migrate`: upgrade the store to the current format (the
+        store's `MigrationReport`); cached engines are dropped first."""
+        from chatflow.runtime.store import migrate_store
+
+        cls.forget()
+        return migrate_store(state)
+
     # ------------------------------------------------------------------ starting
+
+    @staticmethod
+    def read_inputs(flow: CompiledFlow | Mapping[str, Any], pairs: Sequence[str]
+                    ) -> dict[str, Any]:
+        """The inputs of the entry flow of `flow` (compiled, or IR) from raw
+        `NAME=VALUE` strings, each read per its param's declared type,
+        defaults filled in; a bad value is a `UsageError` that says why."""
+        from chatflow.runtime.inputs import read_inputs
+
+        ir = flow.ir if isinstance(flow, CompiledFlow) else flow
+        return read_inputs(pairs, ir["flows"][ir["entry"]])
+
+    @staticmethod
+    def plan(flow: CompiledFlow, inputs: Mapping[str, Any], automation: int | None = None,
+             feature_id: str | None = None, *, workdir: str | None = None) -> DryRunPlan:
+        """The dry-run plan of a flow that has not started: what would run,
+        pause or be skipped at the automation level in effect (`automation`,
+        else the flow's, else the config's, else 100). Nothing is written."""
+        from chatflow.runtime.config import CONFIG_RELPATH, load_config
+        from chatflow.runtime.dry_run import plan_flow
+
+        entry = flow.ir["flows"][flow.ir["entry"]]
+        level = automation
+        if level is None:
+            level = (entry.get("settings") or {}).get("automation")
+        if level is None:
+            cwd = Path(workdir) if workdir else Path.cwd()
+            level = load_config(cwd / CONFIG_RELPATH).automation
+        plan = plan_flow(flow.ir, inputs, 100 if level is None else int(level), feature_id)
+        return DryRunPlan(str(entry.get("name")), level, plan)
 
     def resolve_flow(self, flow: FlowRef) -> dict[str, Any]:
         """The IR to start: a path is compiled here and a `CompiledFlow` is
@@ -250,6 +323,34 @@ class WorkflowEngine:
         check_instance_id(instance_id)
         self.engine.store.load_status(instance_id)  # a clear error for unknown ids
         return self.engine.history(instance_id)
+
+    def latest_instance_id(self) -> str | None:
+        """The most recently updated top-level instance, None in an empty store."""
+        latest = latest_instance(self.engine.store)
+        return None if latest is None else str(latest.instance_id)
+
+    def instance_view(self, instance_id: str) -> InstanceView:
+        """The status object with quotas, failed steps' output tails, and
+        where the instance waits (`chatflow status`, the end of `run`)."""
+        check_instance_id(instance_id)
+        return instance_view(self, instance_id)
+
+    def instance_tree(self, instance_id: str) -> TreeNode:
+        """The instance and its sub-flows (`chatflow status --tree`)."""
+        check_instance_id(instance_id)
+        return instance_tree(self, instance_id)
+
+    def output_tail(self, instance_id: str, step: str, outputs: Mapping[str, Any]
+                    ) -> OutputTail | None:
+        """A failed step's last output lines (from its fields or stored files)."""
+        return step_output_tail(self, instance_id, step, outputs)
+
+    def check_damage(self, instance_id: str, *, repair: bool = False) -> DamageCheck:
+        """What is damaged in the instance's stored files; with `repair`
+        (before `resume`), what could be rebuilt without loss is rebuilt
+        (lost history raises `StoreCorruption`). See `chatflow.runtime.damage`."""
+        check_instance_id(instance_id)
+        return check_damage(self.engine.store, instance_id, repair=repair)
 
     def list_instances(self, feature_id: str | None = None) -> list[dict[str, Any]]:
         """One row per instance, oldest first; `problems` lists what is wrong

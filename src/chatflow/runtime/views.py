@@ -15,8 +15,14 @@ formats them.
     status_with_quota(engine, instance_id) -> dict
         the status object (`chatflow status --json`), with `quota` when set.
     quota_view(engine, instance_id, info) -> dict | None
-    instance_tree(engine, instance_id) -> dict
+    instance_view(engine, instance_id) -> InstanceView
+        the status object, the output tails of its failed steps and, when it
+        waits, where it waits and which instance drives it on.
+    instance_tree(engine, instance_id) -> TreeNode
         the instance and its sub-flows (`chatflow status --tree`).
+
+`engine` is a `WorkflowEngine` (its `store`, `status` and `state`); these are
+reached through its methods of the same names.
 """
 
 from __future__ import annotations
@@ -28,11 +34,15 @@ from typing import Any
 
 from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.store.records import epoch_seconds
+from chatflow.runtime.waits import WaitPoint, driver_of, waiting_points
 
 __all__ = [
+    "InstanceView",
     "OutputTail",
+    "TreeNode",
     "duration_ms",
     "instance_tree",
+    "instance_view",
     "latest_instance",
     "output_tail",
     "quota_view",
@@ -245,35 +255,97 @@ def _own_waits(info: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def instance_tree(engine: Any, instance_id: str) -> dict[str, Any]:
-    """The instance and its sub-flows as nested dicts: instance_id, flow,
-    status, progress, depth, step (the parent's call step), error, waiting
-    (its own steps that wait: `{"step", "gate", ...}`), quota (when set) and
-    children (in the order they were started)."""
+@dataclass(frozen=True, slots=True)
+class TreeNode:
+    """One instance of a tree (`chatflow status --tree`): `step` is the
+    parent's call step that started it, `waiting` its own steps that wait
+    (`{"step", "gate", ...}`), `quota` set when its flow sets quotas,
+    `children` in the order they were started."""
 
-    def node(iid: str, step: str | None) -> dict[str, Any]:
-        info = status_with_quota(engine, iid)
-        n: dict[str, Any] = {
-            "instance_id": iid, "flow": info["flow"], "status": info["status"],
-            "progress": info["progress"], "depth": info.get("depth", 0), "step": step,
-            "error": info.get("error"), "waiting": _own_waits(info),
+    instance_id: str
+    flow: str
+    status: str
+    progress: float
+    depth: int
+    step: str | None
+    error: str | None
+    waiting: tuple[dict[str, Any], ...]
+    quota: dict[str, Any] | None
+    children: list[TreeNode]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (`chatflow status --tree --json`)."""
+        out: dict[str, Any] = {
+            "instance_id": self.instance_id, "flow": self.flow, "status": self.status,
+            "progress": self.progress, "depth": self.depth, "step": self.step,
+            "error": self.error, "waiting": [dict(w) for w in self.waiting],
         }
-        if info.get("quota"):
-            n["quota"] = info["quota"]
-        n["children"] = []
-        return n
+        if self.quota:
+            out["quota"] = self.quota
+        out["children"] = [c.to_dict() for c in self.children]
+        return out
+
+
+def instance_tree(engine: Any, instance_id: str) -> TreeNode:
+    """The instance and its sub-flows."""
+
+    def node(iid: str, step: str | None) -> TreeNode:
+        info = status_with_quota(engine, iid)
+        return TreeNode(iid, info["flow"], info["status"], info["progress"],
+                        info.get("depth", 0), step, info.get("error"),
+                        tuple(_own_waits(info)), info.get("quota") or None, [])
 
     root = node(instance_id, None)
     seen = {instance_id}
     todo = [root]
     while todo:
         current = todo.pop()
-        steps = _called_by(engine, current["instance_id"])
-        for child in _children(engine, current["instance_id"]):
+        steps = _called_by(engine, current.instance_id)
+        for child in _children(engine, current.instance_id):
             if child in seen:  # a corrupt store must not loop forever
                 continue
             seen.add(child)
             sub = node(child, steps.get(child))
-            current["children"].append(sub)
+            current.children.append(sub)
             todo.append(sub)
     return root
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceView:
+    """What `chatflow status`, `run` and `resume` show of an instance: the
+    status object (`info`, its `--json` form, with `quota` when set), the
+    last output lines of each failed step (`tails`), and, when it waits for
+    a person, the steps to decide on (`waiting`) and the instance whose
+    `resume` drives it on (`driver`)."""
+
+    info: dict[str, Any]
+    tails: dict[str, OutputTail]
+    waiting: tuple[WaitPoint, ...]
+    driver: str
+
+    @property
+    def status(self) -> str:
+        return str(self.info["status"])
+
+
+def failure_tails(engine: Any, info: Mapping[str, Any]) -> dict[str, OutputTail]:
+    """The last output lines of each failed step (none for cancelled ones)."""
+    tails = {}
+    for name, s in info["steps"].items():
+        if s.get("status") == "failed" and s.get("kind", "step") == "step":
+            tail = step_output_tail(engine, info["instance_id"], name, s.get("outputs") or {})
+            if tail is not None:
+                tails[name] = tail
+    return tails
+
+
+def instance_view(engine: Any, instance_id: str) -> InstanceView:
+    """The `InstanceView` of a stored instance."""
+    info = status_with_quota(engine, instance_id)
+    waiting: tuple[WaitPoint, ...] = ()
+    driver = instance_id
+    if info["status"] == "waiting_approval":
+        waiting = tuple(waiting_points(engine.store, instance_id))
+        driver = driver_of(engine.store, instance_id)
+    return InstanceView(info, failure_tails(engine, info), waiting, driver)

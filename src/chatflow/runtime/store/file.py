@@ -12,7 +12,8 @@ memory and refreshed incrementally when another process appends.  A journal
 shorter than what state.json or the status file recorded has lost history
 (`file_damage.py`): it is read, never appended to, until `repair`.
 The layout is `file_layout.py`, loading `file_load.py`, integrity checks
-and repair `file_repair.py`, pinned IR and artifacts `file_blobs.py`.
+and repair `file_repair.py`, pinned IR and artifacts `file_blobs.py`, the
+feature index `file_index.py`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 
 import filelock
 
-from chatflow.runtime.store.atomic import atomic_write, atomic_write_json, dumps, fsync_dir
+from chatflow.runtime.store.atomic import atomic_write, dumps, fsync_dir
 from chatflow.runtime.store.base import (
     ConflictError,
     InstanceExists,
@@ -46,6 +47,7 @@ from chatflow.runtime.store.base import (
     store_io_error,
 )
 from chatflow.runtime.store.file_blobs import safe_name
+from chatflow.runtime.store.file_index import add_to_index, read_index
 from chatflow.runtime.store.file_layout import stamp
 from chatflow.runtime.store.file_load import (
     Entry,
@@ -240,7 +242,7 @@ class FileStore(FileReader, StateStore):
     def inventory(self, feature_id: str | None = None) -> Inventory:
         ids: set[str]
         if feature_id is not None:
-            index = self._read_index()
+            index = read_index(self._index_path())
             ids = set(index.get(feature_id, [])) if index is not None else self._all_ids()
         else:
             ids = self._all_ids()
@@ -515,36 +517,9 @@ class FileStore(FileReader, StateStore):
                 self._snapshot_locked(instance_id, entry)
                 self.write_status(instance_id, entry, durable=True)
 
-    # -- feature index ---------------------------------------------------------
-    def _read_index(self) -> dict[str, list[str]] | None:
-        try:
-            doc = json.loads(self._index_path().read_bytes())
-        except FileNotFoundError:
-            return {}
-        except (ValueError, IsADirectoryError):
-            return None
-        if not isinstance(doc, dict):
-            return None
-        return {str(k): [str(i) for i in v] for k, v in doc.items() if isinstance(v, list)}
-
+    # -- feature index (file_index.py) -------------------------------------------
     def index_add(self, feature_id: str, instance_id: str) -> None:
-        path = self._index_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with filelock.FileLock(str(path.parent / ".lock")):
-            index = self._read_index()
-            if index is None:
-                index = self._rebuild_index()
-            ids = index.setdefault(feature_id, [])
-            if instance_id not in ids:
-                ids.append(instance_id)
-                atomic_write_json(path, index)
-
-    def _rebuild_index(self) -> dict[str, list[str]]:
-        index: dict[str, list[str]] = {}
-        for st in self.list_instances():
-            if st.feature_id:
-                index.setdefault(st.feature_id, []).append(st.instance_id)
-        return index
+        add_to_index(self._index_path(), feature_id, instance_id, self.list_instances)
 
     # -- locking ---------------------------------------------------------------
     def lock(self, instance_id: str,

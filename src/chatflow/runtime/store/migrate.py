@@ -9,6 +9,9 @@ A tree from a newer or unknown format is refused untouched.
 
 SQL stores: the pending schema migrations are applied (SQLite copies the
 database to `<db>.bak-<timestamp>` first).
+
+Which of these a state URL gets is the URL scheme registry's choice
+(`registry.py`, `chatflow.runtime.store.migrate_store`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from chatflow.runtime.store.atomic import atomic_write, atomic_write_json, fsync_dir
-from chatflow.runtime.store.base import StoreError, StoreFormatError, check_instance_id
+from chatflow.runtime.store.base import (
+    StateStore,
+    StoreError,
+    StoreFormatError,
+    check_instance_id,
+)
 from chatflow.runtime.store.file import Entry, FileStore
 from chatflow.runtime.store.journal import encode_commit
 from chatflow.runtime.store.records import (
@@ -34,16 +42,10 @@ from chatflow.runtime.store.records import (
 )
 
 
-def migrate_store(url: str, backup: bool = True) -> MigrationReport:
-    """Upgrade the store at `url` to the current format (idempotent)."""
-    from chatflow.runtime.store import open_store, parse_state_url
-
-    kind, location = parse_state_url(url)
-    if kind == "file":
-        return migrate_file_store(Path(location), url, backup=backup)
-    if kind == "sqlite":
-        return _migrate_sqlite(Path(location), url, backup=backup)
-    store = open_store(url)
+def migrate_by_setup(store: StateStore, url: str) -> MigrationReport:
+    """A store that migrates its own schema in `setup()` (PostgreSQL, and a
+    plugin backend without a migration of its own): the schema version
+    before and after (`schema_version()`, 0 for a backend without one)."""
     try:
         before = store.schema_version()
         store.setup()
@@ -53,19 +55,14 @@ def migrate_store(url: str, backup: bool = True) -> MigrationReport:
     return MigrationReport(url, before, after, message=_sql_message(before, after))
 
 
-def migrate(root_url: str, backup: bool = True) -> MigrationReport:
-    """Alias of `migrate_store` (the name the issue text uses)."""
-    return migrate_store(root_url, backup=backup)
-
-
 def _sql_message(before: int, after: int) -> str:
     if before == after:
         return f"schema already at version {after}; nothing to do"
     return f"applied schema migrations {before + 1}..{after}"
 
 
-def _migrate_sqlite(path: Path, url: str, backup: bool) -> MigrationReport:
-    from chatflow.runtime.store.sql import MIGRATIONS
+def migrate_sqlite(path: Path, url: str, backup: bool) -> MigrationReport:
+    from chatflow.runtime.store.sql_schema import MIGRATIONS
     from chatflow.runtime.store.sqlite import SQLiteStore
 
     if not path.exists():
@@ -93,6 +90,7 @@ def _migrate_sqlite(path: Path, url: str, backup: bool) -> MigrationReport:
 
 
 def migrate_file_store(root: Path, url: str | None = None, backup: bool = True) -> MigrationReport:
+    """Convert a format-1 `file:` tree to the current format in place."""
     url = url or f"file:{root}"
     if not root.exists():
         raise StoreError(f"no state directory at {root}")

@@ -4,8 +4,9 @@ One row per instance (status), one row per instance for inputs/variables/
 outputs/children/extra, one row per *step* (so recording a step updates one
 row, whatever the number of steps already recorded), one row per history
 event, one row per pinned IR document and per artifact.  A commit is one
-database transaction.  The schema is an ordered list of migrations applied by
-an idempotent `setup()` that records each one in `schema_migrations`.
+database transaction.  The schema is an ordered list of migrations
+(`sql_schema.py`) applied by an idempotent `setup()` that records each one in
+`schema_migrations`.
 
 Subclasses supply the connection, the dialect details (placeholder style,
 how to start a write transaction) and the cross-process instance lock.
@@ -53,64 +54,7 @@ from chatflow.runtime.store.records import (
     next_status,
     utc_now,
 )
-
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    # 1: the three-way instance model
-    (
-        """CREATE TABLE instances (
-            instance_id TEXT PRIMARY KEY,
-            rev INTEGER NOT NULL,
-            seq INTEGER NOT NULL,
-            flow TEXT NOT NULL,
-            status TEXT NOT NULL,
-            feature_id TEXT,
-            parent_instance_id TEXT,
-            created_at TEXT NOT NULL,
-            status_json TEXT NOT NULL,
-            inputs TEXT NOT NULL,
-            variables TEXT NOT NULL,
-            outputs TEXT NOT NULL,
-            children TEXT NOT NULL,
-            ir TEXT,
-            extra TEXT NOT NULL)""",
-        "CREATE INDEX instances_feature ON instances (feature_id)",
-        """CREATE TABLE step_results (
-            instance_id TEXT NOT NULL,
-            step TEXT NOT NULL,
-            rev INTEGER NOT NULL,
-            record TEXT NOT NULL,
-            PRIMARY KEY (instance_id, step))""",
-        "CREATE INDEX step_results_rev ON step_results (instance_id, rev)",
-        """CREATE TABLE history (
-            instance_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            type TEXT NOT NULL,
-            ts TEXT NOT NULL,
-            step TEXT,
-            data TEXT NOT NULL,
-            PRIMARY KEY (instance_id, seq))""",
-    ),
-    # 2: pinned IR documents and task artifacts
-    (
-        """CREATE TABLE ir_documents (
-            sha256 TEXT PRIMARY KEY,
-            flow TEXT NOT NULL,
-            version TEXT NOT NULL,
-            doc TEXT NOT NULL)""",
-        """CREATE TABLE artifacts (
-            instance_id TEXT NOT NULL,
-            step TEXT NOT NULL,
-            name TEXT NOT NULL,
-            data BYTEA NOT NULL,
-            PRIMARY KEY (instance_id, step, name))""",
-    ),
-    # 3: one index fewer to update per commit; an incremental reload finds the
-    # changed steps by scanning the instance's step rows (SQLite also rebuilds
-    # step_results and history as clustered tables: see sqlite.py)
-    (
-        "DROP INDEX IF EXISTS step_results_rev",
-    ),
-)
+from chatflow.runtime.store.sql_schema import MIGRATIONS
 
 _PAGE = 500
 

@@ -1,20 +1,18 @@
-"""Reading `-i NAME=VALUE` inputs per the flow's declared param types (for
-`chatflow run`): `str` as is, `int`/`duration` within 64 bits, a finite
-`float`, `bool` words, JSON for the rest. Bad values are usage errors (exit
-2) that say why."""
+"""Reading raw `NAME=VALUE` inputs (`chatflow run -i`) per the flow's declared
+param types: `str` as is, `int`/`duration` within 64 bits, a finite
+`float`, `bool` words, JSON for the rest. Bad values are usage errors that
+say why. `read_inputs` also binds them (defaults filled, every param checked)."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chatflow.diagnostics import UsageError
 
-EXIT_USAGE = 2
-
-__all__ = ["parse_input_value", "parse_inputs"]
+__all__ = ["parse_input_value", "parse_inputs", "read_inputs"]
 
 
 def parse_input_value(name: str, raw: str, type_str: str) -> Any:
@@ -71,7 +69,8 @@ def _duration_ms(raw: str) -> int:
     return int(text)
 
 
-def parse_inputs(pairs: list[str], flow: Mapping[str, Any]) -> dict[str, Any]:
+def parse_inputs(pairs: Sequence[str], flow: Mapping[str, Any]) -> dict[str, Any]:
+    """`NAME=VALUE` strings read per the flow's params (nothing bound yet)."""
     types = {p["name"]: p["type"] for p in flow.get("params", [])}
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -83,3 +82,11 @@ def parse_inputs(pairs: list[str], flow: Mapping[str, Any]) -> dict[str, Any]:
             raise UsageError(f"unknown input `{name}` (the flow's params: {known})")
         out[name] = parse_input_value(name, raw, types[name])
     return out
+
+
+def read_inputs(pairs: Sequence[str], flow: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs an instance of `flow` (one flow of an IR) starts with: the
+    raw `NAME=VALUE` strings read per its params, defaults filled in."""
+    from chatflow.runtime.engine import bind_inputs
+
+    return bind_inputs(flow, parse_inputs(pairs, flow))
