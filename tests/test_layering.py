@@ -1,4 +1,5 @@
-"""Data flows one way: dsl → compiler → runtime → cli. These tests fail when a
+"""Data flows one way: dsl → compiler → runtime → cli (cycles and module sizes:
+test_structure.py). These tests fail when a
 module imports from a later stage, when lark leaks out of `chatflow.dsl`, or when
 light entry points (`chatflow --version`, the dsl) drag in heavy modules."""
 
@@ -200,72 +201,6 @@ def test_runtime_reaches_the_compiler_only_through_ir_and_the_loader(path: Path)
            # `from chatflow.compiler.ir import X` also lists `chatflow.compiler.ir.X`
            and mod.rpartition(".")[0] not in RUNTIME_MAY_IMPORT]
     assert not bad, "\n".join(bad)
-
-
-def _import_graph() -> dict[str, set[str]]:
-    """Module → the package modules it imports (lazy imports included)."""
-    modules = {_module_name(p): p for p in _python_files()}
-    graph: dict[str, set[str]] = {}
-    for name, path in modules.items():
-        graph[name] = {mod for mod, _ in _imports(path) if mod in modules and mod != name}
-    return graph
-
-
-def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components of more than one module (Tarjan, iterative)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-    for root in sorted(graph):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            child = next(children, None)
-            if child is not None:
-                if child not in index:
-                    index[child] = low[child] = len(index)
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph[child]))))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    found.append(sorted(component))
-    return found
-
-
-# The parts already free of cycles; the runtime's are being broken up (issue 8).
-ACYCLIC = ("chatflow.dsl", "chatflow.compiler", "chatflow.diagnostic_format",
-           "chatflow.diagnostics", "chatflow.diagnostic_codes")
-
-
-def test_no_import_cycle() -> None:
-    cycles = [c for c in _cycles(_import_graph())
-              if any(m == p or m.startswith(p + ".") for m in c for p in ACYCLIC)]
-    assert not cycles, "\n".join(" ↔ ".join(c) for c in cycles)
-
-
-def test_the_cycle_finder_finds_a_cycle() -> None:
-    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
 def test_the_runtimes_tests_do_not_import_the_cli() -> None:
