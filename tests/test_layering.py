@@ -21,6 +21,7 @@ PKG = SRC / "chatflow"
 STAGE_NAMES = ["common", "dsl", "compiler", "format", "runtime", "cli"]
 STAGES = {
     "chatflow.diagnostics": "common",
+    "chatflow.deep": "common",
     "chatflow.dsl": "dsl",
     "chatflow.compiler": "compiler",
     "chatflow.diagnostic_format": "format",

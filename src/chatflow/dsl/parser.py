@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from chatflow import deep
 from chatflow.diagnostics import Diagnostic, Span, error
 from chatflow.dsl import ast, strings
 from chatflow.dsl.lexical import LexProblem, classify_number, has_specials, whole_duration
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["STARTS", "parse_expression", "parse_flow", "parse_template", "parse_type",
            "write_tables"]
 
-MAX_NESTING = 128
+MAX_NESTING = deep.MAX_NESTING
 """Deepest expression / group nesting accepted; deeper input is reported
 (E0107) so later recursive passes never hit Python's recursion limit. A run
 of one binary operator counts as one level, however long."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from chatflow.deep import methods_with_room
 from chatflow.diagnostics import UsageError
 from chatflow.runtime.engine import Engine, EventSink
 from chatflow.runtime.records import (
@@ -93,6 +94,7 @@ def check_instance_id(instance_id: str) -> str:
     return instance_id
 
 
+@methods_with_room
 class WorkflowEngine:
     """Start, drive, inspect and decide on workflow instances."""
 
