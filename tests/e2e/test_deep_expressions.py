@@ -20,8 +20,8 @@ import pytest
 from cli_helpers import run_chatflow
 
 from chatflow.commands import exit_code_for
-from chatflow.deep import room
 from chatflow.compiler import api as compiler_api
+from chatflow.deep import room
 from chatflow.diagnostics import ChatflowError
 from chatflow.dsl.parser import MAX_NESTING
 from chatflow.runtime.api import WorkflowEngine, compile_flow

@@ -19,6 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatflow.deep import runs_in_deep_thread
 from chatflow.diagnostics import (
     ChatflowError,
     Diagnostic,
@@ -27,7 +28,6 @@ from chatflow.diagnostics import (
     has_errors,
     sort_diagnostics,
 )
-from chatflow.deep import runs_in_deep_thread
 from chatflow.gcpause import no_cyclic_gc
 
 if TYPE_CHECKING:
