@@ -32,7 +32,8 @@ Diagnostic codes:
   missing required key, invalid name, duplicate key, non-scalar key.
 - E0112 a step with no action key or several (`shell` and `call`), or an
   item of `steps` that is several kinds at once (`step` and `phase`).
-- E0113 structure refused: nesting deeper than 64 levels, a recursive alias,
+- E0113 structure refused: nesting deeper than `yaml_nodes.MAX_DEPTH` levels
+  (room for the twin of any `.flow` source), a recursive alias,
   or aliases expanding past 100,000 nodes.
 - E0114 a duration field that is not a duration (`timeout: 10` has no unit).
 - E0117 a YAML tag other than `!raw` and the standard ones, or `!raw` where
