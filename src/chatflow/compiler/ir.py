@@ -29,7 +29,12 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 def dumps(doc: dict[str, Any]) -> str:
     """The canonical text of an IR document: exactly
-    `json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\\n"`.
+    `json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\\n"`,
+    except that a container nested deeper than `INDENTED_LEVELS` is written on
+    its line as `json.dumps(o, sort_keys=True, ensure_ascii=False)` would:
+    indenting every level makes the text quadratic in the depth (80 MB for a
+    1,000-deep expression), and a deep tree would cost that to print, pin
+    and hash at every start.
 
     The standard library only uses its C encoder without `indent`, and the
     pure-Python one is several times slower than lowering itself, so the same
@@ -43,6 +48,11 @@ def dumps(doc: dict[str, Any]) -> str:
 
 
 _encode_str = json.encoder.encode_basestring  # the C version when available
+
+INDENTED_LEVELS = 64
+"""Containers this deep or less are indented; deeper ones take one line."""
+
+_DEEPEST_INDENTED = 1 + 2 * INDENTED_LEVELS  # len(nl) of the deepest indented container
 
 
 def _scalar(o: Any) -> str | None:
@@ -66,6 +76,9 @@ def _scalar(o: Any) -> str | None:
 def _write(o: Any, nl: str, app: Any) -> None:
     """Write the indented JSON of `o`; `nl` is a newline plus the current indent."""
     t = type(o)
+    if len(nl) > _DEEPEST_INDENTED and (t is dict or t is list or t is tuple):
+        app(json.dumps(o, sort_keys=True, ensure_ascii=False))
+        return
     if t is dict:
         if not o:
             app("{}")
