@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from cli_helpers import run_chatflow
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from chatflow.commands import exit_code_for
 from chatflow.compiler import api as compiler_api
@@ -25,6 +27,7 @@ from chatflow.deep import room
 from chatflow.diagnostics import ChatflowError
 from chatflow.dsl.parser import MAX_NESTING
 from chatflow.runtime.api import WorkflowEngine, compile_flow
+from chatflow.runtime.evaluator import MapScope, evaluate
 from chatflow.runtime.store import open_store
 
 # kind → (type, term, run operator or None, one level of nesting around E)
@@ -241,3 +244,43 @@ def test_engine_api_refuses_nesting_past_the_limit(tmp_path: Path,
         engine.start_workflow_instance(str(path))
     assert exit_code_for(exc.value) == 2
     assert {d.code for d in exc.value.diagnostics} == {"E0107"}
+
+
+# One nesting form: (text around E, levels it adds, its value from E's)
+FORMS: list[tuple[str, int, Any]] = [
+    ("(1 + {e})", 1, lambda v: v + 1),
+    ("(1 * {e})", 1, lambda v: v),
+    ("- {e}", 1, lambda v: -v),
+    ("[{e}][0]", 2, lambda v: v),
+    ("(null ?? {e})", 1, lambda v: v),
+    ("int(str({e}))", 2, lambda v: v),
+]
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(range(len(FORMS))), min_size=1, max_size=MAX_NESTING // 2 + 1),
+       st.integers(min_value=0, max_value=4))
+@example([3] * (MAX_NESTING // 2), 0)       # exactly at the limit
+@example([3] * (MAX_NESTING // 2) + [0], 0)  # one level past it
+def test_mixed_deep_nesting_compiles_and_evaluates_or_is_e0107(
+        tmp_path: Path, forms: list[int], pad: int) -> None:
+    """Any mix of the nesting forms, up to just past the limit: the compiler
+    API gives IR whose value is the model's (evaluated by the runtime's
+    evaluator), or exactly E0107 when the levels add up past MAX_NESTING."""
+    forms = forms + [0] * (pad * (MAX_NESTING // 8))
+    expr, levels, value = "k", 0, 3
+    for i in forms:
+        text, adds, fn = FORMS[i]
+        expr, levels, value = text.format(e=expr), levels + adds, fn(value)
+    path = tmp_path / f"mix{len(forms)}.flow"
+    path.write_text(f"flow f(k: int = 3) -> (r: int) {{\n  output r = {expr}\n}}\n",
+                    encoding="utf-8")
+    result = compiler_api.compile_path(str(path))
+    if levels > MAX_NESTING:
+        assert result.ir is None and {d.code for d in result.diagnostics} == {"E0107"}
+        return
+    assert result.ir is not None, [d.message for d in result.diagnostics]
+    (out,) = result.ir["flows"]["f"]["outputs"]
+    with room():
+        assert evaluate(out["value"], MapScope(params={"k": 3})) == value
