@@ -8,19 +8,22 @@ decoder, and a dataclass's `==`, `hash` and `repr` over nested nodes. A
 1,000-deep expression needs several thousand frames where Python allows
 1,000. Two ways to make room, each used once per entry point:
 
-- `in_deep_thread(fn, ...)` (the compiler: `chatflow.compiler.api`, and the
-  CLI's compile-side commands): runs `fn` in a thread with a big stack
-  (`STACK_BYTES`) and the recursion limit raised to `THREAD_FRAMES`, and
-  returns its result or raises its exception in the caller. Inside such a
-  thread, nested calls run in place.
-- `here(fn, ...)` / `room()` (the runtime: `WorkflowEngine`'s methods and the
-  CLI's runtime commands, which must stay on the caller's thread: the engine
-  takes Ctrl-C on the driving thread and starts threads of its own): raises
-  the limit to `ROOM_FRAMES` only. That is safe on an ordinary stack because
-  Python-to-Python calls do not use the C stack (CPython >= 3.11), and the C
-  recursion left — `json` over the IR and the state, `==` over values — is
-  bounded by the IR's depth (`compiler.ir_check.MAX_EXPR_DEPTH`), or by
-  `ROOM_FRAMES` for a value read from outside (a few MB of stack at most).
+- `in_deep_thread(fn, ...)`, or the decorator `runs_in_deep_thread` (the
+  compiler: the public functions of `chatflow.compiler.api`; the CLI's
+  compile-side commands, in `chatflow.__main__`): runs `fn` in a thread with
+  a big stack (`STACK_BYTES`) and the recursion limit raised to
+  `THREAD_FRAMES`, and returns its result or raises its exception in the
+  caller. Inside such a thread, nested calls run in place.
+- `here(fn, ...)` / `room()`, or the class decorator `methods_with_room`
+  (the runtime: `WorkflowEngine`'s public methods; the CLI's runtime
+  commands, in `chatflow.__main__`), for phases that must stay on the
+  caller's thread (the engine takes Ctrl-C on the driving thread and starts
+  threads of its own): raises the limit to `ROOM_FRAMES` only. That is safe
+  on an ordinary stack because Python-to-Python calls do not use the C stack
+  (CPython >= 3.11), and the C recursion left — `json` over the IR and the
+  state, `==` over values — is bounded by the IR's depth
+  (`compiler.ir_check.MAX_EXPR_DEPTH`), or by `ROOM_FRAMES` for a value read
+  from outside (a few MB of stack at most).
 
 The recursion limit is one per process: it is raised while any phase needs
 it (the highest need wins) and restored when the last one ends, unless
@@ -129,12 +132,18 @@ def in_deep_thread(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> 
 
     with _limit(THREAD_FRAMES):
         with _lock:  # the stack size is read when a thread starts, and is per process
-            before = threading.stack_size(STACK_BYTES)
+            before = threading.stack_size()
+            worker: threading.Thread | None = None
             try:
+                threading.stack_size(STACK_BYTES)
                 worker = threading.Thread(target=body, name="chatflow-deep", daemon=True)
                 worker.start()
+            except (ValueError, RuntimeError, MemoryError):  # no room for it (ulimit -v)
+                worker = None
             finally:
                 threading.stack_size(before)
+        if worker is None:
+            return here(fn, *args, **kwargs)
         worker.join()
     if error:
         raise error[0]
