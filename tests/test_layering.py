@@ -22,6 +22,7 @@ STAGE_NAMES = ["common", "dsl", "compiler", "format", "runtime", "cli"]
 STAGES = {
     "chatflow.diagnostics": "common",
     "chatflow.deep": "common",
+    "chatflow.json_text": "common",
     "chatflow.dsl": "dsl",
     "chatflow.compiler": "compiler",
     "chatflow.diagnostic_format": "format",
