@@ -32,3 +32,10 @@ def test_deep_data_is_indented_to_a_depth_then_on_one_line() -> None:
         assert json.loads(text) == deep
     assert len(text) < 100_000  # json.dumps(indent=2) writes ~8 MB
     assert text.count("\n") < 4 * INDENTED_LEVELS
+
+
+def test_default_turns_other_objects_into_json_as_json_dumps_does() -> None:
+    from pathlib import Path
+
+    doc = {"p": Path("/x"), "l": [Path("y"), 1]}
+    assert indented(doc, default=str) == json.dumps(doc, indent=2, default=str)

@@ -4,12 +4,14 @@
 nested N deep grows with N² (362 MB for the AST of a 1,000-deep map
 display). `indented` writes the same text down to `INDENTED_LEVELS` levels
 and each container below that on one line, as `json.dumps` without
-`indent` writes it. Used for `chatflow compile --emit ast`; the IR's own
+`indent` writes it. Used for `chatflow compile --emit ast` and the
+runtime commands' `--json`; the IR's own
 canonical writer (`compiler.ir.dumps`) follows the same rule.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections.abc import Callable
@@ -23,18 +25,19 @@ INDENTED_LEVELS = 64
 _DEEPEST = 1 + 2 * INDENTED_LEVELS  # len(nl) of the deepest indented container
 
 
-def indented(doc: Any) -> str:
-    """`json.dumps(doc, indent=2, ensure_ascii=False)`, with containers
-    deeper than INDENTED_LEVELS on one line. Recursive: call it with room
-    for the data's depth (`chatflow.deep`)."""
+def indented(doc: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """`json.dumps(doc, indent=2, ensure_ascii=False, default=default)`, with
+    containers deeper than INDENTED_LEVELS on one line. Recursive: call it
+    with room for the data's depth (`chatflow.deep`)."""
     buf = io.StringIO()
-    _write(doc, "\n", buf.write)
+    dump = functools.partial(json.dumps, ensure_ascii=False, default=default)
+    _write(doc, "\n", buf.write, dump)
     return buf.getvalue()
 
 
-def _write(o: Any, nl: str, app: Callable[[str], Any]) -> None:
+def _write(o: Any, nl: str, app: Callable[[str], Any], dump: Callable[[Any], str]) -> None:
     if isinstance(o, dict | list | tuple) and (len(nl) > _DEEPEST or not o):
-        app(json.dumps(o, ensure_ascii=False))
+        app(dump(o))
         return
     inner = nl + "  "
     if isinstance(o, dict):
@@ -42,15 +45,15 @@ def _write(o: Any, nl: str, app: Callable[[str], Any]) -> None:
         for key, value in o.items():
             app(sep + json.dumps(key if isinstance(key, str) else json.dumps(key),
                                  ensure_ascii=False) + ": ")
-            _write(value, inner, app)
+            _write(value, inner, app, dump)
             sep = "," + inner
         app(nl + "}")
     elif isinstance(o, list | tuple):
         sep = "[" + inner
         for item in o:
             app(sep)
-            _write(item, inner, app)
+            _write(item, inner, app, dump)
             sep = "," + inner
         app(nl + "]")
     else:
-        app(json.dumps(o, ensure_ascii=False))
+        app(dump(o))
