@@ -29,9 +29,10 @@ __all__ = ["STARTS", "parse_expression", "parse_flow", "parse_template", "parse_
            "write_tables"]
 
 MAX_NESTING = deep.MAX_NESTING
-"""Deepest expression / group nesting accepted; deeper input is reported
-(E0107) so later recursive passes never hit Python's recursion limit. A run
-of one binary operator counts as one level, however long."""
+"""Deepest expression / group nesting accepted (1,000); deeper input is
+reported (E0107). The recursive passes after the parser run with room for
+this much (`chatflow.deep`). A run of one binary operator counts as one
+level, however long."""
 
 _CONSTS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
 
