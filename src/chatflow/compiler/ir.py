@@ -19,6 +19,7 @@ from typing import Any
 
 from chatflow.compiler.ir_check import Collected, IRProblem, check_document, kind_of, path_parts
 from chatflow.diagnostics import ChatflowError
+from chatflow.json_text import INDENTED_LEVELS
 
 IR_VERSION = 2
 SUPPORTED_VERSIONS = frozenset({1, IR_VERSION})
@@ -48,9 +49,6 @@ def dumps(doc: dict[str, Any]) -> str:
 
 
 _encode_str = json.encoder.encode_basestring  # the C version when available
-
-INDENTED_LEVELS = 64
-"""Containers this deep or less are indented; deeper ones take one line."""
 
 _DEEPEST_INDENTED = 1 + 2 * INDENTED_LEVELS  # len(nl) of the deepest indented container
 
