@@ -26,6 +26,8 @@ STAGES = {
     "chatflow.diagnostics": "common",
     "chatflow.diagnostic_codes": "common",
     "chatflow.plugins": "common",
+    "chatflow.deep": "common",
+    "chatflow.json_text": "common",
     "chatflow.dsl": "dsl",
     "chatflow.compiler": "compiler",
     "chatflow.diagnostic_format": "format",

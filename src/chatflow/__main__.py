@@ -32,6 +32,30 @@ def _internal_error(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+_COMPILE_SIDE = frozenset({"compile", "lint", "graph", "schema"})
+
+
+def _compile_side(args: list[str]) -> bool:
+    """Help, usage errors and the commands that only compile."""
+    command = next((a for a in args if not a.startswith("-")), None)
+    return command is None or command in _COMPILE_SIDE
+
+
+def _dispatch(args: list[str]) -> int:
+    from chatflow import commands
+    from chatflow.diagnostics import ChatflowError
+
+    plain = commands.parse_plain_lint(args)
+    if plain is not None:
+        try:
+            return commands.lint(*plain)
+        except ChatflowError as exc:
+            return commands.report_error(exc)
+    from chatflow.cli import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with `argv` (default: sys.argv[1:]) and return the exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -41,18 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"chatflow {__version__}\n")
         return 0
     try:
-        from chatflow import commands
-        from chatflow.diagnostics import ChatflowError
+        from chatflow import deep
 
-        plain = commands.parse_plain_lint(args)
-        if plain is not None:
-            try:
-                return commands.lint(*plain)
-            except ChatflowError as exc:
-                return commands.report_error(exc)
-        from chatflow.cli import run
-
-        return run(args)
+        # Room for 1,000-deep expressions: the compile-side commands run in a
+        # thread with a big stack; the runtime's stay on this thread (Ctrl-C).
+        phase = deep.in_deep_thread if _compile_side(args) else deep.here
+        return phase(_dispatch, args)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

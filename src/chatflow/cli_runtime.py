@@ -59,7 +59,9 @@ def _exit_for(status: str) -> int:
 
 
 def _out(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    from chatflow.json_text import indented
+
+    sys.stdout.write(indented(obj, default=str) + "\n")  # linear in a deep value's depth
 
 
 # ---------------------------------------------------------------------------- printing

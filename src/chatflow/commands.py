@@ -173,7 +173,9 @@ def compile_target(target: str, output: str | None = None, source_info: bool = T
         tree = api.ast_of(path)
         diags, sources = tree.diagnostics, tree.sources
         if tree.ast is not None:
-            text = json.dumps(tree.ast, indent=2, ensure_ascii=False) + "\n"
+            from chatflow.json_text import indented
+
+            text = indented(tree.ast) + "\n"
     else:
         result = api.compile_path(path, flow=flow, source_info=source_info)
         diags, sources = result.diagnostics, result.sources

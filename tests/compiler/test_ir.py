@@ -234,3 +234,23 @@ _json = st.recursive(
 @settings(max_examples=300, deadline=None)
 def test_dumps_equals_stdlib_canonical_form(doc: dict[str, Any]) -> None:
     assert dumps(doc) == json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_dumps_writes_containers_past_the_indented_levels_on_one_line() -> None:
+    """Indenting every level is quadratic in the depth; past INDENTED_LEVELS
+    the text is the one-line JSON, so a 1,000-deep tree stays small."""
+    from chatflow.compiler.ir import INDENTED_LEVELS
+    from chatflow.deep import room
+
+    deep: Any = {"lit": 1}
+    for _ in range(1000):
+        deep = {"op": "not", "args": [deep]}
+    doc = {"x": deep}
+    with room():
+        text = dumps(doc)
+        assert json.loads(text) == doc
+    assert len(text) < 40_000
+    shallow: Any = 1
+    for _ in range(INDENTED_LEVELS - 1):
+        shallow = [shallow]
+    assert dumps({"x": shallow}) == json.dumps({"x": shallow}, indent=2) + "\n"

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from chatflow.compiler import ir_check
 from chatflow.compiler.ir import ir_schema, load_ir
 from chatflow.compiler.ir_check import MAX_EXPR_DEPTH, IRProblem, check_document
+from chatflow.deep import room
 from chatflow.diagnostics import ChatflowError
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -231,7 +232,8 @@ def test_depth_limit_is_the_evaluators_and_named_at_the_expression() -> None:
     ok = valid_ir()
     set_output(not_chain(MAX_EXPR_DEPTH))(ok)
     load_ir(ok)
-    assert evaluate(output_value(ok), MapScope()) is True  # what loads, evaluates
+    with room():  # as the runtime's entry points give it
+        assert evaluate(output_value(ok), MapScope()) is True  # what loads, evaluates
     for n in (MAX_EXPR_DEPTH + 1, 50_000):
         deep = valid_ir()
         set_output(not_chain(n))(deep)

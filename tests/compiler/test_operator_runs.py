@@ -11,7 +11,9 @@ import pytest
 
 from chatflow.compiler.api import compile_path
 from chatflow.compiler.ir import expr_text, load_ir
+from chatflow.deep import room
 from chatflow.diagnostics import Severity
+from chatflow.dsl.parser import MAX_NESTING
 from chatflow.runtime.evaluator import EvalError, MapScope, evaluate
 
 RUN_OPS = ("and", "or", "??", "+", "-", "*", "/", "%")
@@ -61,25 +63,29 @@ def test_a_mistake_deep_in_a_long_run_is_reported_at_its_operand(tmp_path: Path)
 
 
 def test_nesting_past_the_limit_is_refused_at_compile_time(tmp_path: Path) -> None:
-    for expr in ("not (" * 500 + "x" + ")" * 500, "x and (" * 500 + "x" + ")" * 500):
+    deeper = MAX_NESTING + 1
+    for expr in ("not (" * deeper + "x" + ")" * deeper, "x and (" * deeper + "x" + ")" * deeper):
         value, diags = compile_output(tmp_path, expr, "bool")
         assert value is None
         assert [d.code for d in diags] == ["E0107"]
-        assert diags[0].message == "nested too deeply (more than 128 levels)"
+        assert diags[0].message == f"nested too deeply (more than {MAX_NESTING} levels)"
 
 
 def test_string_holes_count_in_the_depth(tmp_path: Path) -> None:
     """A hole's expression is nested inside its string (`fmt` in the IR), so
     whatever compiles stays within what the evaluator can evaluate."""
-    inner = "not (" * 100 + "x" + ")" * 100
-    expr = "not (" * 100 + f'len("{{{inner}}}") > 0' + ")" * 100
+    half = MAX_NESTING // 2
+    inner = "not (" * half + "x" + ")" * half
+    expr = "not (" * half + f'len("{{{inner}}}") > 0' + ")" * half
     value, diags = compile_output(tmp_path, expr, "bool")
     assert value is None and [d.code for d in diags] == ["E0107"]
-    inner = "not (" * 60 + "x" + ")" * 60
-    expr = "not (" * 60 + f'len("{{{inner}}}") > 0' + ")" * 60
+    fits = (MAX_NESTING - 4) // 2
+    inner = "not (" * fits + "x" + ")" * fits
+    expr = "not (" * fits + f'len("{{{inner}}}") > 0' + ")" * fits
     value, diags = compile_output(tmp_path, expr, "bool")
     assert diags == [] and value is not None
-    assert evaluate(value, MapScope(params={"x": True})) is True
+    with room():
+        assert evaluate(value, MapScope(params={"x": True})) is True
 
 
 @pytest.mark.parametrize(("expr", "want"), [

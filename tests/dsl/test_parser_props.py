@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from chatflow.diagnostics import Span
 from chatflow.dsl import ast
-from chatflow.dsl.parser import parse_expression, parse_flow, parse_template, parse_type
+from chatflow.dsl.parser import (
+    MAX_NESTING,
+    parse_expression,
+    parse_flow,
+    parse_template,
+    parse_type,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "examples" / "feature.flow").read_text()
@@ -98,8 +104,10 @@ def test_expression_template_type_never_raise(text: str) -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.integers(min_value=0, max_value=400), st.sampled_from(["(", "-", "not ", "[", "a."]))
+@given(st.integers(min_value=0, max_value=MAX_NESTING + 50),
+       st.sampled_from(["(", "-", "not ", "[", "a.", "len(", "{k: ", "1 + (", "null ?? ("]))
 def test_deep_nesting_never_raises(depth: int, opener: str) -> None:
-    closer = {"(": ")", "[": "]"}.get(opener, "")
+    closer = {"(": ")", "[": "]", "len(": ")", "{k: ": "}", "1 + (": ")",
+              "null ?? (": ")"}.get(opener, "")
     text = f"flow f() {{ output x = {opener * depth}1{closer * depth} }}"
     check(parse_flow(text, "d.flow"), text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chatflow.diagnostics import Diagnostic
-from chatflow.dsl.parser import parse_flow
+from chatflow.dsl.parser import MAX_NESTING, parse_flow
 
 
 def errors(src: str) -> list[Diagnostic]:
@@ -162,18 +162,19 @@ def test_deep_nesting_is_a_diagnostic() -> None:
     module, diags = parse_flow("flow f() { output x = " + "(" * 3000 + "1" + ")" * 3000 + " }",
                                "e.flow")
     assert module is not None and diags == []
-    d = one("flow f() { output x = " + "-" * 500 + "1 }")
+    d = one("flow f() { output x = " + "-" * (MAX_NESTING + 1) + "1 }")
     assert d.code == "E0107"
     # A run of one operator is one level however long; each change of
     # operator in a run is a level (the IR nests there).
     module, diags = parse_flow("flow f() { output x = " + " + ".join(["a"] * 5000) + " }",
                                "e.flow")
     assert module is not None and diags == []
-    d = one("flow f() { output x = " + " + ".join(["a - a"] * 200) + " }")
+    d = one("flow f() { output x = " + " + ".join(["a - a"] * (MAX_NESTING // 2 + 1)) + " }")
     assert d.code == "E0107"
-    d = one("flow f() { output x = " + "a and (" * 200 + "a" + ")" * 200 + " }")
+    deeper = MAX_NESTING + 1
+    d = one("flow f() { output x = " + "a and (" * deeper + "a" + ")" * deeper + " }")
     assert d.code == "E0107"
-    d = one("flow f() { " + "phase p { " * 200 + "}" * 200 + " }")
+    d = one("flow f() { " + "phase p { " * deeper + "}" * deeper + " }")
     assert d.code == "E0107"
 
 

@@ -14,6 +14,7 @@ import pytest
 from chatflow.diagnostics import Diagnostic, Span
 from chatflow.dsl import ast
 from chatflow.dsl.yaml_front import CODES, parse_yaml
+from chatflow.dsl.yaml_nodes import MAX_DEPTH
 from chatflow.dsl.yaml_schema import schema, schema_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -511,7 +512,7 @@ def test_e0113_alias_bomb() -> None:
     assert module is None and only(diags, "E0113")
 
 
-@pytest.mark.parametrize("depth", [70, 3000])
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 3000])
 def test_e0113_deep_nesting(depth: int) -> None:
     module, diags = parse("flow: " + "[" * depth + "]" * depth + "\n")
     assert module is None and only(diags, "E0113")

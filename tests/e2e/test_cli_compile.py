@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import EXAMPLES, run_chatflow
 
+from chatflow.dsl.parser import MAX_NESTING
 from installed_cli import SARIF_SCHEMA
 
 BAD_FLOW = """\
@@ -293,7 +294,7 @@ def test_deep_parentheses_are_fine(work: Path) -> None:
     ("[", "]"), ("-", ""), ("not ", ""), ("len(", ")"), ("1 + (", ")"),
 ])
 def test_deep_nesting_is_a_diagnostic_not_a_crash(work: Path, open_: str, close: str) -> None:
-    depth = 1000
+    depth = MAX_NESTING + 1
     expr = open_ * depth + "1" + close * depth
     (work / "deep.flow").write_text(
         f"flow deep() -> (x: json) {{\n  output x = {expr}\n}}\n", encoding="utf-8")
@@ -303,7 +304,7 @@ def test_deep_nesting_is_a_diagnostic_not_a_crash(work: Path, open_: str, close:
 
 
 def test_deeply_nested_groups_are_a_diagnostic_not_a_crash(work: Path) -> None:
-    depth = 400
+    depth = MAX_NESTING + 1
     body = "".join(f"phase p{i} {{\n" for i in range(depth)) + 'step a: shell "x"\n'
     body += "}\n" * depth
     (work / "groups.flow").write_text(f"flow groups() {{\n{body}}}\n", encoding="utf-8")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatflow.compiler.agent_names import AgentCatalog as AgentCatalog
+from chatflow.deep import runs_in_deep_thread
 from chatflow.diagnostics import (
     ChatflowError,
     Diagnostic,
@@ -152,6 +153,7 @@ def _check(path: str, text: str, agents: Callable[[], AgentCatalog] | None = Non
 # --------------------------------------------------------------------------- commands
 
 
+@runs_in_deep_thread
 def compile_path(path: str, flow: str | None = None, source_info: bool = True) -> CompileResult:
     """Compile one flow of `path` (or `FILE:FLOW` when `flow` is None) to IR."""
     with no_cyclic_gc():
@@ -178,6 +180,7 @@ def _compile_path(path: str, flow: str | None, source_info: bool) -> CompileResu
     return CompileResult(diags, ir, sources)
 
 
+@runs_in_deep_thread
 def lint_paths(paths: list[str], agents: Callable[[], AgentCatalog] | None = None
                ) -> LintResult:
     """Check every flow of every file named in `paths` and of every ChatFlow
@@ -204,6 +207,7 @@ def _lint_paths(paths: list[str], agents: Callable[[], AgentCatalog] | None) -> 
     return LintResult(sort_diagnostics(diags), sources, files)
 
 
+@runs_in_deep_thread
 def ast_of(path: str) -> AstResult:
     """The parsed AST of one file as JSON-able data (`compile --emit ast`)."""
     if ":" in path:
@@ -217,6 +221,7 @@ def ast_of(path: str) -> AstResult:
     return AstResult(diags, tree, _sources(None, diags, {path: text}))
 
 
+@runs_in_deep_thread
 def ast_to_json(node: Any) -> Any:
     """Dataclass AST nodes → `{"node": ClassName, field: ...}`; spans → position dicts."""
     if isinstance(node, Span):
@@ -233,6 +238,7 @@ def ast_to_json(node: Any) -> Any:
     return node
 
 
+@runs_in_deep_thread
 def graph_of(path: str, flow: str | None, fmt: str) -> GraphResult:
     """The dependency graph of one flow as Mermaid or DOT text."""
     from chatflow.compiler.graph_render import render

@@ -29,6 +29,7 @@ from chatflow.compiler.ir_check import (
 )
 from chatflow.compiler.ir_text import duration_text, expr_text, string_literal
 from chatflow.diagnostics import ChatflowError
+from chatflow.json_text import INDENTED_LEVELS
 
 __all__ = [
     "IR_VERSION",
@@ -56,7 +57,12 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 def dumps(doc: dict[str, Any]) -> str:
     """The canonical text of an IR document: exactly
-    `json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\\n"`.
+    `json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False) + "\\n"`,
+    except that a container nested deeper than `INDENTED_LEVELS` is written on
+    its line as `json.dumps(o, sort_keys=True, ensure_ascii=False)` would:
+    indenting every level makes the text quadratic in the depth (80 MB for a
+    1,000-deep expression), and a deep tree would cost that to print, pin
+    and hash at every start.
 
     The standard library only uses its C encoder without `indent`, and the
     pure-Python one is several times slower than lowering itself, so the same
@@ -70,6 +76,8 @@ def dumps(doc: dict[str, Any]) -> str:
 
 
 _encode_str = json.encoder.encode_basestring  # the C version when available
+
+_DEEPEST_INDENTED = 1 + 2 * INDENTED_LEVELS  # len(nl) of the deepest indented container
 
 
 def _scalar(o: Any) -> str | None:
@@ -93,6 +101,9 @@ def _scalar(o: Any) -> str | None:
 def _write(o: Any, nl: str, app: Any) -> None:
     """Write the indented JSON of `o`; `nl` is a newline plus the current indent."""
     t = type(o)
+    if len(nl) > _DEEPEST_INDENTED and (t is dict or t is list or t is tuple):
+        app(json.dumps(o, sort_keys=True, ensure_ascii=False))
+        return
     if t is dict:
         if not o:
             app("{}")

@@ -23,9 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-MAX_EXPR_DEPTH = 200
+from chatflow.deep import MAX_NESTING
+
+MAX_EXPR_DEPTH = MAX_NESTING + 100
 """Most operators (`op` nodes) on any path of one expression tree: the
-evaluator's limit, so IR that loads can always be evaluated."""
+evaluator's limit, so IR that loads can always be evaluated (in
+`deep.room()`). The compiler emits at most one operator per level of source
+nesting (MAX_NESTING); the rest is margin."""
 
 Path: TypeAlias = tuple["Path", str | int] | None
 """A JSON path as a parent link: `(parent, key)`, None for the root."""

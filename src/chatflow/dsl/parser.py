@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from chatflow import deep
 from chatflow.diagnostics import Diagnostic, Span, error
 from chatflow.dsl import ast, strings
 from chatflow.dsl.lexical import LexProblem, classify_number, has_specials, number_hint
@@ -25,10 +26,11 @@ if TYPE_CHECKING:
 __all__ = ["STARTS", "parse_expression", "parse_flow", "parse_template", "parse_type",
            "write_tables"]
 
-MAX_NESTING = 128
-"""Deepest expression / group nesting accepted; deeper input is reported
-(E0107) so later recursive passes never hit Python's recursion limit. A run
-of one binary operator counts as one level, however long."""
+MAX_NESTING = deep.MAX_NESTING
+"""Deepest expression / group nesting accepted (1,000); deeper input is
+reported (E0107). The recursive passes after the parser run with room for
+this much (`chatflow.deep`). A run of one binary operator counts as one
+level, however long."""
 
 _CONSTS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
 

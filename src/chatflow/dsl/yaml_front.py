@@ -32,7 +32,8 @@ Diagnostic codes:
   missing required key, invalid name, duplicate key, non-scalar key.
 - E0112 a step with no action key or several (`shell` and `call`), or an
   item of `steps` that is several kinds at once (`step` and `phase`).
-- E0113 structure refused: nesting deeper than 64 levels, a recursive alias,
+- E0113 structure refused: nesting deeper than `yaml_nodes.MAX_DEPTH` levels
+  (room for the twin of any `.flow` source), a recursive alias,
   or aliases expanding past 100,000 nodes.
 - E0114 a duration field that is not a duration (`timeout: 10` has no unit).
 - E0117 a YAML tag other than `!raw` and the standard ones, or `!raw` where
@@ -46,6 +47,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from chatflow.deep import MAX_NESTING
 from chatflow.diagnostic_codes import register_table
 from chatflow.diagnostics import Diagnostic, Span, error, sort_diagnostics
 from chatflow.dsl import ast
@@ -448,13 +450,26 @@ class _Builder(FieldReader):
             out.append(ast.OutField(name, type_ref, value, self.entry_span(entry)))
         return out
 
+    groups_open = 0
+    """Groups around the one being built: as in `.flow`, the flow's body is
+    one level and each group one more (E0107 past MAX_NESTING)."""
+
     def group(self, kind: str, node: YMap) -> ast.Group | None:
+        if self.groups_open + 2 > MAX_NESTING:
+            from chatflow.dsl.syntax_errors import too_deep
+
+            self.diagnostics.append(too_deep(node.span, MAX_NESTING))
+            return None
         name = self.ident(node.get(kind))
         after = self.after(node.get("after"))
         when = self.optional_expression(node, "when")
         max_value = self.optional_expression(node, "max")
         until = self.optional_expression(node, "until")
-        items = self.items(node.get("steps"))
+        self.groups_open += 1
+        try:
+            items = self.items(node.get("steps"))
+        finally:
+            self.groups_open -= 1
         if name is None:
             return None
         return ast.Group(kind, name, after, when, max_value, until, tuple(items), node.span)

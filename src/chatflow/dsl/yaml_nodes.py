@@ -24,11 +24,13 @@ from typing import Any, TypeAlias
 import yaml
 from yaml.constructor import SafeConstructor
 
+from chatflow.deep import MAX_NESTING
 from chatflow.diagnostics import Diagnostic, Span, error
 
-MAX_DEPTH = 64
-"""Deepest nesting accepted; far beyond any real flow, well below Python's
-recursion limit for the schema validator that walks the tree afterwards."""
+MAX_DEPTH = 2 * MAX_NESTING + 16
+"""Deepest nesting accepted: room for the twin of any `.flow` source (a group
+is two YAML levels, a list or map value one, and `.flow` nests them up to
+MAX_NESTING deep); the compiler runs with room for it (`chatflow.deep`)."""
 
 MAX_NODES = 100_000
 """Node budget after alias expansion ("billion laughs" protection)."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from chatflow.deep import methods_with_room
 from chatflow.diagnostics import UsageError
 from chatflow.runtime.damage import DamageCheck, RepairOutcome, check_damage, repair_instance
 from chatflow.runtime.engine import Engine, EventSink
@@ -112,6 +113,7 @@ def check_instance_id(instance_id: str) -> str:
     return instance_id
 
 
+@methods_with_room
 class WorkflowEngine:
     """Start, drive, inspect and decide on workflow instances."""
 
