@@ -221,3 +221,26 @@ def test_a_bare_option_before_a_named_option_says_what_happened(tmp_path: Path) 
                                '    other 1\n  }\n}\n')
     assert codes(diags) == ["E0101@3:5 `frob` has no value, so `other` on the next line "
                             "was read as its value"]
+
+
+def test_the_printed_yaml_schema_has_the_installed_plugin_kinds(
+        http: object, capsys: pytest.CaptureFixture[str]) -> None:
+    """`chatflow schema yaml` prints the schema the YAML front-end checks
+    with: an installed kind is an action key, its options are step keys."""
+    from chatflow.commands import schema
+
+    schema("yaml")
+    step = json.loads(capsys.readouterr().out)["$defs"]["step"]
+    assert step["properties"]["http"] == {"$ref": "#/$defs/template"}
+    assert {"method", "headers", "body", "expect"} <= set(step["properties"])
+    assert {"required": ["http"]} in step["oneOf"]
+
+
+def test_without_plugins_the_yaml_schema_is_the_shipped_one() -> None:
+    from importlib import resources
+
+    from chatflow.compiler.api import yaml_schema
+
+    shipped = (resources.files("chatflow") / "schemas" / "flow.schema.json").read_text("utf-8")
+    assert yaml_schema() == json.loads(shipped)
+    assert "http" not in yaml_schema()["$defs"]["step"]["properties"]
