@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chatflow.plugins import ActionKind, builtin_kind
 from chatflow.runtime.actions.base import ActionContext, ActionResult
@@ -19,7 +19,7 @@ from chatflow.runtime.actions.base import ActionContext, ActionResult
 if TYPE_CHECKING:
     from chatflow.runtime.evaluator import Scope
 
-__all__ = ["ActionRuntime", "builtin_runtime", "runtime_for"]
+__all__ = ["WORKER_KINDS", "ActionRuntime", "builtin_runtime", "runtime_for"]
 
 
 class ActionRuntime:
@@ -30,6 +30,10 @@ class ActionRuntime:
     returns an `ActionResult` with the kind's fields; it runs in a thread of
     the driver and should return soon after `ctx.cancel` is set. `cancel` is
     called (from another thread) when the step is cancelled while running."""
+
+    worker: ClassVar[bool] = False
+    """Whether a `parallel` flow runs the kind's steps in a worker process
+    (`runtime/worker.py`, which runs ChatFlow's own kinds only)."""
 
     def render(self, target: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
         return {"target": target, **options}
@@ -53,6 +57,9 @@ class ActionRuntime:
 
 
 class _Shell(ActionRuntime):
+    worker = True
+    _bind: Any = None
+
     def render(self, target: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
         return {"command": target or "", "bindings": {}}
 
@@ -61,9 +68,12 @@ class _Shell(ActionRuntime):
 
     def claim_values(self, action: Mapping[str, Any], options: Mapping[str, Any],
                      scope: Scope, rendered: dict[str, Any]) -> None:
-        from chatflow.runtime.shell_bindings import bind_shell
+        bind = self._bind
+        if bind is None:  # imported once, not per step (and not in a worker process)
+            from chatflow.runtime.shell_bindings import bind_shell
 
-        rendered["command"], rendered["bindings"] = bind_shell(action, scope)
+            bind = self._bind = bind_shell
+        rendered["command"], rendered["bindings"] = bind(action, scope)
 
     def run(self, rendered: dict[str, Any], ctx: ActionContext) -> ActionResult:
         from chatflow.runtime.actions.shell import run_shell
@@ -72,6 +82,8 @@ class _Shell(ActionRuntime):
 
 
 class _Python(ActionRuntime):
+    worker = True
+
     def render(self, target: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
         return {"target": target or "", "with": dict(options.get("with") or {})}
 
@@ -128,6 +140,18 @@ def _with(exprs: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
 SHELL = _Shell()
 PYTHON = _Python()
 AGENT = _Agent()
+
+def _worker_kinds() -> frozenset[str]:
+    from chatflow.plugins.builtin import BUILTIN
+
+    own = {f"{__name__}:{name}": impl for name, impl in globals().items()
+           if isinstance(impl, ActionRuntime)}
+    return frozenset(name for name, kind in BUILTIN.items()
+                     if kind.runtime in own and own[kind.runtime].worker)
+
+
+WORKER_KINDS = _worker_kinds()
+"""The built-in kinds a `parallel` flow runs in worker processes."""
 
 _LOADED: dict[str, ActionRuntime] = {}
 _LOCK = threading.Lock()
