@@ -29,6 +29,12 @@ CONFIG = ERR_DIR / ".chatflow" / "config.yaml"
 # Codes whose example depends on the configuration in effect (shown before it).
 SHOWS_CONFIG = {"W0115"}
 
+# Codes about a plugin's kind: their examples are linted with the example
+# plugin chatflow-http registered (plugins/: its dist-info and a link to its
+# package), and the doc says so.
+NEEDS_PLUGIN = {"E0218"}
+PLUGIN_DIR = HERE / "plugins"
+
 # Codes no source can trigger on purpose, with the reason (shown in the doc).
 NO_EXAMPLE = {
     "E0100": "An internal parser error is a bug in ChatFlow, not a mistake in a flow; "
@@ -83,11 +89,30 @@ def render_golden(path: Path) -> tuple[str, list[str]]:
     from chatflow.compiler.api import lint_paths
     from chatflow.diagnostic_format import render_text
 
-    with _cwd(path.parent):
+    with _cwd(path.parent), _plugin(code_of(path) in NEEDS_PLUGIN):
         result = lint_paths([path.name], agents=agents_in_effect)
         diags = list(result.diagnostics)
         text = render_text(diags, dict(result.sources), color=False)
     return text, [d.code for d in diags]
+
+
+@contextmanager
+def _plugin(wanted: bool) -> Iterator[None]:
+    """The example plugin registered for the block (when `wanted`)."""
+    if not wanted:
+        yield
+        return
+    from chatflow.plugins import reset_cache
+
+    sys.path.insert(0, str(PLUGIN_DIR))
+    reset_cache()
+    try:
+        yield
+    finally:
+        sys.path.remove(str(PLUGIN_DIR))
+        for mod in [m for m in sys.modules if m.split(".")[0] == "chatflow_http"]:
+            del sys.modules[mod]
+        reset_cache()
 
 
 def _helpers(path: Path) -> list[Path]:
@@ -147,6 +172,10 @@ def generate() -> str:
             paths = examples.get(code, [])
             if not paths:
                 out += [NO_EXAMPLE.get(code, "*(no example yet)*"), ""]
+            if paths and code in NEEDS_PLUGIN:
+                out += ["With the example plugin installed "
+                        "(`pip install ./examples/plugins/chatflow-http`, "
+                        "[plugins.md](plugins.md)):", ""]
             if paths and code in SHOWS_CONFIG:
                 out += [
                     "With this `.chatflow/config.yaml` in the directory `chatflow lint` "

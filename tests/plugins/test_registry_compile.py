@@ -221,3 +221,39 @@ def test_a_bare_option_before_a_named_option_says_what_happened(tmp_path: Path) 
                                '    other 1\n  }\n}\n')
     assert codes(diags) == ["E0101@3:5 `frob` has no value, so `other` on the next line "
                             "was read as its value"]
+
+
+def test_the_printed_yaml_schema_has_the_installed_plugin_kinds(
+        http: object, capsys: pytest.CaptureFixture[str]) -> None:
+    """`chatflow schema yaml` prints the schema the YAML front-end checks
+    with: an installed kind is an action key, its options are step keys."""
+    from chatflow.commands import schema
+
+    schema("yaml")
+    step = json.loads(capsys.readouterr().out)["$defs"]["step"]
+    assert step["properties"]["http"] == {"$ref": "#/$defs/template"}
+    assert {"method", "headers", "body", "expect"} <= set(step["properties"])
+    assert {"required": ["http"]} in step["oneOf"]
+
+
+def test_without_plugins_the_yaml_schema_is_the_shipped_one() -> None:
+    from importlib import resources
+
+    from chatflow.compiler.api import yaml_schema
+
+    shipped = (resources.files("chatflow") / "schemas" / "flow.schema.json").read_text("utf-8")
+    assert yaml_schema() == json.loads(shipped)
+    assert "http" not in yaml_schema()["$defs"]["step"]["properties"]
+
+
+def test_a_plugin_step_without_its_target_or_with_one_too_many(tmp_path: Path) -> None:
+    """E0218: `http` takes a URL; a kind declared with `target=None` takes none."""
+    fake = Path(__file__).resolve().parent / "fake_kinds"
+    site = make_dist(tmp_path / "site", "chatflow-fake", "1.0.0",
+                     "http = chatflow_http:HTTP\ntick = fake_echo:TICK")
+    with on_path(site, HTTP_SRC, fake):
+        diags, _ = check(tmp_path, 'flow f() {\n  step a: http {\n    method "GET"\n  }\n'
+                                   '  step b: tick "now" {\n    every 5s\n  }\n'
+                                   '  step c: http "http://x"\n  step d: tick\n}\n')
+    assert codes(diags) == ["E0218@2:11 `http` takes a target (URL), and this step has none",
+                            "E0218@5:16 `tick` takes no target"]

@@ -258,8 +258,16 @@ def _schema(name: str) -> dict[str, Any]:
 
 
 def yaml_schema() -> dict[str, Any]:
-    """The JSON Schema of the YAML front-end (`chatflow schema yaml`)."""
-    return _schema("flow.schema.json")
+    """The JSON Schema of the YAML front-end (`chatflow schema yaml`), with
+    the action key and option keys of every installed plugin's kind, as the
+    YAML front-end checks a file that uses them."""
+    from chatflow.dsl.yaml_schema import schema_with
+    from chatflow.plugins import installed_kinds
+
+    plugins = tuple(sorted(n for n, k in installed_kinds().items() if not k.builtin))
+    if not plugins:
+        return _schema("flow.schema.json")
+    return schema_with(plugins)
 
 
 def ir_schema() -> dict[str, Any]:

@@ -21,7 +21,8 @@ from typing import Any
 
 __all__ = [
     "GENERIC_OPTIONS", "GROUP", "ActionKind", "Option", "builtin_kind", "discovery_problems",
-    "find_kind", "installed_kinds", "kind_names", "major", "reset_cache", "valid_type",
+    "find_kind", "installed_kinds", "kind_names", "major", "reset_cache", "spec_problem",
+    "valid_type",
 ]
 
 GROUP = "chatflow.actions"
@@ -171,7 +172,7 @@ def _scan() -> tuple[dict[str, ActionKind], list[str]]:
             problems.append(f"{where}: the kind `{ep.name}` is already registered"
                             + (" by ChatFlow" if known.builtin else f" by {known.dist}"))
             continue
-        problem = _spec_problem(ep.name, obj)
+        problem = spec_problem(ep.name, obj)
         if problem is not None:
             problems.append(f"{where}: {problem}")
             continue
@@ -180,7 +181,8 @@ def _scan() -> tuple[dict[str, ActionKind], list[str]]:
     return kinds, problems
 
 
-def _spec_problem(name: str, kind: ActionKind) -> str | None:
+def spec_problem(name: str, kind: ActionKind) -> str | None:
+    """Why `kind`, registered as `name`, is not a well-formed spec, or None."""
     if not _NAME.match(name) or name in _RESERVED:
         return f"`{name}` cannot be a kind name (a name of letters, digits and `_`, " \
                "not a keyword)"

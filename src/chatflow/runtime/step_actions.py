@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatflow.runtime.actions.base import ActionContext, ActionResult
+from chatflow.runtime.actions.kinds import WORKER_KINDS
 from chatflow.runtime.claim import ActionOutcome, Claim
 
 if TYPE_CHECKING:
     from chatflow.runtime.engine import Engine
 
-WORKER_ACTIONS = frozenset({"shell", "python"})
-"""Action types a `parallel` flow runs in worker processes."""
+WORKER_ACTIONS = WORKER_KINDS
+"""Action types a `parallel` flow runs in worker processes (the registry's)."""
 
 
 def make_context(instance_id: str, step: str, attempt: int, rendered: dict[str, Any],

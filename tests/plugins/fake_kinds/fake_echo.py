@@ -34,3 +34,9 @@ class EchoRuntime:
 
     def cancel(self, ctx: Any) -> None:
         pass
+
+
+TICK = ActionKind(
+    name="tick", doc="takes no target", target=None,
+    options={"every": Option("duration", "how often")}, fields={"ok": "bool"},
+    runtime="fake_echo:EchoRuntime")

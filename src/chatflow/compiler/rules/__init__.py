@@ -8,6 +8,7 @@ description and a severity, registered here in `chatflow.diagnostic_codes`
 from __future__ import annotations
 
 from chatflow.compiler.rules import (
+    action_target,
     after_cycle,
     argument_type,
     builtin_arguments,
@@ -90,6 +91,7 @@ RULES: tuple[Rule, ...] = (
     duplicate_setting.RULE,       # E0215
     option_not_for_action.RULE,   # E0216
     option_value.RULE,            # E0217
+    action_target.RULE,           # E0218
     type_mismatch.RULE,           # E0301
     optional_value.RULE,          # E0302
     missing_argument.RULE,        # E0303

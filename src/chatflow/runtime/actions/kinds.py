@@ -3,19 +3,23 @@ kind implements (render, run, describe for a dry run, cancel), the built-in
 kinds' implementations (`shell`, `python`, `agent`; `approve`, `set`, `fail`
 and `call` are carried out by the engine), and `runtime_for`, which loads a
 kind's implementation from the `runtime` its spec names (`chatflow.plugins`),
-once per process."""
+once per process. A built-in kind's implementation also fills in its own
+values of a step the engine claims (`claim_values`)."""
 
 from __future__ import annotations
 
 import importlib
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from chatflow.plugins import ActionKind
+from chatflow.plugins import ActionKind, builtin_kind
 from chatflow.runtime.actions.base import ActionContext, ActionResult
 
-__all__ = ["ActionRuntime", "runtime_for"]
+if TYPE_CHECKING:
+    from chatflow.runtime.evaluator import Scope
+
+__all__ = ["WORKER_KINDS", "ActionRuntime", "builtin_runtime", "runtime_for"]
 
 
 class ActionRuntime:
@@ -26,6 +30,10 @@ class ActionRuntime:
     returns an `ActionResult` with the kind's fields; it runs in a thread of
     the driver and should return soon after `ctx.cancel` is set. `cancel` is
     called (from another thread) when the step is cancelled while running."""
+
+    worker: ClassVar[bool] = False
+    """Whether a `parallel` flow runs the kind's steps in a worker process
+    (`runtime/worker.py`, which runs ChatFlow's own kinds only)."""
 
     def render(self, target: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
         return {"target": target, **options}
@@ -40,8 +48,33 @@ class ActionRuntime:
     def cancel(self, ctx: ActionContext) -> None:
         """Stop `run` early (the default: `run` watches `ctx.cancel` itself)."""
 
+    def claim_values(self, action: Mapping[str, Any], options: Mapping[str, Any],
+                     scope: Scope, rendered: dict[str, Any]) -> None:
+        """A built-in kind's own values of a step the engine claims, put into
+        `rendered` (what `run` takes) from the IR `action` and the step's
+        `options`, under the instance's lock. Raises `EvalError`. A plugin
+        kind's values go through `render` instead (`plugin_steps`)."""
+
 
 class _Shell(ActionRuntime):
+    worker = True
+    _bind: Any = None
+
+    def render(self, target: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
+        return {"command": target or "", "bindings": {}}
+
+    def describe(self, rendered: Mapping[str, Any]) -> str:
+        return str(rendered.get("command") or "")
+
+    def claim_values(self, action: Mapping[str, Any], options: Mapping[str, Any],
+                     scope: Scope, rendered: dict[str, Any]) -> None:
+        bind = self._bind
+        if bind is None:  # imported once, not per step (and not in a worker process)
+            from chatflow.runtime.shell_bindings import bind_shell
+
+            bind = self._bind = bind_shell
+        rendered["command"], rendered["bindings"] = bind(action, scope)
+
     def run(self, rendered: dict[str, Any], ctx: ActionContext) -> ActionResult:
         from chatflow.runtime.actions.shell import run_shell
 
@@ -49,6 +82,17 @@ class _Shell(ActionRuntime):
 
 
 class _Python(ActionRuntime):
+    worker = True
+
+    def render(self, target: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
+        return {"target": target or "", "with": dict(options.get("with") or {})}
+
+    def claim_values(self, action: Mapping[str, Any], options: Mapping[str, Any],
+                     scope: Scope, rendered: dict[str, Any]) -> None:
+        rendered["target"] = action["target"]
+        if "with" in options:
+            rendered["with"] = _with(options["with"], scope)
+
     def run(self, rendered: dict[str, Any], ctx: ActionContext) -> ActionResult:
         from chatflow.runtime.actions.python_action import run_python
 
@@ -56,6 +100,23 @@ class _Python(ActionRuntime):
 
 
 class _Agent(ActionRuntime):
+    def render(self, target: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
+        return {"agent": target or "", "prompt": str(options.get("prompt") or ""),
+                "with": dict(options.get("with") or {})}
+
+    def describe(self, rendered: Mapping[str, Any]) -> str:
+        return f"agent {rendered.get('agent') or ''}"
+
+    def claim_values(self, action: Mapping[str, Any], options: Mapping[str, Any],
+                     scope: Scope, rendered: dict[str, Any]) -> None:
+        from chatflow.runtime.evaluator import render
+
+        rendered["agent"] = action["agent"]
+        if "prompt" in options:
+            rendered["prompt"] = render(options["prompt"], scope)
+        if "with" in options:
+            rendered["with"] = _with(options["with"], scope)
+
     def run(self, rendered: dict[str, Any], ctx: ActionContext) -> ActionResult:
         try:
             from chatflow.runtime.actions import agent as agent_mod
@@ -70,12 +131,43 @@ class _Agent(ActionRuntime):
         return res
 
 
+def _with(exprs: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
+    from chatflow.runtime.evaluator import evaluate
+
+    return {k: evaluate(v, scope) for k, v in exprs.items()}
+
+
 SHELL = _Shell()
 PYTHON = _Python()
 AGENT = _Agent()
 
+def _worker_kinds() -> frozenset[str]:
+    from chatflow.plugins.builtin import BUILTIN
+
+    own = {f"{__name__}:{name}": impl for name, impl in globals().items()
+           if isinstance(impl, ActionRuntime)}
+    return frozenset(name for name, kind in BUILTIN.items()
+                     if kind.runtime in own and own[kind.runtime].worker)
+
+
+WORKER_KINDS = _worker_kinds()
+"""The built-in kinds a `parallel` flow runs in worker processes."""
+
 _LOADED: dict[str, ActionRuntime] = {}
 _LOCK = threading.Lock()
+_BUILTIN: dict[str, ActionRuntime | None] = {}
+
+
+def builtin_runtime(name: str) -> ActionRuntime | None:
+    """The implementation of ChatFlow's own kind `name` (None for a kind the
+    engine carries out itself, or no built-in kind), looked up once."""
+    try:
+        return _BUILTIN[name]
+    except KeyError:
+        kind = builtin_kind(name)
+        impl = None if kind is None or kind.runtime is None else runtime_for(kind)
+        _BUILTIN[name] = impl
+        return impl
 
 
 def runtime_for(kind: ActionKind) -> ActionRuntime:

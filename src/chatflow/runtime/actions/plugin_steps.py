@@ -16,8 +16,8 @@ from chatflow.runtime.actions.base import ActionContext, ActionResult
 from chatflow.runtime.actions.kinds import ActionRuntime, runtime_for
 from chatflow.runtime.evaluator import EvalError, Scope, evaluate, render
 
-__all__ = ["describe_plugin", "is_plugin_action", "plugin_problem", "render_plugin",
-           "run_plugin"]
+__all__ = ["describe_plugin", "describe_with", "is_plugin_action", "plugin_problem",
+           "render_plugin", "render_with", "run_plugin", "run_with"]
 
 
 def is_plugin_action(action: Mapping[str, Any]) -> bool:
@@ -78,6 +78,13 @@ def render_plugin(action: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
     impl = _impl(action)
     target = render(action["target"], scope) if "target" in action else None
     options = {k: evaluate(v, scope) for k, v in (action.get("options") or {}).items()}
+    return render_with(impl, target, options)
+
+
+def render_with(impl: ActionRuntime, target: str | None,
+                options: Mapping[str, Any]) -> dict[str, Any]:
+    """`impl.render` on values already evaluated; what it raises becomes an
+    `EvalError` with a message (the step's error)."""
     try:
         rendered = impl.render(target, options)
     except Exception as exc:
@@ -91,8 +98,13 @@ def render_plugin(action: Mapping[str, Any], scope: Scope) -> dict[str, Any]:
 def describe_plugin(action: Mapping[str, Any], scope: Scope) -> str:
     """What a dry run shows for a plugin step (its `describe`)."""
     rendered = render_plugin(action, scope)
+    return describe_with(_impl(action), rendered)
+
+
+def describe_with(impl: ActionRuntime, rendered: Mapping[str, Any]) -> str:
+    """`impl.describe`; what it raises becomes an `EvalError`."""
     try:
-        return str(_impl(action).describe(rendered))
+        return str(impl.describe(rendered))
     except Exception as exc:
         raise EvalError(f"the plugin cannot describe it: {type(exc).__name__}: {exc}") \
             from None
@@ -105,6 +117,14 @@ def run_plugin(action: Mapping[str, Any], rendered: dict[str, Any],
         impl = _impl(action)
     except LookupError as exc:
         return ActionResult(False, {"ok": False}, str(exc))
+    return run_with(impl, str(action["type"]), rendered, ctx)
+
+
+def run_with(impl: ActionRuntime, name: str, rendered: dict[str, Any],
+             ctx: ActionContext) -> ActionResult:
+    """`impl.run`, its `cancel` called when `ctx.cancel` is set meanwhile;
+    what it raises, or returns that is not an `ActionResult`, becomes a
+    failed result with a message."""
     done = threading.Event()
 
     def watch() -> None:
@@ -119,12 +139,12 @@ def run_plugin(action: Mapping[str, Any], rendered: dict[str, Any],
     try:
         res = impl.run(rendered, ctx)
     except Exception as exc:
-        return ActionResult(False, {"ok": False}, f"the `{action['type']}` plugin failed: "
+        return ActionResult(False, {"ok": False}, f"the `{name}` plugin failed: "
                             f"{type(exc).__name__}: {exc}")
     finally:
         done.set()
     if not isinstance(res, ActionResult):
-        return ActionResult(False, {"ok": False}, f"the `{action['type']}` plugin returned "
+        return ActionResult(False, {"ok": False}, f"the `{name}` plugin returned "
                             f"{type(res).__name__}, not an ActionResult")
     if ctx.cancel.is_set() and not res.cancelled:
         res.cancelled = True

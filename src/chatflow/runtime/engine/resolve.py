@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from chatflow.runtime.actions.kinds import builtin_runtime
 from chatflow.runtime.claim import Claim
 from chatflow.runtime.engine.accounting import QuotaAccount
 from chatflow.runtime.engine.claims import CLAIMS
@@ -40,7 +41,6 @@ from chatflow.runtime.records import (
     SUCCEEDED,
     WAITING_APPROVAL,
 )
-from chatflow.runtime.shell_bindings import bind_shell
 from chatflow.runtime.store.records import StepRecord, utc_now
 from chatflow.runtime.values import check_type, describe, mismatch
 
@@ -241,21 +241,14 @@ def render_claim(rt: Instance, claim: Claim) -> str | None:
     r = claim.rendered
     nid = claim.step
     try:
-        if a["type"] == "shell":
-            r["command"], r["bindings"] = bind_shell(a, scope)
-        elif a["type"] == "python":
-            r["target"] = a["target"]
-        elif a["type"] == "agent":
-            r["agent"] = a["agent"]
-        elif a["type"] == "call":
+        impl = builtin_runtime(a["type"])
+        if impl is not None:  # a built-in kind fills in its own values (the registry's)
+            impl.claim_values(a, o, scope, r)
+        elif a["type"] == "call":  # a sub-flow: the engine's own semantics
             r["flow"] = a["flow"]
             r["args"] = {k: evaluate(v, scope) for k, v in (a.get("args") or {}).items()}
         elif "plugin" in a:
             r["plugin_values"] = plugin_values(a, scope)
-        if "prompt" in o:
-            r["prompt"] = render(o["prompt"], scope)
-        if "with" in o:
-            r["with"] = {k: evaluate(v, scope) for k, v in o["with"].items()}
         if "env" in o:
             r["env"] = {k: render(v, scope) if isinstance(v, dict) and v.get("op") == "fmt"
                         else _env_text(evaluate(v, scope)) for k, v in o["env"].items()}
