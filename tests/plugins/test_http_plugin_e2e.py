@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -174,9 +175,12 @@ def test_pip_install(tmp_path: Path) -> None:
     """`pip install ./examples/plugins/chatflow-http` (into a target directory,
     not the test venv) gives the kind: the plugin's own pyproject is enough."""
     target = tmp_path / "target"
+    # a copy, so the build leaves nothing (build/, *.egg-info) in the repository
+    source = shutil.copytree(ROOT / "examples" / "plugins" / "chatflow-http", tmp_path / "src",
+                             ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
-         str(ROOT / "examples" / "plugins" / "chatflow-http")],
+         str(source)],
         capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr
     listed = chatflow(tmp_path, subprocess_env(target), "plugins", "--json")
