@@ -112,3 +112,21 @@ def test_retry_without_a_count_is_one_error_at_the_word(body: str, word: str,
     assert [(d.code, d.message, d.span.line, d.span.column) for d in diags] == [
         ("E0101", f"option `{word}` needs a value", 2, column)]
     assert diags[0].hint is not None and "retry 3 backoff 10s" in diags[0].hint
+
+
+@pytest.mark.parametrize("body", [
+    'timeout 5s, retry 2, risk 10',
+    'timeout 5s,\n    retry 2,\n    risk 10,',
+    'timeout 5s retry 2, risk 10',
+])
+def test_options_may_be_separated_by_commas(body: str) -> None:
+    plain = options('flow f() {\n  step a: shell "x" { timeout 5s retry 2 risk 10 }\n}\n')
+    with_commas = options(f'flow f() {{\n  step a: shell "x" {{ {body} }}\n}}\n')
+    assert len(plain) == 3
+    assert [type(o) for o in with_commas] == [type(o) for o in plain]
+
+
+@pytest.mark.parametrize("body", [", timeout 5s", "timeout 5s,, retry 2"])
+def test_a_comma_alone_is_still_a_syntax_error(body: str) -> None:
+    _module, diags = parse_flow(f'flow f() {{\n  step a: shell "x" {{ {body} }}\n}}\n', "t.flow")
+    assert any(d.code == "E0101" for d in diags)
