@@ -186,7 +186,7 @@ def hot_state(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     flow = work / "gate.flow"
     flow.write_text('flow gate() {\n  step a: approve "go?"\n}\n', encoding="utf-8")
     engine = WorkflowEngine(_file_store(work / "state"), workdir=str(work))
-    started = engine.start_workflow_instance(compile_flow(str(flow)))
+    started = engine.start_workflow_instance(compile_flow(str(flow)), automation_level=0)
     engine.run_until_blocked(started.instance_id)
     engine.engine.store.close()
     return work, started.instance_id
