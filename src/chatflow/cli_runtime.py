@@ -19,14 +19,11 @@ Exit codes: 0 succeeded, 1 failed (or cancelled), 3 waiting for approval,
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
 import os
-import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from chatflow.diagnostics import UsageError
@@ -324,7 +321,9 @@ def _interruptible(instance_id: str) -> Iterator[None]:
     """Ctrl-C or SIGTERM while driving: the engine kills the running steps'
     process groups and records them as interrupted; say how to go on (the
     KeyboardInterrupt then exits 130)."""
-    def on_term(signum: int, frame: FrameType | None) -> None:
+    import signal
+
+    def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     old = signal.signal(signal.SIGTERM, on_term)
@@ -339,6 +338,8 @@ def _interruptible(instance_id: str) -> Iterator[None]:
 
 
 def _user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):
