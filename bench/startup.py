@@ -262,15 +262,22 @@ def _waiting_instances(state: Path, work: Path, count: int) -> list[str]:
         engine.store.close()
 
 
-def _time(argv: list[str], env: dict[str, str], cwd: Path, ok: tuple[int, ...]) -> float:
+def _time(argv: list[str], env: dict[str, str], cwd: Path,
+          ok: tuple[int, ...]) -> tuple[float, float]:
+    """(wall seconds, the child's CPU seconds: user + system) of one command."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, check=False)
     took = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in ok:
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: "
                          f"{proc.stderr.decode(errors='replace')[-400:]}")
-    return took
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return took, cpu
 
 
 def command_startup(runs: int, baseline: str | None, work: Path) -> None:
@@ -295,18 +302,20 @@ def command_startup(runs: int, baseline: str | None, work: Path) -> None:
     versions = {"now": _child_env(here)}
     if baseline:
         versions["base"] = _child_env(baseline)
-    floor: list[float] = []
-    times: dict[tuple[str, str], list[float]] = {}
+    floor: dict[str, list[float]] = {"wall": [], "cpu": []}
+    times: dict[tuple[str, str, str], list[float]] = {}
     for r in range(runs + 1):  # round 0 warms the page cache and writes bytecode caches
-        t = _time([sys.executable, "-c", "pass"], versions["now"], work, (0,))
+        wall, cpu = _time([sys.executable, "-c", "pass"], versions["now"], work, (0,))
         if r:
-            floor.append(t)
+            floor["wall"].append(wall)
+            floor["cpu"].append(cpu)
         for label, args, ok in rows:
             for version, env in versions.items():
                 argv = [ids.pop() if a == "{approve}" else a for a in args]
-                t = _time([sys.executable, "-c", ENTRY, *argv], env, work, ok)
+                wall, cpu = _time([sys.executable, "-c", ENTRY, *argv], env, work, ok)
                 if r:
-                    times.setdefault((label, version), []).append(t)
+                    times.setdefault((label, version, "wall"), []).append(wall)
+                    times.setdefault((label, version, "cpu"), []).append(cpu)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     print(f"command start-up: spawn -> exit, {runs} alternating rounds after a warm-up, "
           f"load average {load:.1f} on {os.cpu_count()} CPUs")
@@ -314,6 +323,15 @@ def command_startup(runs: int, baseline: str | None, work: Path) -> None:
           "script does (`from chatflow.__main__ import main`)"
           + (f"; base: PYTHONPATH={baseline}" if baseline else ""))
     print()
+    for measure in ("wall", "cpu"):
+        _command_table(measure, rows, versions, floor[measure], times)
+
+
+def _command_table(measure: str, rows: list[tuple[str, list[str], tuple[int, ...]]],
+                   versions: dict[str, dict[str, str]], floor: list[float],
+                   times: dict[tuple[str, str, str], list[float]]) -> None:
+    print("wall time, spawn -> exit" if measure == "wall" else
+          "CPU time of the process (user + system; steadier on a busy machine)")
     head = f"{'min ms':>7} {'med ms':>7} {'min/fl':>7} {'med/fl':>7}"
     cols = "   ".join(f"{v:^30}" for v in versions)
     print(f"{'':<16}   {cols}   goal")
@@ -323,17 +341,16 @@ def command_startup(runs: int, baseline: str | None, work: Path) -> None:
     for label, _args, _ok in rows:
         cells = []
         for version in versions:
-            ts = times[(label, version)]
+            ts = times[(label, version, measure)]
             cells.append(f"{min(ts) * MS:7.1f} {statistics.median(ts) * MS:7.1f} "
                          f"{min(ts) / lo:6.2f}x {statistics.median(ts) / med:6.2f}x")
         limit = LIMITS.get(label.split()[0])
         goal = ""
         if limit is not None:
-            ratio = min(times[(label, 'now')]) / lo
+            ratio = min(times[(label, "now", measure)]) / lo
             goal = f"<= {limit:.0f}x: {'met' if ratio <= limit else 'not met'} (min)"
         print(f"{label:<16}   " + "   ".join(cells) + f"   {goal}")
     print()
-
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
