@@ -5,7 +5,7 @@ imported here: `chatflow.cli_fast` calls these straight from argv for the hot
 commands, and `chatflow.cli_runtime_app` declares them to the typer app (help,
 usage errors, the rest).
 
-Parsing and printing only: every view printed here (status with quotas, the
+Printing only: every view printed here (status with quotas, the
 instance tree, inputs read per the flow's params, the dry-run plan, the
 damage and repair policy) is a `WorkflowEngine` method of
 `chatflow.runtime.api` returning a typed record. Commands are module-level
@@ -37,7 +37,6 @@ STATE_HELP = ("Where instances are kept: file:DIR, sqlite:///PATH.db or "
               "postgresql://USER@HOST/DB (default: $CHATFLOW_STATE, else `state:` in "
               ".chatflow/config.yaml, else file:.chatflow).")
 ID_HELP = "The instance id (printed by `chatflow run`; see `chatflow list`)."
-
 
 
 def _engine(state: str | None) -> Any:
