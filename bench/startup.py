@@ -1,7 +1,19 @@
-"""Start-up cost over expression size and shape (issue 7, item 1).
+"""Start-up cost of each command, and over expression size and shape.
 
-    python bench/startup.py [--sizes 1,16,100,500] [--shapes chain,nested] [--runs 5]
+    python bench/startup.py [--part all|commands|expressions] [--runs 5]
+                            [--sizes 1,16,100,500] [--shapes chain,nested]
                             [--no-api] [--baseline SRC] [--timeout S]
+
+Commands (issue 9, goal 1): `chatflow --version`, `status ID`, `list`,
+`history ID`, `approve ID STEP` (each round approves a fresh waiting instance)
+and `run` of a one-step flow, each from spawn to exit, next to `python -c
+pass` (the floor) in the same alternating rounds; min and median, and both
+as a ratio to the floor's. `--baseline SRC` adds a column for another source
+tree (e.g. main's src/), run in the same rounds. Bytecode caches are written
+(PYTHONDONTWRITEBYTECODE is dropped for the timed processes), as an installed
+package has them.
+
+Expressions (issue 7, item 1):
 
 For each size N and shape, a flow whose expression of N terms stands in four
 places (an output, a `when`, a `set` value and a shell hole):
@@ -210,6 +222,136 @@ def print_table(title: str, cases: list[Case], ref: Case, series: str) -> None:
     print()
 
 
+# -- command start-up (issue 9, goal 1) ------------------------------------------------
+
+GATE = 'flow gate() {\n  step a: approve "go?"\n}\n'
+ONE_SET = "flow one() {\n  var x: int = 0\n  step a: set x = 1\n}\n"
+ENTRY = "import sys; from chatflow.__main__ import main; sys.exit(main())"
+LIMITS = {"status": 5.0, "list": 5.0, "history": 5.0, "approve": 5.0, "run": 8.0}
+
+
+def _child_env(src: str | None) -> dict[str, str]:
+    """The environment of a timed command: no $CHATFLOW_STATE, and bytecode
+    caches written (an installed package has them; a checkout run with
+    PYTHONDONTWRITEBYTECODE would recompile every module on every start)."""
+    env = dict(os.environ)
+    env.pop("CHATFLOW_STATE", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if src:
+        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _waiting_instances(state: Path, work: Path, count: int) -> list[str]:
+    """`count` instances of a one-approval flow, each waiting at step `a`."""
+    from chatflow.runtime.api import WorkflowEngine, compile_flow
+    from chatflow.runtime.store import open_store
+
+    flow = work / "gate.flow"
+    flow.write_text(GATE, encoding="utf-8")
+    compiled = compile_flow(str(flow))
+    engine = WorkflowEngine(open_store(f"file:{state}"), workdir=str(work))
+    try:
+        ids = []
+        for _ in range(count):
+            iid = engine.start_workflow_instance(compiled, automation_level=0).instance_id
+            engine.run_until_blocked(iid)
+            ids.append(iid)
+        return ids
+    finally:
+        engine.store.close()
+
+
+def _time(argv: list[str], env: dict[str, str], cwd: Path,
+          ok: tuple[int, ...]) -> tuple[float, float]:
+    """(wall seconds, the child's CPU seconds: user + system) of one command."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, check=False)
+    took = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in ok:
+        raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: "
+                         f"{proc.stderr.decode(errors='replace')[-400:]}")
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return took, cpu
+
+
+def command_startup(runs: int, baseline: str | None, work: Path) -> None:
+    """Each command's wall time from spawn to exit next to `python -c pass`, in
+    alternating rounds (round robin over commands and code versions)."""
+    work.mkdir(parents=True, exist_ok=True)
+    state = work / "cmd-state"
+    ids = _waiting_instances(state, work, 2 * (runs + 1) + 1)
+    shown = ids.pop()
+    one = work / "one-set.flow"
+    one.write_text(ONE_SET, encoding="utf-8")
+    url = f"file:{state}"
+    rows: list[tuple[str, list[str], tuple[int, ...]]] = [
+        ("--version", ["--version"], (0,)),
+        ("status ID", ["status", shown, "--state", url], (0,)),
+        ("list", ["list", "--state", url], (0,)),
+        ("history ID", ["history", shown, "--state", url], (0,)),
+        ("approve ID STEP", ["approve", "{approve}", "a", "--state", url], (0,)),
+        ("run one-step", ["run", str(one), "--state", f"file:{work / 'run-state'}"], (0,)),
+    ]
+    here = str(Path(__file__).resolve().parent.parent / "src")
+    versions = {"now": _child_env(here)}
+    if baseline:
+        versions["base"] = _child_env(baseline)
+    floor: dict[str, list[float]] = {"wall": [], "cpu": []}
+    times: dict[tuple[str, str, str], list[float]] = {}
+    for r in range(runs + 1):  # round 0 warms the page cache and writes bytecode caches
+        wall, cpu = _time([sys.executable, "-c", "pass"], versions["now"], work, (0,))
+        if r:
+            floor["wall"].append(wall)
+            floor["cpu"].append(cpu)
+        for label, args, ok in rows:
+            for version, env in versions.items():
+                argv = [ids.pop() if a == "{approve}" else a for a in args]
+                wall, cpu = _time([sys.executable, "-c", ENTRY, *argv], env, work, ok)
+                if r:
+                    times.setdefault((label, version, "wall"), []).append(wall)
+                    times.setdefault((label, version, "cpu"), []).append(cpu)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    print(f"command start-up: spawn -> exit, {runs} alternating rounds after a warm-up, "
+          f"load average {load:.1f} on {os.cpu_count()} CPUs")
+    print(f"floor: `{Path(sys.executable).name} -c pass`; each command runs as the installed "
+          "script does (`from chatflow.__main__ import main`)"
+          + (f"; base: PYTHONPATH={baseline}" if baseline else ""))
+    print()
+    for measure in ("wall", "cpu"):
+        _command_table(measure, rows, versions, floor[measure], times)
+
+
+def _command_table(measure: str, rows: list[tuple[str, list[str], tuple[int, ...]]],
+                   versions: dict[str, dict[str, str]], floor: list[float],
+                   times: dict[tuple[str, str, str], list[float]]) -> None:
+    print("wall time, spawn -> exit" if measure == "wall" else
+          "CPU time of the process (user + system; steadier on a busy machine)")
+    head = f"{'min ms':>7} {'med ms':>7} {'min/fl':>7} {'med/fl':>7}"
+    cols = "   ".join(f"{v:^30}" for v in versions)
+    print(f"{'':<16}   {cols}   goal")
+    print(f"{'command':<16}   " + "   ".join(head for _ in versions))
+    lo, med = min(floor), statistics.median(floor)
+    print(f"{'python -c pass':<16}   {lo * MS:7.1f} {med * MS:7.1f} {'1.00x':>7} {'1.00x':>7}")
+    for label, _args, _ok in rows:
+        cells = []
+        for version in versions:
+            ts = times[(label, version, measure)]
+            cells.append(f"{min(ts) * MS:7.1f} {statistics.median(ts) * MS:7.1f} "
+                         f"{min(ts) / lo:6.2f}x {statistics.median(ts) / med:6.2f}x")
+        limit = LIMITS.get(label.split()[0])
+        goal = ""
+        if limit is not None:
+            ratio = min(times[(label, "now", measure)]) / lo
+            goal = f"<= {limit:.0f}x: {'met' if ratio <= limit else 'not met'} (min)"
+        print(f"{label:<16}   " + "   ".join(cells) + f"   {goal}")
+    print()
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--sizes", default="1,16,100,500")
@@ -224,7 +366,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="run the cli rows with this source tree on PYTHONPATH (implies --no-api)")
     ap.add_argument("--timeout", type=float, default=120.0,
                     help="cut a `chatflow run` off after this many seconds")
+    ap.add_argument("--part", choices=("all", "commands", "expressions"), default="all",
+                    help="commands: each command's start-up vs `python -c pass` (issue 9); "
+                         "expressions: start-up over expression size (issue 7)")
     args = ap.parse_args(argv)
+    if args.part != "expressions":
+        work = Path(tempfile.mkdtemp(prefix="chatflow-startup-"))
+        try:
+            command_startup(args.runs, args.baseline, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if args.part == "commands":
+            return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     shapes = args.shapes.split(",")
     use_api = not args.no_api and args.baseline is None

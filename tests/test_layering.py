@@ -35,6 +35,8 @@ STAGES = {
     "chatflow.cli": "cli",
     "chatflow.commands": "cli",
     "chatflow.cli_runtime": "cli",
+    "chatflow.cli_runtime_app": "cli",
+    "chatflow.cli_fast": "cli",
     "chatflow.cli_render": "cli",
     "chatflow.cli_plugins": "cli",
     "chatflow.__main__": "cli",
@@ -140,10 +142,10 @@ def test_the_checker_itself_detects_a_violation(tmp_path: Path) -> None:
     assert _stage("chatflow.cli_runtime") == "cli"
 
 
-def _loaded_after(code: str) -> list[str]:
+def _loaded_after(code: str, cwd: Path | None = None) -> list[str]:
     probe = code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=60, check=False)
+                          timeout=60, check=False, cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     loaded: list[str] = json.loads(lines[-1])
@@ -173,6 +175,66 @@ def test_plain_lint_does_not_import_typer() -> None:
         f"    main(['lint', {str(example)!r}])"
     )
     assert not _heavy(loaded, ("typer", "click", "rich", "pydantic", "jsonschema"))
+
+
+HOT_LIGHT = ("typer", "click", "pydantic", "jsonschema", "networkx", "lark", "yaml", "rich")
+
+
+@pytest.fixture(scope="module")
+def hot_state(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A file store holding one instance waiting for an approval."""
+    from chatflow.runtime.api import WorkflowEngine, compile_flow
+
+    work = tmp_path_factory.mktemp("hot")
+    flow = work / "gate.flow"
+    flow.write_text('flow gate() {\n  step a: approve "go?"\n}\n', encoding="utf-8")
+    engine = WorkflowEngine(_file_store(work / "state"), workdir=str(work))
+    started = engine.start_workflow_instance(compile_flow(str(flow)), automation_level=0)
+    engine.run_until_blocked(started.instance_id)
+    engine.engine.store.close()
+    return work, started.instance_id
+
+
+def _file_store(path: Path) -> object:
+    from chatflow.runtime.store import open_store
+
+    return open_store(f"file:{path}")
+
+
+@pytest.mark.parametrize("command", [
+    ["status", "{id}"], ["status"], ["list"], ["history", "{id}"], ["history", "{id}", "--json"],
+    ["approve", "{id}", "nope"], ["resume", "{id}"], ["cancel", "no-such-id"],
+])
+def test_hot_commands_import_no_heavy_module(command: list[str],
+                                             hot_state: tuple[Path, str]) -> None:
+    """`chatflow status / list / history / approve / resume / cancel` start
+    without typer, pydantic, jsonschema, networkx, lark, yaml or rich."""
+    work, iid = hot_state
+    args = [a.format(id=iid) for a in command] + ["--state", f"file:{work / 'state'}"]
+    loaded = _loaded_after(
+        "import io, contextlib\nfrom chatflow.__main__ import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), "
+        "contextlib.redirect_stderr(io.StringIO()):\n"
+        f"    main({args!r})",
+        cwd=work,  # no .chatflow/config.yaml here: reading one needs yaml
+    )
+    assert not _heavy(loaded, HOT_LIGHT), command
+
+
+def test_run_of_a_set_flow_imports_no_typer_or_validator(tmp_path: Path) -> None:
+    """`chatflow run` compiles (lark) but needs no typer, pydantic, jsonschema or rich."""
+    flow = tmp_path / "one.flow"
+    flow.write_text("flow one() {\n  var x: int = 0\n  step a: set x = 1\n}\n",
+                    encoding="utf-8")
+    loaded = _loaded_after(
+        "import io, contextlib\nfrom chatflow.__main__ import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), "
+        "contextlib.redirect_stderr(io.StringIO()):\n"
+        f"    assert main(['run', {str(flow)!r}, '--state', "
+        f"{'file:' + str(tmp_path / 'state')!r}]) == 0",
+        cwd=tmp_path,
+    )
+    assert not _heavy(loaded, ("typer", "click", "pydantic", "jsonschema", "rich"))
 
 
 def test_cli_module_top_level_is_light() -> None:

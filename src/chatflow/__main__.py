@@ -1,7 +1,9 @@
 """Entry point of the `chatflow` command (and `python -m chatflow`).
 
 `chatflow --version` is answered straight from argv, before typer, rich or lark
-are imported, so it starts in a few milliseconds. A plain
+are imported, so it starts in a few milliseconds. A well-formed hot runtime
+command (`run`, `status`, `list`, `history`, `approve`, `resume`, `cancel`)
+is parsed by `chatflow.cli_fast` and never imports typer either. A plain
 `chatflow lint [--format F] PATH...` goes straight to `chatflow.commands.lint`
 (importing typer and building its parameter converters costs more than linting
 a file); anything else, including help and usage errors, goes to the typer
@@ -42,6 +44,11 @@ def _compile_side(args: list[str]) -> bool:
 
 
 def _dispatch(args: list[str]) -> int:
+    from chatflow import cli_fast
+
+    code = cli_fast.run(args)
+    if code is not None:
+        return code
     from chatflow import commands
     from chatflow.diagnostics import ChatflowError
 

@@ -180,17 +180,10 @@ def _first_command(args: Sequence[str]) -> str | None:
 
 
 def register_runtime(target: typer.Typer) -> None:
-    """Add the runtime's commands (run, status, approve, ...) when that module exists."""
-    import importlib.util
+    """Add the runtime's commands (run, status, approve, ...) to `target`."""
+    from chatflow.cli_runtime_app import register
 
-    if importlib.util.find_spec("chatflow.cli_runtime") is None:
-        return
-    from importlib import import_module
-
-    module = import_module("chatflow.cli_runtime")
-    register = getattr(module, "register", None)
-    if callable(register):
-        register(target)
+    register(target)
 
 
 def run(args: Sequence[str]) -> int:

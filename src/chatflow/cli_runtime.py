@@ -1,12 +1,17 @@
 """The runtime's commands: `chatflow run / status / list / approve / resume /
-cancel / history / artifacts / migrate`, added to the app by `register(app)`.
+cancel / history / artifacts / repair / migrate`, as plain functions that take
+the parsed arguments and return the exit status. Neither typer nor click is
+imported here: `chatflow.cli_fast` calls these straight from argv for the hot
+commands, and `chatflow.cli_runtime_app` declares them to the typer app (help,
+usage errors, the rest).
 
-Parsing and printing only: every view printed here (status with quotas, the
+Printing only: every view printed here (status with quotas, the
 instance tree, inputs read per the flow's params, the dry-run plan, the
 damage and repair policy) is a `WorkflowEngine` method of
 `chatflow.runtime.api` returning a typed record. Commands are module-level
-functions; the `ChatflowError`s they raise are caught in one place,
-`chatflow.cli.run`, which picks the exit code from the error's class.
+functions; the `ChatflowError`s they raise are caught by the caller
+(`chatflow.cli.run` or `chatflow.cli_fast.run`), which picks the exit code from
+the error's class.
 Exit codes: 0 succeeded, 1 failed (or cancelled), 3 waiting for approval,
 2 usage or compile error. Progress goes to stderr, `--json` results to stdout.
 """
@@ -14,17 +19,12 @@ Exit codes: 0 succeeded, 1 failed (or cancelled), 3 waiting for approval,
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
-from typing import Annotated, Any
-
-import typer
+from typing import Any
 
 from chatflow.diagnostics import UsageError
 
@@ -37,9 +37,6 @@ STATE_HELP = ("Where instances are kept: file:DIR, sqlite:///PATH.db or "
               "postgresql://USER@HOST/DB (default: $CHATFLOW_STATE, else `state:` in "
               ".chatflow/config.yaml, else file:.chatflow).")
 ID_HELP = "The instance id (printed by `chatflow run`; see `chatflow list`)."
-
-StateOpt = Annotated[str | None, typer.Option("--state", metavar="URL", help=STATE_HELP)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
 
 
 def _engine(state: str | None) -> Any:
@@ -123,33 +120,13 @@ def _print_damage(engine: Any, instance_id: str, *, repair: bool = False) -> Non
 # ---------------------------------------------------------------------------- commands
 
 
-def run_cmd(
-    target: Annotated[str, typer.Argument(
-        metavar="FILE[:FLOW]",
-        help="The flow file to run, optionally `:FLOW` to pick one of its flows.")],
-    inputs: Annotated[list[str] | None, typer.Option(
-        "-i", "--input", metavar="NAME=VALUE",
-        help="A param value, read per its declared type (repeatable).")] = None,
-    feature: Annotated[str | None, typer.Option(
-        "--feature", metavar="ID",
-        help="File the instance under this feature id (`chatflow list --feature ID`).",
-    )] = None,
-    automation: Annotated[int | None, typer.Option(
-        "--automation", min=0, max=100, metavar="LEVEL",
-        help="Automation level 0..100: approvals, and steps whose risk is at or above "
-             "it, wait for a person (default: the flow's `automation`, else "
-             "`automation:` in .chatflow/config.yaml, else 100).")] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Print the plan (what would run, pause or be skipped) and "
-                          "warnings about undefined agents; write nothing.")] = False,
-    state: StateOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+def run(target: str, inputs: list[str], feature: str | None, automation: int | None,
+        dry_run: bool, state: str | None, as_json: bool) -> int:
     """Start an instance and drive it until it finishes or waits for a person."""
     from chatflow.runtime.api import WorkflowEngine, compile_flow
 
     compiled = compile_flow(target)  # trusted: started without validating it again
-    values = WorkflowEngine.read_inputs(compiled, inputs or [])
+    values = WorkflowEngine.read_inputs(compiled, inputs)
     if dry_run:
         from chatflow.commands import warn_undefined_agents
         from chatflow.runtime.dry_run import render_plan
@@ -161,7 +138,7 @@ def run_cmd(
         else:
             sys.stdout.write(f"plan for {plan.flow} (dry run, nothing written)\n")
             sys.stdout.write(render_plan(plan.plan) + "\n")
-        raise typer.Exit(EXIT_OK)
+        return EXIT_OK
     engine = _engine(state)
     started = engine.start_workflow_instance(compiled, inputs=values, feature_id=feature,
                                              automation_level=automation)
@@ -172,11 +149,10 @@ def run_cmd(
                   f"{started.automation})", "bold")
     with _interruptible(started.instance_id):
         engine.run_until_blocked(started.instance_id, on_event=progress)
-    raise typer.Exit(_summary(engine, started.instance_id, as_json, progress))
+    return _summary(engine, started.instance_id, as_json, progress)
 
 
-def resume_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID", help=ID_HELP)],
-               state: StateOpt = None, as_json: JsonOpt = False) -> None:
+def resume(instance_id: str, state: str | None, as_json: bool) -> int:
     """Drive an instance on (after an approval, a crash or Ctrl-C)."""
     from chatflow.cli_render import Progress
 
@@ -186,15 +162,10 @@ def resume_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID", help=ID_
     progress = Progress(engine, instance_id)
     with _interruptible(instance_id):
         engine.resume(instance_id, on_event=progress)
-    raise typer.Exit(_summary(engine, instance_id, as_json, progress))
+    return _summary(engine, instance_id, as_json, progress)
 
 
-def status_cmd(instance_id: Annotated[str | None, typer.Argument(
-                   metavar="[ID]", help="The instance (default: the most recent one).")
-               ] = None,
-               tree: Annotated[bool, typer.Option(
-                   "--tree", help="Draw the instance and its sub-flows as a tree.")] = False,
-               state: StateOpt = None, as_json: JsonOpt = False) -> None:
+def status(instance_id: str | None, tree: bool, state: str | None, as_json: bool) -> int:
     """Show an instance's status and its steps (or, with --tree, its sub-flows)."""
     from chatflow.cli_render import next_steps_text, print_tree, status_text
 
@@ -205,25 +176,23 @@ def status_cmd(instance_id: Annotated[str | None, typer.Argument(
         root = engine.instance_tree(instance_id).to_dict()
         if as_json:
             _out(root)
-            return
+            return EXIT_OK
         print_tree(root)
         if root["status"] == "waiting_approval":
             sys.stdout.write(next_steps_text(engine.waiting_points(instance_id),
                                              engine.driver_of(instance_id)))
-        return
+        return EXIT_OK
     view = engine.instance_view(instance_id)
     if as_json:
         _out(view.info)
-        return
+        return EXIT_OK
     sys.stdout.write(status_text(view.info, view.tails))
     if view.status == "waiting_approval":
         sys.stdout.write(next_steps_text(list(view.waiting), view.driver))
+    return EXIT_OK
 
 
-def list_cmd(feature: Annotated[str | None, typer.Option(
-                 "--feature", metavar="ID",
-                 help="Only the instances filed under this feature id.")] = None,
-             state: StateOpt = None, as_json: JsonOpt = False) -> None:
+def list_instances(feature: str | None, state: str | None, as_json: bool) -> int:
     """List instances (of one feature); damaged ones are marked (exit 1)."""
     rows = _engine(state).list_instances(feature)
     if as_json:
@@ -244,22 +213,12 @@ def list_cmd(feature: Annotated[str | None, typer.Option(
         sys.stderr.write(f"warning: {len(damaged)} instance(s) have damaged stored files; "
                          f"`chatflow repair {damaged[0] if len(damaged) == 1 else 'ID'}` "
                          "says what it can rebuild\n")
-        raise typer.Exit(EXIT_FAILED)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
-def approve_cmd(
-    instance_id: Annotated[str, typer.Argument(metavar="ID", help=ID_HELP)],
-    step: Annotated[str, typer.Argument(
-        metavar="STEP", help="The waiting step to decide on.")],
-    reject: Annotated[bool, typer.Option(
-        "--reject", help="Reject instead of approving.")] = False,
-    by: Annotated[str | None, typer.Option(
-        "--by", metavar="NAME", help="Who decides (default: $USER).")] = None,
-    comment: Annotated[str, typer.Option(
-        "--comment", metavar="TEXT",
-        help="A note kept with the decision in the history.")] = "",
-    state: StateOpt = None, as_json: JsonOpt = False,
-) -> None:
+def approve(instance_id: str, step: str, reject: bool, by: str | None, comment: str,
+            state: str | None, as_json: bool) -> int:
     """Record a decision on a waiting step (`chatflow resume` then continues)."""
     engine = _engine(state)
     who = by or os.environ.get("USER") or _user()
@@ -275,24 +234,20 @@ def approve_cmd(
         sys.stderr.write(f"continue with: chatflow resume {engine.driver_of(instance_id)}\n")
     else:
         sys.stderr.write(f"the instance is {info.status}\n")
+    return EXIT_OK
 
 
-def cancel_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID", help=ID_HELP)],
-               state: StateOpt = None, as_json: JsonOpt = False) -> None:
+def cancel(instance_id: str, state: str | None, as_json: bool) -> int:
     """Cancel an instance (and its sub-flows)."""
     info = _engine(state).cancel(instance_id)
     if as_json:
         _out(info.to_dict())
     else:
         sys.stderr.write(f"{instance_id} is {info.status}\n")
+    return EXIT_OK
 
 
-def history_cmd(instance_id: Annotated[str | None, typer.Argument(
-                    metavar="[ID]", help="The instance (default: the most recent one).")
-                ] = None,
-                state: StateOpt = None,
-                as_json: Annotated[bool, typer.Option(
-                    "--json", help="One JSON object per line (ndjson).")] = False) -> None:
+def history(instance_id: str | None, state: str | None, as_json: bool) -> int:
     """Print an instance's history, one event per line."""
     engine = _engine(state)
     instance_id = _pick_instance(engine, instance_id)
@@ -308,31 +263,29 @@ def history_cmd(instance_id: Annotated[str | None, typer.Argument(
                             for k, v in brief.items())
             sys.stdout.write(f"{ev.seq:>5} {ev.ts} {ev.type:<22} {ev.step or '-':<20} "
                              f"{tail}".rstrip() + "\n")
+    return EXIT_OK
 
 
-def artifacts_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID", help=ID_HELP)],
-                  step: Annotated[str | None, typer.Argument(
-                      metavar="STEP", help="Only this step's files.")] = None,
-                  state: StateOpt = None, as_json: JsonOpt = False) -> None:
+def artifacts(instance_id: str, step: str | None, state: str | None, as_json: bool) -> int:
     """List the files a step (or every step) left: stdout, stderr, artifacts."""
     rows = _engine(state).get_task_artifacts(instance_id, step)
     if as_json:
         _out(rows)
-        return
+        return EXIT_OK
     for r in rows:
         sys.stdout.write(f"{r['step']:<20} {r['name']:<24} {r['size']:>9}  "
                          f"{r['path'] or ''}\n")
+    return EXIT_OK
 
 
-def repair_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID", help=ID_HELP)],
-               state: StateOpt = None) -> None:
+def repair(instance_id: str, state: str | None) -> int:
     """Check an instance's stored files and rebuild what can be rebuilt."""
     from chatflow.runtime.api import WorkflowEngine
 
     outcome = WorkflowEngine.repair(_state_url(state), instance_id)
     if not outcome.problems:
         sys.stdout.write(f"{instance_id}: no problems found\n")
-        return
+        return EXIT_OK
     for p in outcome.problems:
         sys.stdout.write(f"problem: {p}\n")
     for action in outcome.report.actions:
@@ -340,10 +293,11 @@ def repair_cmd(instance_id: Annotated[str, typer.Argument(metavar="ID", help=ID_
     for b in outcome.report.backups:
         sys.stdout.write(f"backup: {b}\n")
     if not outcome.ok:
-        raise typer.Exit(EXIT_FAILED)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
-def migrate_cmd(state: StateOpt = None, as_json: JsonOpt = False) -> None:
+def migrate(state: str | None, as_json: bool) -> int:
     """Upgrade the state store to the current format (keeps a backup)."""
     from chatflow.runtime.api import WorkflowEngine
 
@@ -359,23 +313,8 @@ def migrate_cmd(state: StateOpt = None, as_json: JsonOpt = False) -> None:
                           f"{len(report.migrated)} instance(s) migrated") + "\n")
         if report.backup:
             sys.stdout.write(f"backup: {report.backup}\n")
+    return EXIT_OK
 
-
-COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
-    ("run", run_cmd), ("resume", resume_cmd), ("status", status_cmd), ("list", list_cmd),
-    ("approve", approve_cmd), ("cancel", cancel_cmd), ("history", history_cmd),
-    ("artifacts", artifacts_cmd), ("repair", repair_cmd), ("migrate", migrate_cmd),
-)
-"""The runtime's commands in the order `chatflow --help` lists them."""
-
-
-def register(app: typer.Typer) -> None:
-    """Add the runtime commands to `app` (a `ChatflowError` they raise is
-    reported by `chatflow.cli.run`, the one place errors are caught)."""
-    have = {c.name for c in app.registered_commands}
-    for name, fn in COMMANDS:
-        if name not in have:  # `chatflow.cli.run` may register again in one process
-            app.command(name)(fn)
 
 
 @contextlib.contextmanager
@@ -383,7 +322,9 @@ def _interruptible(instance_id: str) -> Iterator[None]:
     """Ctrl-C or SIGTERM while driving: the engine kills the running steps'
     process groups and records them as interrupted; say how to go on (the
     KeyboardInterrupt then exits 130)."""
-    def on_term(signum: int, frame: FrameType | None) -> None:
+    import signal
+
+    def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     old = signal.signal(signal.SIGTERM, on_term)
@@ -398,6 +339,8 @@ def _interruptible(instance_id: str) -> Iterator[None]:
 
 
 def _user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):
