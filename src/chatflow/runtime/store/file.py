@@ -4,10 +4,11 @@ Durability per transition is one append + fdatasync to `history.ndjson` (the
 journal: every commit line carries the new status and the state *delta*).
 `state.json` is a snapshot rewritten only when the journal written since the
 last snapshot outgrows it (and when the instance stops), so recording a step
-costs the same at step 10 and at step 10,000.  `<id>.json` (status) is
-rewritten on every commit with an atomic rename but without fsync: it is a
-cache of the journal's last commit and is rebuilt from it when stale or
-damaged.  Loads are snapshot + replay of the journal after it, cached in
+costs the same at step 10 and at step 10,000.  `<id>.json` (status) is a
+cache of the journal up to its `journal_offset`: readers apply the commits
+after it.  It is rewritten (atomic rename, no fsync) when the instance's
+status changes, with each snapshot, and once `STATUS_LAG_BYTES` of journal
+have been written since, not on every commit; it is rebuilt when damaged.  Loads are snapshot + replay of the journal after it, cached in
 memory and refreshed incrementally when another process appends.  A journal
 shorter than what state.json or the status file recorded has lost history
 (`file_damage.py`): it is read, never appended to, until `repair`.
@@ -52,6 +53,7 @@ from chatflow.runtime.store.file_layout import stamp
 from chatflow.runtime.store.file_load import (
     Entry,
     FileReader,
+    encode_mark,
 )
 from chatflow.runtime.store.journal import encode_commit
 from chatflow.runtime.store.records import (
@@ -77,6 +79,8 @@ __all__ = ["SNAPSHOT_MIN_BYTES", "Entry", "FileStore", "safe_name"]
 SNAPSHOT_MIN_BYTES = 256 * 1024
 """Journal bytes after which a snapshot is considered (it is also at least the
 size of the previous snapshot, which keeps snapshot cost amortised O(1))."""
+STATUS_LAG_BYTES = 64 * 1024
+"""Journal bytes a reader of the status file may have to replay, at most."""
 _SNAPSHOT_ON = frozenset({"waiting_approval", "succeeded", "failed", "cancelled"})
 _MAX_OPEN_JOURNALS = 64
 
@@ -95,6 +99,7 @@ class FileStore(FileReader, StateStore):
         self._mutex = threading.RLock()
         self._cache: dict[str, Entry] = {}
         self._fds: dict[str, tuple[int, int]] = {}   # instance → (fd, inode)
+        self._mark_fds: dict[str, int] = {}
         self._locks: dict[str, filelock.FileLock] = {}
         self._pid = os.getpid()
         self.snapshot_min_bytes = SNAPSHOT_MIN_BYTES
@@ -116,6 +121,7 @@ class FileStore(FileReader, StateStore):
                 with contextlib.suppress(OSError):
                     os.close(fd)
             self._fds.clear()
+            self._close_marks()
             self._cache.clear()
 
     def _after_fork(self) -> None:
@@ -124,6 +130,7 @@ class FileStore(FileReader, StateStore):
             self._pid = os.getpid()
             self._mutex = threading.RLock()
             self._fds = {}
+            self._mark_fds = {}
             self._cache = {}
             self._locks = {}
 
@@ -146,6 +153,29 @@ class FileStore(FileReader, StateStore):
             raise _NoJournal
         self._fds[instance_id] = (fd, st.st_ino)
         return fd
+
+    def _close_marks(self) -> None:
+        for fd in self._mark_fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._mark_fds.clear()
+
+    def write_mark(self, instance_id: str, entry: Entry) -> None:
+        """Record where the journal's last commit ends in `.mark` (one pwrite
+        in place, no fsync): the mark that tells a journal which lost its
+        last commits, now that the status file lags behind it."""
+        fd = self._mark_fds.get(instance_id)
+        if fd is None:
+            if len(self._mark_fds) >= _MAX_OPEN_JOURNALS:
+                self._close_marks()
+            fd = os.open(self.mark_path(instance_id), os.O_WRONLY | os.O_CREAT, 0o644)
+            self._mark_fds[instance_id] = fd
+        try:
+            os.pwrite(fd, encode_mark(entry.offset, entry.status.rev, entry.next_seq), 0)
+        except OSError:
+            self._mark_fds.pop(instance_id, None)
+            os.close(fd)
+            raise
 
     def _drop_fd(self, instance_id: str) -> None:
         cached = self._fds.pop(instance_id, None)
@@ -404,6 +434,7 @@ class FileStore(FileReader, StateStore):
             last_seq = evs[-1]["seq"] if evs else entry.status.seq
             new_status = next_status(entry.status, change.status, last_seq, now)
             delta = change.delta_json()
+            old_status = entry.status.status
             status_json = dumps(new_status.to_json())
             data = encode_commit(evs, {"rev": new_status.rev, "delta": delta},
                                  raw_status=status_json)
@@ -422,9 +453,13 @@ class FileStore(FileReader, StateStore):
             # to rewrite them (a directory in the way, a full disk) must not make
             # a durable commit look failed; loads rebuild them, check() reports.
             try:
-                self.write_status(instance_id, entry, durable=False, raw=status_json)
-                if self._snapshot_due(entry, change.status.get("status")):
+                self.write_mark(instance_id, entry)
+                snapshot = self._snapshot_due(entry, change.status.get("status"))
+                if snapshot:
                     self._snapshot_locked(instance_id, entry)
+                if snapshot or new_status.status != old_status or entry.status_offset < 0 \
+                        or entry.offset - entry.status_offset >= STATUS_LAG_BYTES:
+                    self.write_status(instance_id, entry, durable=False, raw=status_json)
             except OSError:
                 pass
             return new_status
@@ -503,6 +538,10 @@ class FileStore(FileReader, StateStore):
                 f'"next_seq":{entry.next_seq}}}').encode()
         path = self._hist(instance_id)[:-len("/history.ndjson")] + ".json"
         atomic_write(path, body[:-1] + tail, durable=durable)
+        entry.status_offset = entry.offset
+        if durable:     # create, repair, migrate, flush: the mark follows
+            with contextlib.suppress(OSError):
+                self.write_mark(instance_id, entry)
 
     @os_errors_as_store_errors
     def flush(self, instance_id: str) -> None:
