@@ -8,8 +8,11 @@ costs the same at step 10 and at step 10,000.  `<id>.json` (status) is a
 cache of the journal up to its `journal_offset`: readers apply the commits
 after it.  It is rewritten (atomic rename, no fsync) when the instance's
 status changes, with each snapshot, and once `STATUS_LAG_BYTES` of journal
-have been written since, not on every commit; it is rebuilt when damaged.  Loads are snapshot + replay of the journal after it, cached in
-memory and refreshed incrementally when another process appends.  A journal
+have been written since, not on every commit; it is rebuilt when damaged.
+`.mark` (fixed width, rewritten in place, no fsync) records where the last
+commit ends, so a journal that lost commits is still told.  Loads are
+snapshot + replay of the journal after it, cached in memory and refreshed
+incrementally when another process appends.  A journal
 shorter than what state.json or the status file recorded has lost history
 (`file_damage.py`): it is read, never appended to, until `repair`.
 The layout is `file_layout.py`, loading `file_load.py`, integrity checks
@@ -30,8 +33,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any
-
-import filelock
 
 from chatflow.runtime.store.atomic import atomic_write, dumps, fsync_dir
 from chatflow.runtime.store.base import (
@@ -55,6 +56,7 @@ from chatflow.runtime.store.file_load import (
     FileReader,
     encode_mark,
 )
+from chatflow.runtime.store.flock import Flocks, FlockTimeout
 from chatflow.runtime.store.journal import encode_commit
 from chatflow.runtime.store.records import (
     FORMAT_VERSION,
@@ -100,7 +102,7 @@ class FileStore(FileReader, StateStore):
         self._cache: dict[str, Entry] = {}
         self._fds: dict[str, tuple[int, int]] = {}   # instance → (fd, inode)
         self._mark_fds: dict[str, int] = {}
-        self._locks: dict[str, filelock.FileLock] = {}
+        self._flocks = Flocks()
         self._pid = os.getpid()
         self.snapshot_min_bytes = SNAPSHOT_MIN_BYTES
         self._check_location()
@@ -132,7 +134,7 @@ class FileStore(FileReader, StateStore):
             self._fds = {}
             self._mark_fds = {}
             self._cache = {}
-            self._locks = {}
+            self._flocks = Flocks()
 
     # -- journal file handles ---------------------------------------------
     def _journal_fd(self, instance_id: str) -> int:
@@ -571,14 +573,10 @@ class FileStore(FileReader, StateStore):
 
     @contextmanager
     def _lock_cm(self, instance_id: str, timeout: float | None) -> Iterator[None]:
-        with self._mutex:
-            fl = self._locks.get(instance_id)
-            if fl is None:
-                fl = filelock.FileLock(str(self.lock_path(instance_id)))
-                self._locks[instance_id] = fl
         try:
-            fl.acquire(timeout=-1 if timeout is None else timeout)
-        except filelock.Timeout:
+            cm = self._flocks.hold(str(self.lock_path(instance_id)), timeout)
+            cm.__enter__()
+        except FlockTimeout:
             raise LockTimeout(instance_id, timeout) from None
         except OSError as exc:
             if isinstance(exc, IsADirectoryError):
@@ -590,7 +588,7 @@ class FileStore(FileReader, StateStore):
         try:
             yield
         finally:
-            fl.release()
+            cm.__exit__(None, None, None)
 
     # -- integrity ---------------------------------------------------------------
     @os_errors_as_store_errors

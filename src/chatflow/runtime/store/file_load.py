@@ -24,7 +24,6 @@ from chatflow.runtime.store.records import (
     apply_delta,
 )
 
-
 MARK_BYTES = 64
 
 

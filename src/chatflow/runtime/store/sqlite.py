@@ -10,16 +10,15 @@ blocks writers of other instances.
 
 from __future__ import annotations
 
+import os
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from chatflow.runtime.store.base import InstanceNotFound, LockTimeout, StoreError, check_instance_id
+from chatflow.runtime.store.flock import Flocks, FlockTimeout
 from chatflow.runtime.store.sql import SQLStore
 
 BUSY_TIMEOUT_MS = 60_000
@@ -54,14 +53,14 @@ class SQLiteStore(SQLStore):
         self.url = url or f"sqlite:///{self.path}"
         self._conn: sqlite3.Connection | None = None
         self._pid_conn: int = 0
-        self._locks: dict[str, filelock.FileLock] = {}
-        self._lock_mutex = threading.Lock()
+        self._flocks = Flocks()
+        self._flocks_pid = os.getpid()
+        self._lock_dir: str | None = None
 
     def _where(self) -> str:
         return str(self.path)
 
     def _connection(self, create: bool) -> Any | None:
-        import os
         if self._conn is not None and self._pid_conn == os.getpid():
             return self._conn
         self._conn = None
@@ -107,18 +106,18 @@ class SQLiteStore(SQLStore):
 
     @contextmanager
     def _lock_cm(self, instance_id: str, timeout: float | None) -> Iterator[None]:
-        with self._lock_mutex:
-            fl = self._locks.get(instance_id)
-            if fl is None:
-                d = self.path.with_name(self.path.name + "-locks")
-                d.mkdir(exist_ok=True)
-                fl = filelock.FileLock(str(d / f"{instance_id}.lock"))
-                self._locks[instance_id] = fl
+        if self._flocks_pid != os.getpid():     # what the parent held is not ours
+            self._flocks, self._flocks_pid = Flocks(), os.getpid()
+        if self._lock_dir is None:
+            d = self.path.with_name(self.path.name + "-locks")
+            d.mkdir(exist_ok=True)
+            self._lock_dir = str(d)
         try:
-            fl.acquire(timeout=-1 if timeout is None else timeout)
-        except filelock.Timeout:
+            cm = self._flocks.hold(f"{self._lock_dir}/{instance_id}.lock", timeout)
+            cm.__enter__()
+        except FlockTimeout:
             raise LockTimeout(instance_id, timeout) from None
         try:
             yield
         finally:
-            fl.release()
+            cm.__exit__(None, None, None)
