@@ -1,5 +1,6 @@
 """The driver loop (`Driver`): claim under the lock, run each claimed step
-in its own thread, reap, repeat — until the instance finishes, blocks on a
+(in the driving thread for a sequential flow, else in a thread of its own),
+reap, repeat — until the instance finishes, blocks on a
 person, or its step budget is spent; and the clean-up after a Ctrl-C (every
 step this engine runs is killed and recorded as interrupted)."""
 
@@ -15,6 +16,7 @@ from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.claim import Claim
 from chatflow.runtime.engine.claims import CLAIMS
 from chatflow.runtime.engine.execute import Executor
+from chatflow.runtime.engine.instance import Instance
 from chatflow.runtime.engine.instance import strategy as flow_strategy
 from chatflow.runtime.engine.instances import EventSink, Instances
 from chatflow.runtime.engine.lifecycle import update_instance_status
@@ -96,15 +98,16 @@ class Driver:
                     if strategy == "parallel" and not prestarted:
                         prestarted = True
                         _prestart_workers(rt.graph)
+                if strategy == "sequential":
+                    for claim in claims:    # at most one: run here, no thread
+                        self._run_sequentially(claim, ran, max_steps)
+                    claims = []
                 for claim in claims:
                     t = threading.Thread(target=self._execute_in_thread,
                                          args=(claim, done, current_sink),
                                          name=f"chatflow-{claim.step}", daemon=True)
                     inflight[claim.step] = t
                     t.start()
-                if strategy == "sequential":
-                    while inflight:  # one step at a time, in source order
-                        reap(True)
                 if claims:
                     continue
                 if inflight:
@@ -148,6 +151,31 @@ class Driver:
                     update_instance_status(rt)
                     self.instances.commit(rt)
         self.interrupted.clear()
+
+    def _run_sequentially(self, claim: Claim, ran: list[str], max_steps: int | None) -> None:
+        """A sequential flow's claimed step, run in the driving thread (a
+        Ctrl-C reaches it there: its process group is killed, the step is
+        recorded as interrupted); the commit of its result claims the next
+        step, which runs next, and so on: one commit per step."""
+        current: Claim | None = claim
+        while current is not None:
+            step = current.step
+            chained = False
+
+            def chain(rt: Instance, step: str = step) -> list[Claim]:
+                nonlocal chained
+                chained = True
+                ran.append(step)
+                budget = None if max_steps is None else max_steps - len(ran)
+                if self.interrupted.is_set() or (budget is not None and budget <= 0) \
+                        or rt.inst_status in (SUCCEEDED, FAILED, CANCELLED):
+                    return []
+                return self.resolver.advance(rt, budget, ran, 1)
+
+            following = self.executor.execute(current, chain)
+            if not chained:
+                ran.append(step)
+            current = following[0] if following else None
 
     def _execute_in_thread(self, claim: Claim, done: Done, sink: EventSink | None) -> None:
         self.instances.sink = sink

@@ -15,6 +15,7 @@ from chatflow.runtime.claim import ActionOutcome, Claim
 from chatflow.runtime.engine.accounting import QuotaAccount
 from chatflow.runtime.engine.claims import CLAIMS
 from chatflow.runtime.engine.completion import complete, set_stop
+from chatflow.runtime.engine.instance import Instance
 from chatflow.runtime.engine.instances import Instances
 from chatflow.runtime.engine.lifecycle import update_instance_status
 from chatflow.runtime.engine.recovery import Watcher
@@ -30,6 +31,9 @@ from chatflow.runtime.quota import step_spending
 from chatflow.runtime.records import CANCELLED, FAILED, RUNNING, SUCCEEDED
 
 MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
+
+Chain = Callable[[Instance], list[Claim]]
+"""Claims the next steps in the commit of a step's result (see `execute`)."""
 
 RunAction = Callable[[Claim, str], ActionOutcome]
 """Runs a claim's action (no lock held); the second argument is its task dir."""
@@ -48,8 +52,12 @@ class Executor:
         self.run_action = run_action
         self.interrupted = interrupted
 
-    def execute(self, claim: Claim) -> None:
-        """Run a claimed step (no lock held), with its retries, then commit."""
+    def execute(self, claim: Claim, chain: Chain | None = None) -> list[Claim]:
+        """Run a claimed step (no lock held), with its retries, then commit.
+        `chain`, when given, is called under the lock just before the
+        commit of the step's result (not when the result is discarded, the
+        step pauses or is retried): the claims it makes go durable in that
+        same commit and are returned, for the caller to run next."""
         self.watcher.watch(claim)
         try:
             while True:
@@ -62,7 +70,7 @@ class Executor:
                 if temporary:
                     self.upload_artifacts(claim, task_dir)
                 if self.interrupted.is_set():  # killed by Ctrl-C: recorded by drive()
-                    return
+                    return []
                 with self.instances.locked(claim.instance_id) as rt:
                     rec = rt.step(claim.step)
                     if rec.status != RUNNING or rec.owner != claim.owner:
@@ -70,13 +78,13 @@ class Executor:
                         rt.event("step_result_discarded", claim.step, attempt=claim.attempt,
                                  ok=outcome.ok)
                         self.instances.commit(rt)
-                        return
+                        return []
                     if outcome.pause:
                         wait(rt, claim.step, "child",
                              child_instance_id=claim.rendered.get("child_instance_id"))
                         update_instance_status(rt)
                         self.instances.commit(rt)
-                        return
+                        return []
                     retry = claim.options.get("retry")
                     if not outcome.ok and retry and claim.attempt <= int(retry["times"]) \
                             and rt.inst_status not in (CANCELLED, FAILED):
@@ -105,9 +113,10 @@ class Executor:
                         set_stop(rt, "max_depth", outcome.error or "max_depth exceeded")
                     # settle groups / the instance in this commit
                     self.resolver.advance(rt, 0, [], 0)
+                    claims = chain(rt) if chain is not None else []
                     update_instance_status(rt)
                     self.instances.commit(rt)
-                    return
+                    return claims
         finally:
             CLAIMS.remove(claim)
             self.watcher.unwatch(claim)
