@@ -21,7 +21,7 @@ from chatflow.runtime.engine.instance import strategy as flow_strategy
 from chatflow.runtime.engine.instances import EventSink, Instances
 from chatflow.runtime.engine.lifecycle import update_instance_status
 from chatflow.runtime.engine.recovery import recover
-from chatflow.runtime.engine.resolve import Resolver
+from chatflow.runtime.engine.resolve import Resolver, gate
 from chatflow.runtime.engine.views import instance_state
 from chatflow.runtime.records import CANCELLED, FAILED, SUCCEEDED, WorkflowInstanceState
 from chatflow.runtime.scheduler import FlowGraph
@@ -170,6 +170,11 @@ class Driver:
                 if self.interrupted.is_set() or (budget is not None and budget <= 0) \
                         or rt.inst_status in (SUCCEEDED, FAILED, CANCELLED):
                     return []
+                if not _claimed_as_is(rt):
+                    # a wait or an inline step comes next: the result is
+                    # committed on its own first, as when no step was chained
+                    update_instance_status(rt)
+                    self.instances.commit(rt)
                 return self.resolver.advance(rt, budget, ran, 1)
 
             following = self.executor.execute(current, chain)
@@ -186,6 +191,20 @@ class Driver:
             error = exc
         finally:
             done.put((claim.step, error))
+
+
+_INLINE_ACTIONS = frozenset({"set", "approve", "fail"})
+
+
+def _claimed_as_is(rt: Instance) -> bool:
+    """Whether the next eligible node is a step that is simply claimed: no
+    group, condition, failed dependency, gate or inline action first."""
+    nid = rt.sched.next_eligible()
+    if nid is None or rt.graph.is_group(nid):
+        return False
+    node = rt.graph.nodes[nid]
+    return (node.get("when") is None and node["action"]["type"] not in _INLINE_ACTIONS
+            and rt.sched.blocking_dep(nid) is None and gate(rt, nid) is None)
 
 
 @contextlib.contextmanager
