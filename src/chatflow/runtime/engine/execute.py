@@ -5,6 +5,7 @@ someone decided otherwise meanwhile."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -123,23 +124,77 @@ class Executor:
 
     def task_dir(self, claim: Claim) -> tuple[str, bool]:
         """Where the step writes stdout/stderr/artifacts, and whether it is a
-        temporary directory to upload (backends that keep blobs only)."""
+        scratch directory to upload (backends that keep blobs only)."""
         path = self.instances.store.artifact_dir(claim.instance_id, claim.step)
         if path is not None:
             return str(path), False
-        import tempfile
-
-        return tempfile.mkdtemp(prefix="chatflow-task-"), True
+        return _SCRATCH.take(), True
 
     def upload_artifacts(self, claim: Claim, task_dir: str) -> None:
-        import shutil
-
         root = Path(task_dir)
         try:
-            for f in sorted(root.rglob("*")):
-                if f.is_file() and f.stat().st_size <= MAX_ARTIFACT_BYTES:
-                    self.instances.store.put_artifact(claim.instance_id, claim.step,
-                                                      f.relative_to(root).as_posix(),
-                                                      f.read_bytes())
+            # not flushed on their own: the commit of the step's result that
+            # follows makes them durable
+            self.instances.store.put_artifacts(
+                claim.instance_id, claim.step,
+                [(f.relative_to(root).as_posix(), f.read_bytes())
+                 for f in sorted(root.rglob("*"))
+                 if f.is_file() and f.stat().st_size <= MAX_ARTIFACT_BYTES],
+                durable=False)
         finally:
-            shutil.rmtree(root, ignore_errors=True)
+            _SCRATCH.give_back(task_dir)
+
+
+class _ScratchDirs:
+    """Empty temporary task directories, reused from step to step (making
+    and removing a directory per step costs more than the step's commit);
+    the ones left are removed when the process exits."""
+
+    def __init__(self) -> None:
+        self.free: list[str] = []
+        self.made: set[str] = set()
+        self.lock = threading.Lock()
+
+    def take(self) -> str:
+        with self.lock:
+            if self.free:
+                return self.free.pop()
+        import tempfile
+
+        path = tempfile.mkdtemp(prefix="chatflow-task-")
+        with self.lock:
+            if not self.made:
+                import atexit
+
+                atexit.register(self.remove_all)
+            self.made.add(path)
+        return path
+
+    def give_back(self, path: str) -> None:
+        import shutil
+
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path)
+                    else:
+                        os.unlink(entry.path)
+        except OSError:
+            shutil.rmtree(path, ignore_errors=True)
+            with self.lock:
+                self.made.discard(path)
+            return
+        with self.lock:
+            self.free.append(path)
+
+    def remove_all(self) -> None:
+        import shutil
+
+        with self.lock:
+            made, self.made, self.free = self.made, set(), []
+        for path in made:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+_SCRATCH = _ScratchDirs()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,17 @@ class SQLiteStore(SQLStore):
 
     def _begin_write(self, conn: Any) -> None:
         conn.execute("BEGIN IMMEDIATE")
+
+    def _begin_lazy_write(self, conn: Any) -> Callable[[], None] | None:
+        # WAL + synchronous=NORMAL: the commit is not fsync'd; the next FULL
+        # commit fsyncs the WAL, and with it every frame before its own.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            conn.execute("PRAGMA synchronous = FULL")
+            raise
+        return lambda: conn.execute("PRAGMA synchronous = FULL")
 
     def _migration(self, v: int) -> tuple[str, ...]:
         return _V3 if v == 3 else super()._migration(v)
