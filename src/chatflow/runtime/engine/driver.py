@@ -98,10 +98,10 @@ class Driver:
                     if strategy == "parallel" and not prestarted:
                         prestarted = True
                         _prestart_workers(rt.graph)
-                if strategy == "sequential":
+                if strategy == "sequential" and claims:
                     for claim in claims:    # at most one: run here, no thread
                         self._run_sequentially(claim, ran, max_steps)
-                    claims = []
+                    continue
                 for claim in claims:
                     t = threading.Thread(target=self._execute_in_thread,
                                          args=(claim, done, current_sink),
