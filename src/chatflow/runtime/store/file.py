@@ -567,14 +567,15 @@ class FileStore(FileReader, StateStore):
              timeout: float | None = None) -> AbstractContextManager[None]:
         check_instance_id(instance_id)
         self._after_fork()
-        if not self.instance_dir(instance_id).is_dir():
+        if not os.path.isdir(self._hist(instance_id)[:-len("/history.ndjson")]):
             raise InstanceNotFound(instance_id, str(self.root))
         return self._lock_cm(instance_id, timeout)
 
     @contextmanager
     def _lock_cm(self, instance_id: str, timeout: float | None) -> Iterator[None]:
         try:
-            cm = self._flocks.hold(str(self.lock_path(instance_id)), timeout)
+            cm = self._flocks.hold(self._hist(instance_id)[:-len("history.ndjson")] + ".lock",
+                                   timeout)
             cm.__enter__()
         except FlockTimeout:
             raise LockTimeout(instance_id, timeout) from None

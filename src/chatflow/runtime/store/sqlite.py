@@ -56,6 +56,7 @@ class SQLiteStore(SQLStore):
         self._flocks = Flocks()
         self._flocks_pid = os.getpid()
         self._lock_dir: str | None = None
+        self._known: set[str] = set()
 
     def _where(self) -> str:
         return str(self.path)
@@ -111,8 +112,9 @@ class SQLiteStore(SQLStore):
     def lock(self, instance_id: str,
              timeout: float | None = None) -> AbstractContextManager[None]:
         check_instance_id(instance_id)
-        if not self.exists(instance_id):
+        if instance_id not in self._known and not self.exists(instance_id):
             raise InstanceNotFound(instance_id, self._where())
+        self._known.add(instance_id)    # instances are never deleted
         return self._lock_cm(instance_id, timeout)
 
     @contextmanager
