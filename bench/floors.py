@@ -113,18 +113,27 @@ def engine_per_step(engine: Engine, n: int, action: dict[str, Any] | None = None
             gaps.append(now - last)
             last = now
 
+    c0 = time.process_time()
     last = t0 = time.perf_counter()
     result = engine.drive(iid, sink=sink)
     dt = time.perf_counter() - t0
+    CPU.append((time.process_time() - c0) / n)
     assert result.status == "succeeded", result
     return dt / n
 
 
+CPU: list[float] = []
+"""The CPU seconds per step of each run of `engine_per_step` / `floor_per_step`."""
+
+
 def floor_per_step(op: Any, n: int) -> float:
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for _ in range(n):
         op()
-    return (time.perf_counter() - t0) / n
+    dt = time.perf_counter() - t0
+    CPU.append((time.process_time() - c0) / n)
+    return dt / n
 
 
 def main(argv: list[str] | None = None) -> int:
