@@ -60,15 +60,33 @@ def run_process(
     out_path, err_path = out_dir / "stdout", out_dir / "stderr"
     if not cwd.is_dir():
         return ProcessOutcome(None, "", "", start_error=f"working directory {cwd} does not exist")
-    with open(out_path, "wb") as out_f, open(err_path, "wb") as err_f:
-        try:
-            proc = subprocess.Popen(
-                list(argv), cwd=cwd, env=env,
-                stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-                stdout=out_f, stderr=err_f, start_new_session=True, close_fds=True,
-            )
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
-            return ProcessOutcome(None, "", "", start_error=f"cannot start {argv[0]}: {exc}")
+    # Kept open for reading the outputs back once the child has exited.
+    out_fd = os.open(out_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        err_fd = os.open(err_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    except BaseException:
+        os.close(out_fd)
+        raise
+    try:
+        return _run(argv, cwd, env, stdin_data, out_fd, err_fd, timeout_s, cancel, grace_s,
+                    lambda fd, path: _read_kept(fd, path, keep_bytes), out_path, err_path)
+    finally:
+        os.close(out_fd)
+        os.close(err_fd)
+
+
+def _run(argv: Sequence[str], cwd: Path, env: dict[str, str], stdin_data: bytes | None,
+         out_fd: int, err_fd: int, timeout_s: float | None, cancel: threading.Event | None,
+         grace_s: float, read: Callable[[int, Path], str], out_path: Path,
+         err_path: Path) -> ProcessOutcome:
+    try:
+        proc = subprocess.Popen(
+            list(argv), cwd=cwd, env=env,
+            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+            stdout=out_fd, stderr=err_fd, start_new_session=True, close_fds=True,
+        )
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
+        return ProcessOutcome(None, "", "", start_error=f"cannot start {argv[0]}: {exc}")
     child = _Child(proc.pid)
     try:
         if stdin_data is not None:
@@ -95,8 +113,8 @@ def run_process(
         proc.returncode = child.exit_code if child.exit_code is not None else -1
     return ProcessOutcome(
         exit_code=child.exit_code,
-        stdout=_read_kept(out_path, keep_bytes),
-        stderr=_read_kept(err_path, keep_bytes),
+        stdout=read(out_fd, out_path),
+        stderr=read(err_fd, err_path),
         timed_out=timed_out,
         cancelled=cancelled,
         cpu_s=child.cpu_s,
@@ -216,11 +234,11 @@ def _feed_stdin(proc: subprocess.Popen[bytes], data: bytes) -> None:
     threading.Thread(target=feed, name=f"chatflow-stdin-{proc.pid}", daemon=True).start()
 
 
-def _read_kept(path: Path, keep_bytes: int) -> str:
+def _read_kept(fd: int, path: Path, keep_bytes: int) -> str:
+    """The first `keep_bytes` the child wrote to `fd` (the file at `path`)."""
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            data = f.read(keep_bytes)
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, min(size, keep_bytes), 0) if size else b""
     except OSError:
         return ""
     text = data.decode("utf-8", errors="replace")
