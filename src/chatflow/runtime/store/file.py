@@ -54,8 +54,8 @@ from chatflow.runtime.store.file_layout import stamp
 from chatflow.runtime.store.file_load import (
     Entry,
     FileReader,
-    encode_mark,
 )
+from chatflow.runtime.store.file_mark import MarkFiles
 from chatflow.runtime.store.flock import Flocks, FlockTimeout
 from chatflow.runtime.store.journal import encode_commit
 from chatflow.runtime.store.records import (
@@ -101,7 +101,7 @@ class FileStore(FileReader, StateStore):
         self._mutex = threading.RLock()
         self._cache: dict[str, Entry] = {}
         self._fds: dict[str, tuple[int, int]] = {}   # instance → (fd, inode)
-        self._mark_fds: dict[str, int] = {}
+        self._marks_out = MarkFiles(_MAX_OPEN_JOURNALS)
         self._flocks = Flocks()
         self._pid = os.getpid()
         self.snapshot_min_bytes = SNAPSHOT_MIN_BYTES
@@ -123,7 +123,7 @@ class FileStore(FileReader, StateStore):
                 with contextlib.suppress(OSError):
                     os.close(fd)
             self._fds.clear()
-            self._close_marks()
+            self._marks_out.close()
             self._cache.clear()
 
     def _after_fork(self) -> None:
@@ -132,7 +132,7 @@ class FileStore(FileReader, StateStore):
             self._pid = os.getpid()
             self._mutex = threading.RLock()
             self._fds = {}
-            self._mark_fds = {}
+            self._marks_out = MarkFiles(_MAX_OPEN_JOURNALS)
             self._cache = {}
             self._flocks = Flocks()
 
@@ -156,28 +156,10 @@ class FileStore(FileReader, StateStore):
         self._fds[instance_id] = (fd, st.st_ino)
         return fd
 
-    def _close_marks(self) -> None:
-        for fd in self._mark_fds.values():
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._mark_fds.clear()
-
     def write_mark(self, instance_id: str, entry: Entry) -> None:
-        """Record where the journal's last commit ends in `.mark` (one pwrite
-        in place, no fsync): the mark that tells a journal which lost its
-        last commits, now that the status file lags behind it."""
-        fd = self._mark_fds.get(instance_id)
-        if fd is None:
-            if len(self._mark_fds) >= _MAX_OPEN_JOURNALS:
-                self._close_marks()
-            fd = os.open(self.mark_path(instance_id), os.O_WRONLY | os.O_CREAT, 0o644)
-            self._mark_fds[instance_id] = fd
-        try:
-            os.pwrite(fd, encode_mark(entry.offset, entry.status.rev, entry.next_seq), 0)
-        except OSError:
-            self._mark_fds.pop(instance_id, None)
-            os.close(fd)
-            raise
+        """`.mark` follows the journal's last commit (file_mark.py)."""
+        self._marks_out.write(instance_id, str(self.mark_path(instance_id)),
+                              entry.offset, entry.status.rev, entry.next_seq)
 
     def _drop_fd(self, instance_id: str) -> None:
         cached = self._fds.pop(instance_id, None)

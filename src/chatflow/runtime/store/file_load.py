@@ -8,13 +8,13 @@ import contextlib
 import json
 import os
 import stat
-import zlib
 from dataclasses import dataclass, replace
 from typing import Any
 
 from chatflow.runtime.store.base import InstanceNotFound, StoreCorruption
 from chatflow.runtime.store.file_blobs import FileBlobs
 from chatflow.runtime.store.file_damage import JournalEnd, Mark, lost_history
+from chatflow.runtime.store.file_mark import MARK_BYTES, decode_mark
 from chatflow.runtime.store.journal import Commit, Scan, scan
 from chatflow.runtime.store.records import (
     Problem,
@@ -23,29 +23,6 @@ from chatflow.runtime.store.records import (
     StepRecord,
     apply_delta,
 )
-
-MARK_BYTES = 64
-
-
-def encode_mark(offset: int, rev: int, next_seq: int) -> bytes:
-    """The `.mark` record: where the journal's last commit ended, fixed-width
-    (rewritten in place) with a CRC, so a torn write reads as no mark."""
-    body = b"%d %d %d" % (offset, rev, next_seq)
-    return (body + b" %08x" % zlib.crc32(body)).ljust(MARK_BYTES - 1) + b"\n"
-
-
-def decode_mark(data: bytes) -> tuple[int, int, int] | None:
-    parts = data.split()
-    if len(parts) != 4:
-        return None
-    body = b" ".join(parts[:3])
-    try:
-        if int(parts[3], 16) != zlib.crc32(body):
-            return None
-        offset, rev, next_seq = (int(p) for p in parts[:3])
-    except ValueError:
-        return None
-    return offset, rev, next_seq
 
 
 @dataclass

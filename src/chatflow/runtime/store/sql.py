@@ -522,24 +522,7 @@ class SQLStore(StateStore):
 
     # -- artifacts ---------------------------------------------------------------------
     def put_artifact(self, instance_id: str, step: str, name: str, data: bytes) -> ArtifactInfo:
-        check_instance_id(instance_id)
-        check_step_name(step)
-        check_artifact_name(name)
-        if not self.exists(instance_id):
-            raise InstanceNotFound(instance_id, self._where())
-        with self._mutex:
-            conn = self._connection(create=True)
-            self._begin_write(conn)
-            try:
-                self._x(conn, "INSERT INTO artifacts (instance_id, step, name, data) "
-                              "VALUES (?, ?, ?, ?) ON CONFLICT (instance_id, step, name) "
-                              "DO UPDATE SET data = excluded.data",
-                        (instance_id, step, name, self._blob(data)))
-                self._commit_tx(conn)
-            except BaseException:
-                self._rollback(conn)
-                raise
-        return ArtifactInfo(instance_id, step, name, len(data))
+        return self.put_artifacts(instance_id, step, [(name, data)])[0]
 
     def put_artifacts(self, instance_id: str, step: str, items: Sequence[tuple[str, bytes]],
                       *, durable: bool = True) -> list[ArtifactInfo]:
