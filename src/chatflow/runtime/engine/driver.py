@@ -1,5 +1,6 @@
 """The driver loop (`Driver`): claim under the lock, run each claimed step
-in its own thread, reap, repeat — until the instance finishes, blocks on a
+(in the driving thread for a sequential flow, else in a thread of its own),
+reap, repeat — until the instance finishes, blocks on a
 person, or its step budget is spent; and the clean-up after a Ctrl-C (every
 step this engine runs is killed and recorded as interrupted)."""
 
@@ -15,11 +16,12 @@ from chatflow.diagnostics import ChatflowError
 from chatflow.runtime.claim import Claim
 from chatflow.runtime.engine.claims import CLAIMS
 from chatflow.runtime.engine.execute import Executor
+from chatflow.runtime.engine.instance import Instance
 from chatflow.runtime.engine.instance import strategy as flow_strategy
 from chatflow.runtime.engine.instances import EventSink, Instances
 from chatflow.runtime.engine.lifecycle import update_instance_status
 from chatflow.runtime.engine.recovery import recover
-from chatflow.runtime.engine.resolve import Resolver
+from chatflow.runtime.engine.resolve import Resolver, gate
 from chatflow.runtime.engine.views import instance_state
 from chatflow.runtime.records import CANCELLED, FAILED, SUCCEEDED, WorkflowInstanceState
 from chatflow.runtime.scheduler import FlowGraph
@@ -96,15 +98,16 @@ class Driver:
                     if strategy == "parallel" and not prestarted:
                         prestarted = True
                         _prestart_workers(rt.graph)
+                if strategy == "sequential" and claims:
+                    for claim in claims:    # at most one: run here, no thread
+                        self._run_sequentially(claim, ran, max_steps)
+                    continue
                 for claim in claims:
                     t = threading.Thread(target=self._execute_in_thread,
                                          args=(claim, done, current_sink),
                                          name=f"chatflow-{claim.step}", daemon=True)
                     inflight[claim.step] = t
                     t.start()
-                if strategy == "sequential":
-                    while inflight:  # one step at a time, in source order
-                        reap(True)
                 if claims:
                     continue
                 if inflight:
@@ -149,6 +152,36 @@ class Driver:
                     self.instances.commit(rt)
         self.interrupted.clear()
 
+    def _run_sequentially(self, claim: Claim, ran: list[str], max_steps: int | None) -> None:
+        """A sequential flow's claimed step, run in the driving thread (a
+        Ctrl-C reaches it there: its process group is killed, the step is
+        recorded as interrupted); the commit of its result claims the next
+        step, which runs next, and so on: one commit per step."""
+        current: Claim | None = claim
+        while current is not None:
+            step = current.step
+            chained = False
+
+            def chain(rt: Instance, step: str = step) -> list[Claim]:
+                nonlocal chained
+                chained = True
+                ran.append(step)
+                budget = None if max_steps is None else max_steps - len(ran)
+                if self.interrupted.is_set() or (budget is not None and budget <= 0) \
+                        or rt.inst_status in (SUCCEEDED, FAILED, CANCELLED):
+                    return []
+                if not _claimed_as_is(rt):
+                    # a wait or an inline step comes next: the result is
+                    # committed on its own first, as when no step was chained
+                    update_instance_status(rt)
+                    self.instances.commit(rt)
+                return self.resolver.advance(rt, budget, ran, 1)
+
+            following = self.executor.execute(current, chain)
+            if not chained:
+                ran.append(step)
+            current = following[0] if following else None
+
     def _execute_in_thread(self, claim: Claim, done: Done, sink: EventSink | None) -> None:
         self.instances.sink = sink
         error: BaseException | None = None
@@ -158,6 +191,20 @@ class Driver:
             error = exc
         finally:
             done.put((claim.step, error))
+
+
+_INLINE_ACTIONS = frozenset({"set", "approve", "fail"})
+
+
+def _claimed_as_is(rt: Instance) -> bool:
+    """Whether the next eligible node is a step that is simply claimed: no
+    group, condition, failed dependency, gate or inline action first."""
+    nid = rt.sched.next_eligible()
+    if nid is None or rt.graph.is_group(nid):
+        return False
+    node = rt.graph.nodes[nid]
+    return (node.get("when") is None and node["action"]["type"] not in _INLINE_ACTIONS
+            and rt.sched.blocking_dep(nid) is None and gate(rt, nid) is None)
 
 
 @contextlib.contextmanager

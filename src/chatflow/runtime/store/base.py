@@ -348,6 +348,14 @@ class StateStore(ABC):
     def put_artifact(self, instance_id: str, step: str, name: str, data: bytes) -> ArtifactInfo:
         ...
 
+    def put_artifacts(self, instance_id: str, step: str, items: Sequence[tuple[str, bytes]],
+                      *, durable: bool = True) -> list[ArtifactInfo]:
+        """Several artifacts of one step at once.  `durable=False`: they may
+        be lost by a crash before this store's next durable commit (the
+        engine uploads a step's outputs just before committing its result,
+        which makes them durable with it)."""
+        return [self.put_artifact(instance_id, step, name, data) for name, data in items]
+
     @abstractmethod
     def get_artifact(self, instance_id: str, step: str, name: str) -> bytes: ...
 

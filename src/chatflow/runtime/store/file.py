@@ -4,11 +4,15 @@ Durability per transition is one append + fdatasync to `history.ndjson` (the
 journal: every commit line carries the new status and the state *delta*).
 `state.json` is a snapshot rewritten only when the journal written since the
 last snapshot outgrows it (and when the instance stops), so recording a step
-costs the same at step 10 and at step 10,000.  `<id>.json` (status) is
-rewritten on every commit with an atomic rename but without fsync: it is a
-cache of the journal's last commit and is rebuilt from it when stale or
-damaged.  Loads are snapshot + replay of the journal after it, cached in
-memory and refreshed incrementally when another process appends.  A journal
+costs the same at step 10 and at step 10,000.  `<id>.json` (status) is a
+cache of the journal up to its `journal_offset`: readers apply the commits
+after it.  It is rewritten (atomic rename, no fsync) when the instance's
+status changes, with each snapshot, and once `STATUS_LAG_BYTES` of journal
+have been written since, not on every commit; it is rebuilt when damaged.
+`.mark` (fixed width, rewritten in place, no fsync) records where the last
+commit ends, so a journal that lost commits is still told.  Loads are
+snapshot + replay of the journal after it, cached in memory and refreshed
+incrementally when another process appends.  A journal
 shorter than what state.json or the status file recorded has lost history
 (`file_damage.py`): it is read, never appended to, until `repair`.
 The layout is `file_layout.py`, loading `file_load.py`, integrity checks
@@ -29,8 +33,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any
-
-import filelock
 
 from chatflow.runtime.store.atomic import atomic_write, dumps, fsync_dir
 from chatflow.runtime.store.base import (
@@ -53,6 +55,8 @@ from chatflow.runtime.store.file_load import (
     Entry,
     FileReader,
 )
+from chatflow.runtime.store.file_mark import MarkFiles
+from chatflow.runtime.store.flock import Flocks, FlockTimeout
 from chatflow.runtime.store.journal import encode_commit
 from chatflow.runtime.store.records import (
     FORMAT_VERSION,
@@ -77,6 +81,8 @@ __all__ = ["SNAPSHOT_MIN_BYTES", "Entry", "FileStore", "safe_name"]
 SNAPSHOT_MIN_BYTES = 256 * 1024
 """Journal bytes after which a snapshot is considered (it is also at least the
 size of the previous snapshot, which keeps snapshot cost amortised O(1))."""
+STATUS_LAG_BYTES = 64 * 1024
+"""Journal bytes a reader of the status file may have to replay, at most."""
 _SNAPSHOT_ON = frozenset({"waiting_approval", "succeeded", "failed", "cancelled"})
 _MAX_OPEN_JOURNALS = 64
 
@@ -95,7 +101,8 @@ class FileStore(FileReader, StateStore):
         self._mutex = threading.RLock()
         self._cache: dict[str, Entry] = {}
         self._fds: dict[str, tuple[int, int]] = {}   # instance → (fd, inode)
-        self._locks: dict[str, filelock.FileLock] = {}
+        self._marks_out = MarkFiles(_MAX_OPEN_JOURNALS)
+        self._flocks = Flocks()
         self._pid = os.getpid()
         self.snapshot_min_bytes = SNAPSHOT_MIN_BYTES
         self._check_location()
@@ -116,6 +123,7 @@ class FileStore(FileReader, StateStore):
                 with contextlib.suppress(OSError):
                     os.close(fd)
             self._fds.clear()
+            self._marks_out.close()
             self._cache.clear()
 
     def _after_fork(self) -> None:
@@ -124,8 +132,9 @@ class FileStore(FileReader, StateStore):
             self._pid = os.getpid()
             self._mutex = threading.RLock()
             self._fds = {}
+            self._marks_out = MarkFiles(_MAX_OPEN_JOURNALS)
             self._cache = {}
-            self._locks = {}
+            self._flocks = Flocks()
 
     # -- journal file handles ---------------------------------------------
     def _journal_fd(self, instance_id: str) -> int:
@@ -146,6 +155,11 @@ class FileStore(FileReader, StateStore):
             raise _NoJournal
         self._fds[instance_id] = (fd, st.st_ino)
         return fd
+
+    def write_mark(self, instance_id: str, entry: Entry) -> None:
+        """`.mark` follows the journal's last commit (file_mark.py)."""
+        self._marks_out.write(instance_id, str(self.mark_path(instance_id)),
+                              entry.offset, entry.status.rev, entry.next_seq)
 
     def _drop_fd(self, instance_id: str) -> None:
         cached = self._fds.pop(instance_id, None)
@@ -404,6 +418,7 @@ class FileStore(FileReader, StateStore):
             last_seq = evs[-1]["seq"] if evs else entry.status.seq
             new_status = next_status(entry.status, change.status, last_seq, now)
             delta = change.delta_json()
+            old_status = entry.status.status
             status_json = dumps(new_status.to_json())
             data = encode_commit(evs, {"rev": new_status.rev, "delta": delta},
                                  raw_status=status_json)
@@ -422,9 +437,13 @@ class FileStore(FileReader, StateStore):
             # to rewrite them (a directory in the way, a full disk) must not make
             # a durable commit look failed; loads rebuild them, check() reports.
             try:
-                self.write_status(instance_id, entry, durable=False, raw=status_json)
-                if self._snapshot_due(entry, change.status.get("status")):
+                self.write_mark(instance_id, entry)
+                snapshot = self._snapshot_due(entry, change.status.get("status"))
+                if snapshot:
                     self._snapshot_locked(instance_id, entry)
+                if snapshot or new_status.status != old_status or entry.status_offset < 0 \
+                        or entry.offset - entry.status_offset >= STATUS_LAG_BYTES:
+                    self.write_status(instance_id, entry, durable=False, raw=status_json)
             except OSError:
                 pass
             return new_status
@@ -503,6 +522,10 @@ class FileStore(FileReader, StateStore):
                 f'"next_seq":{entry.next_seq}}}').encode()
         path = self._hist(instance_id)[:-len("/history.ndjson")] + ".json"
         atomic_write(path, body[:-1] + tail, durable=durable)
+        entry.status_offset = entry.offset
+        if durable:     # create, repair, migrate, flush: the mark follows
+            with contextlib.suppress(OSError):
+                self.write_mark(instance_id, entry)
 
     @os_errors_as_store_errors
     def flush(self, instance_id: str) -> None:
@@ -526,20 +549,17 @@ class FileStore(FileReader, StateStore):
              timeout: float | None = None) -> AbstractContextManager[None]:
         check_instance_id(instance_id)
         self._after_fork()
-        if not self.instance_dir(instance_id).is_dir():
+        if not os.path.isdir(self._hist(instance_id)[:-len("/history.ndjson")]):
             raise InstanceNotFound(instance_id, str(self.root))
         return self._lock_cm(instance_id, timeout)
 
     @contextmanager
     def _lock_cm(self, instance_id: str, timeout: float | None) -> Iterator[None]:
-        with self._mutex:
-            fl = self._locks.get(instance_id)
-            if fl is None:
-                fl = filelock.FileLock(str(self.lock_path(instance_id)))
-                self._locks[instance_id] = fl
         try:
-            fl.acquire(timeout=-1 if timeout is None else timeout)
-        except filelock.Timeout:
+            cm = self._flocks.hold(self._hist(instance_id)[:-len("history.ndjson")] + ".lock",
+                                   timeout)
+            cm.__enter__()
+        except FlockTimeout:
             raise LockTimeout(instance_id, timeout) from None
         except OSError as exc:
             if isinstance(exc, IsADirectoryError):
@@ -551,7 +571,7 @@ class FileStore(FileReader, StateStore):
         try:
             yield
         finally:
-            fl.release()
+            cm.__exit__(None, None, None)
 
     # -- integrity ---------------------------------------------------------------
     @os_errors_as_store_errors

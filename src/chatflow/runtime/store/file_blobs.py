@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -84,11 +85,18 @@ class FileBlobs(FileLayout):
     def artifact_dir(self, instance_id: str, step: str) -> Path:
         check_instance_id(instance_id)
         check_step_name(step)
-        if not self.instance_dir(instance_id).is_dir():
-            raise InstanceNotFound(instance_id, str(self.root))
-        d = self.instance_dir(instance_id) / "tasks" / step
-        d.mkdir(parents=True, exist_ok=True)
-        return d
+        idir = os.path.join(self.root, "instances", instance_id)
+        d = os.path.join(idir, "tasks", step)
+        try:
+            os.mkdir(d)         # the common case: tasks/ exists, the step's dir not yet
+        except FileExistsError:
+            if not os.path.isdir(d):
+                raise
+        except FileNotFoundError:
+            if not os.path.isdir(idir):
+                raise InstanceNotFound(instance_id, str(self.root)) from None
+            os.makedirs(d, exist_ok=True)
+        return Path(d)
 
     @os_errors_as_store_errors
     def put_artifact(self, instance_id: str, step: str, name: str, data: bytes) -> ArtifactInfo:

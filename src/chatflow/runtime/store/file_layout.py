@@ -62,6 +62,9 @@ class FileLayout:
     def history_path(self, instance_id: str) -> Path:
         return self.instance_dir(instance_id) / "history.ndjson"
 
+    def mark_path(self, instance_id: str) -> Path:
+        return self.instance_dir(instance_id) / ".mark"
+
     def lock_path(self, instance_id: str) -> Path:
         return self.instance_dir(instance_id) / ".lock"
 

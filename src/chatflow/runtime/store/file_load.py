@@ -14,6 +14,7 @@ from typing import Any
 from chatflow.runtime.store.base import InstanceNotFound, StoreCorruption
 from chatflow.runtime.store.file_blobs import FileBlobs
 from chatflow.runtime.store.file_damage import JournalEnd, Mark, lost_history
+from chatflow.runtime.store.file_mark import MARK_BYTES, decode_mark
 from chatflow.runtime.store.journal import Commit, Scan, scan
 from chatflow.runtime.store.records import (
     Problem,
@@ -37,6 +38,7 @@ class Entry:
     steps: dict[str, StepRecord] | None = None  # state.steps, owned by the cache
     snap_offset: int = 0
     snap_bytes: int = 0
+    status_offset: int = -1  # the journal_offset of the status file we last wrote or read
     damage: Problem | None = None   # lost history: reads work, commits are refused
     journal: JournalEnd | None = None   # with `damage`: what the journal still holds
     marks: tuple[Mark, ...] = ()        # with `damage`: what was recorded
@@ -89,6 +91,14 @@ class FileReader(FileBlobs):
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
+    def _read_mark(self, instance_id: str) -> tuple[int, int, int] | None:
+        """(journal offset, rev, next_seq) from `.mark`, or None."""
+        try:
+            with open(self.mark_path(instance_id), "rb") as f:
+                return decode_mark(f.read(MARK_BYTES))
+        except OSError:
+            return None
+
     def _marks(self, instance_id: str, snap: dict[str, Any] | None,
                known: Entry | None) -> list[Mark]:
         marks = []
@@ -98,6 +108,9 @@ class FileReader(FileBlobs):
         sf = self.read_status_file(instance_id)
         if sf is not None:
             marks.append(Mark("the status file", sf[1], sf[0].rev, sf[2]))
+        mk = self._read_mark(instance_id)
+        if mk is not None:
+            marks.append(Mark("the commit mark (.mark)", *mk))
         if known is not None:
             marks.append(known.mark())
         return marks
@@ -195,6 +208,8 @@ class FileReader(FileBlobs):
         for c in result.commits:
             if c.rev <= status.rev:
                 continue
+            if c.create is None and c.rev != status.rev + 1:
+                return None     # a commit is unreadable: the full load reports it
             try:
                 status = StatusRecord.from_json(c.status)
             except (ValueError, KeyError, TypeError, AttributeError):
@@ -202,8 +217,13 @@ class FileReader(FileBlobs):
         last = last_event_seq(result)
         if last is not None:
             next_seq = last + 1
+        mark = self._read_mark(instance_id)
+        if mark is not None and (mark[1] > status.rev or (
+                mark[1] == status.rev and mark[0] > result.end)):
+            return None     # the journal lost commits the mark saw: full load
         return Entry(ino=ino, offset=result.end, seen_size=offset + len(data),
-                     status=status, next_seq=max(next_seq, status.seq + 1), snap_offset=-1)
+                     status=status, next_seq=max(next_seq, status.seq + 1), snap_offset=-1,
+                     status_offset=offset)
 
     def _catch_up(self, instance_id: str, entry: Entry) -> None:
         data, _ino = self._read_from(instance_id, entry.offset)

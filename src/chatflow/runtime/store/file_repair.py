@@ -20,7 +20,7 @@ import shutil
 import stat
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chatflow.runtime.store.atomic import fsync_dir
 from chatflow.runtime.store.base import InstanceNotFound, StoreCorruption, check_instance_id
@@ -88,8 +88,10 @@ def check_instance(store: FileStore, iid: str) -> list[Problem]:
                                 f"state.json is {what}; it will be rebuilt from history",
                                 repairable=bool(result.commits)
                                 and result.commits[0].create is not None))
-    problems.extend(_status_problems(store, iid, result.commits[-1].rev if result.commits
-                                     else 0, stale_matters=lost is None))
+    problems.extend(_status_problems(
+        store, iid, result.commits[-1].rev if result.commits else 0,
+        result.commits[-1].status.get("status") if result.commits else None,
+        stale_matters=lost is None))
     lock = store.lock_path(iid)
     kind = _kind_at(lock)
     if kind not in ("missing", "file"):
@@ -102,8 +104,11 @@ def check_instance(store: FileStore, iid: str) -> list[Problem]:
     return problems
 
 
-def _status_problems(store: FileStore, iid: str, journal_rev: int,
+def _status_problems(store: FileStore, iid: str, journal_rev: int, journal_status: Any,
                      stale_matters: bool) -> list[Problem]:
+    """A status file behind the journal is normal (it is rewritten only when
+    the status changes, with snapshots, and every STATUS_LAG_BYTES): it is
+    stale when it is ahead, or behind across a change of status."""
     path = store.status_path(iid)
     kind = _kind_at(path)
     if kind == "missing":
@@ -123,7 +128,10 @@ def _status_problems(store: FileStore, iid: str, journal_rev: int,
                         "rebuilt from state and history")]
     snap = store.read_snapshot(iid)
     true_rev = max(int(snap["rev"]) if snap is not None else 0, journal_rev)
-    if stale_matters and st.rev != true_rev:
+    true_status = journal_status if journal_rev >= true_rev or snap is None \
+        else snap["status"].get("status")
+    if stale_matters and (st.rev > true_rev or (st.rev < true_rev
+                                                and st.status != true_status)):
         return [Problem(iid, str(path), "stale-status",
                         f"status is at rev {st.rev} but the journal is at rev {true_rev}; "
                         "it will be rebuilt")]

@@ -18,7 +18,7 @@ import hashlib
 import json
 import threading
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -522,24 +522,45 @@ class SQLStore(StateStore):
 
     # -- artifacts ---------------------------------------------------------------------
     def put_artifact(self, instance_id: str, step: str, name: str, data: bytes) -> ArtifactInfo:
+        return self.put_artifacts(instance_id, step, [(name, data)])[0]
+
+    def put_artifacts(self, instance_id: str, step: str, items: Sequence[tuple[str, bytes]],
+                      *, durable: bool = True) -> list[ArtifactInfo]:
+        """One transaction for all of them; `durable=False` lets the dialect
+        skip the flush (`_begin_lazy_write`): the next durable commit's flush
+        covers it, the log being written in order."""
         check_instance_id(instance_id)
         check_step_name(step)
-        check_artifact_name(name)
+        for name, _data in items:
+            check_artifact_name(name)
+        if not items:
+            return []
         if not self.exists(instance_id):
             raise InstanceNotFound(instance_id, self._where())
         with self._mutex:
             conn = self._connection(create=True)
-            self._begin_write(conn)
+            end = self._begin_lazy_write(conn) if not durable else None
+            if end is None:
+                self._begin_write(conn)
             try:
-                self._x(conn, "INSERT INTO artifacts (instance_id, step, name, data) "
-                              "VALUES (?, ?, ?, ?) ON CONFLICT (instance_id, step, name) "
-                              "DO UPDATE SET data = excluded.data",
-                        (instance_id, step, name, self._blob(data)))
+                self._xmany(conn, "INSERT INTO artifacts (instance_id, step, name, data) "
+                                  "VALUES (?, ?, ?, ?) ON CONFLICT (instance_id, step, name) "
+                                  "DO UPDATE SET data = excluded.data",
+                            [(instance_id, step, name, self._blob(data))
+                             for name, data in items])
                 self._commit_tx(conn)
             except BaseException:
                 self._rollback(conn)
                 raise
-        return ArtifactInfo(instance_id, step, name, len(data))
+            finally:
+                if end is not None:
+                    end()
+        return [ArtifactInfo(instance_id, step, name, len(data)) for name, data in items]
+
+    def _begin_lazy_write(self, conn: Any) -> Callable[[], None] | None:
+        """Start a transaction whose commit need not be flushed, returning
+        what restores the connection afterwards; None: not supported here."""
+        return None
 
     def get_artifact(self, instance_id: str, step: str, name: str) -> bytes:
         check_instance_id(instance_id)

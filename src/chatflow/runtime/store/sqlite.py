@@ -10,16 +10,15 @@ blocks writers of other instances.
 
 from __future__ import annotations
 
+import os
 import sqlite3
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from chatflow.runtime.store.base import InstanceNotFound, LockTimeout, StoreError, check_instance_id
+from chatflow.runtime.store.flock import Flocks, FlockTimeout
 from chatflow.runtime.store.sql import SQLStore
 
 BUSY_TIMEOUT_MS = 60_000
@@ -54,14 +53,15 @@ class SQLiteStore(SQLStore):
         self.url = url or f"sqlite:///{self.path}"
         self._conn: sqlite3.Connection | None = None
         self._pid_conn: int = 0
-        self._locks: dict[str, filelock.FileLock] = {}
-        self._lock_mutex = threading.Lock()
+        self._flocks = Flocks()
+        self._flocks_pid = os.getpid()
+        self._lock_dir: str | None = None
+        self._known: set[str] = set()
 
     def _where(self) -> str:
         return str(self.path)
 
     def _connection(self, create: bool) -> Any | None:
-        import os
         if self._conn is not None and self._pid_conn == os.getpid():
             return self._conn
         self._conn = None
@@ -87,6 +87,17 @@ class SQLiteStore(SQLStore):
     def _begin_write(self, conn: Any) -> None:
         conn.execute("BEGIN IMMEDIATE")
 
+    def _begin_lazy_write(self, conn: Any) -> Callable[[], None] | None:
+        # WAL + synchronous=NORMAL: the commit is not fsync'd; the next FULL
+        # commit fsyncs the WAL, and with it every frame before its own.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            conn.execute("PRAGMA synchronous = FULL")
+            raise
+        return lambda: conn.execute("PRAGMA synchronous = FULL")
+
     def _migration(self, v: int) -> tuple[str, ...]:
         return _V3 if v == 3 else super()._migration(v)
 
@@ -101,24 +112,25 @@ class SQLiteStore(SQLStore):
     def lock(self, instance_id: str,
              timeout: float | None = None) -> AbstractContextManager[None]:
         check_instance_id(instance_id)
-        if not self.exists(instance_id):
+        if instance_id not in self._known and not self.exists(instance_id):
             raise InstanceNotFound(instance_id, self._where())
+        self._known.add(instance_id)    # instances are never deleted
         return self._lock_cm(instance_id, timeout)
 
     @contextmanager
     def _lock_cm(self, instance_id: str, timeout: float | None) -> Iterator[None]:
-        with self._lock_mutex:
-            fl = self._locks.get(instance_id)
-            if fl is None:
-                d = self.path.with_name(self.path.name + "-locks")
-                d.mkdir(exist_ok=True)
-                fl = filelock.FileLock(str(d / f"{instance_id}.lock"))
-                self._locks[instance_id] = fl
+        if self._flocks_pid != os.getpid():     # what the parent held is not ours
+            self._flocks, self._flocks_pid = Flocks(), os.getpid()
+        if self._lock_dir is None:
+            d = self.path.with_name(self.path.name + "-locks")
+            d.mkdir(exist_ok=True)
+            self._lock_dir = str(d)
         try:
-            fl.acquire(timeout=-1 if timeout is None else timeout)
-        except filelock.Timeout:
+            cm = self._flocks.hold(f"{self._lock_dir}/{instance_id}.lock", timeout)
+            cm.__enter__()
+        except FlockTimeout:
             raise LockTimeout(instance_id, timeout) from None
         try:
             yield
         finally:
-            fl.release()
+            cm.__exit__(None, None, None)
