@@ -36,7 +36,6 @@ from chatflow.runtime.store.base import (
     check_step_name,
 )
 from chatflow.runtime.store.records import (
-    INSTANCE_STATUSES,
     ArtifactInfo,
     Change,
     HistoryEvent,
@@ -54,6 +53,7 @@ from chatflow.runtime.store.records import (
     next_status,
     utc_now,
 )
+from chatflow.runtime.store.sql_repair import status_from_columns
 from chatflow.runtime.store.sql_schema import MIGRATIONS
 
 _PAGE = 500
@@ -595,13 +595,3 @@ class SQLStore(StateStore):
     def repair(self, instance_id: str) -> RepairReport:
         from chatflow.runtime.store.sql_repair import repair_instance
         return repair_instance(self, instance_id)
-
-
-def status_from_columns(row: Sequence[Any]) -> StatusRecord:
-    """A status rebuilt from an instance row's columns (`instance_id, rev,
-    seq, flow, status, feature_id, parent_instance_id, created_at`), for a
-    row whose `status_json` is damaged."""
-    status = str(row[4]) if row[4] in INSTANCE_STATUSES else "failed"
-    return StatusRecord(str(row[0]), str(row[3] or ""), status=status,
-                        feature_id=row[5], parent_instance_id=row[6],
-                        created_at=str(row[7] or ""), rev=int(row[1]), seq=int(row[2]))

@@ -10,17 +10,21 @@ that no `history_lost` event accounts for.  Commits never renumber on SQL
 the old `status_json` in `status.extra["repaired_status_json"]`.  Not
 detected: deleted `step_results` rows (no count of them is kept) and a
 deleted `instances` row (the instance is gone from every listing).
+`status_from_columns` rebuilds a status whose `status_json` is damaged from
+the row's own columns, so `list` keeps such an instance.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chatflow.runtime.store.atomic import dumps_str
 from chatflow.runtime.store.base import InstanceNotFound, check_instance_id
 from chatflow.runtime.store.records import (
+    INSTANCE_STATUSES,
     LOSS_EVENT,
     Change,
     NewEvent,
@@ -160,3 +164,13 @@ def _rebuild_status(store: SQLStore, iid: str) -> None:
             raise
         finally:
             store._cache.pop(iid, None)   # same rev, new status_json
+
+
+def status_from_columns(row: Sequence[Any]) -> StatusRecord:
+    """A status rebuilt from an instance row's columns (`instance_id, rev,
+    seq, flow, status, feature_id, parent_instance_id, created_at`), for a
+    row whose `status_json` is damaged."""
+    status = str(row[4]) if row[4] in INSTANCE_STATUSES else "failed"
+    return StatusRecord(str(row[0]), str(row[3] or ""), status=status,
+                        feature_id=row[5], parent_instance_id=row[6],
+                        created_at=str(row[7] or ""), rev=int(row[1]), seq=int(row[2]))
