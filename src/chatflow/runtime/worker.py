@@ -127,6 +127,10 @@ def main() -> int:
 
 def _preload() -> None:
     """Import what the first request of a worker would, once, before forking."""
+    import gc
+
+    import chatflow.runtime.actions.process
+    import chatflow.runtime.step_actions  # noqa: F401
     from chatflow.plugins import builtin_kind
     from chatflow.runtime.actions.kinds import runtime_for
 
@@ -134,6 +138,8 @@ def _preload() -> None:
         kind = builtin_kind(name)
         if kind is not None and kind.runtime is not None:
             runtime_for(kind)
+    gc.collect()
+    gc.freeze()  # the forks share these pages: no collection writes to them
 
 
 def zygote() -> int:

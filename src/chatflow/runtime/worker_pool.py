@@ -226,19 +226,29 @@ class WorkerPool:
         self._zygote: _Zygote | None = None
         self._zygote_pid = 0
 
+    def _ensure_zygote(self) -> _Zygote | None:
+        with self._zlock:
+            return self._zygote_locked()
+
+    def _zygote_locked(self) -> _Zygote | None:
+        z = self._zygote
+        if z is None or self._zygote_pid != os.getpid() or z.proc.poll() is not None:
+            try:
+                z = self._zygote = _Zygote()
+            except OSError:
+                self._zygote = None
+                return None
+            self._zygote_pid = os.getpid()
+        return z
+
     def fork_worker(self, errors: int) -> tuple[int, socket.socket] | None:
         """A worker forked by this process's zygote (started on first use;
         one that does not answer is replaced next time): its pid and socket,
         or None when there is no working zygote."""
         with self._zlock:  # one request at a time on the zygote's socket
-            z = self._zygote
-            if z is None or self._zygote_pid != os.getpid() or z.proc.poll() is not None:
-                try:
-                    z = self._zygote = _Zygote()
-                except OSError:
-                    self._zygote = None
-                    return None
-                self._zygote_pid = os.getpid()
+            z = self._zygote_locked()
+            if z is None:
+                return None
             forked = z.fork(errors)
             if forked is None:
                 self._zygote = None
@@ -266,8 +276,10 @@ class WorkerPool:
         worker.close()
 
     def prestart(self, count: int) -> None:
-        """Have `count` workers idle soon (forked in the background, so the
-        zygote's start-up overlaps the driver's claims and commits)."""
+        """Get ready to run `count` steps at once: start the zygote now (in the
+        background, so its start-up overlaps the driver's claims and commits);
+        each worker is forked when a step asks for one, a few ms. Without a
+        zygote, start `count` workers."""
         with self._lock:
             missing = count - len(self._idle) - self._starting
             if missing <= 0:
@@ -275,9 +287,13 @@ class WorkerPool:
             self._starting += missing
 
         def spawn() -> None:
+            if self._ensure_zygote() is not None:
+                with self._lock:
+                    self._starting -= missing
+                return
             for _ in range(missing):
                 try:
-                    w: _Worker | None = _Worker()
+                    w: _Worker | None = _Worker(standalone=True)
                 except OSError:
                     w = None
                 with self._lock:
