@@ -113,19 +113,21 @@ class _Worker:
             self.pid = self.proc.pid
             self._rfd, self._wfd = self.proc.stdout.fileno(), self.proc.stdin.fileno()
 
-    def alive(self) -> bool:
+    def running(self) -> bool:
+        """Whether its process is still there."""
         if self.closed:
             return False
         if self.proc is not None:
             return self.proc.poll() is None
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
+        return not _gone(self.pid)
+
+    def alive(self) -> bool:
+        """Whether an idle worker can take a request: running, and (as an idle
+        worker never writes) nothing to read, which would be end of input."""
+        if not self.running():
             return False
-        except PermissionError:
-            pass
-        # an idle worker never writes: something to read means end of input
-        return not (not self.buf and select.select([self._rfd], [], [], 0)[0])
+        return self.proc is not None \
+            or not (not self.buf and select.select([self._rfd], [], [], 0)[0])
 
     def exit_code(self) -> int | None:
         return None if self.proc is None else self.proc.returncode
@@ -153,14 +155,14 @@ class _Worker:
                     return None
                 self.buf.extend(chunk)
                 continue
-            if cancel.is_set() and self.alive():
+            if cancel.is_set() and self.running():
                 now = time.monotonic()
                 if killed_at is None:
                     killed_at = now
                     self.signal(signal.SIGTERM)
                 elif now - killed_at > _KILL_GRACE_S:
                     self.signal(signal.SIGKILL)
-            elif not self.alive():
+            elif not self.running() and not select.select([self._rfd], [], [], 0)[0]:
                 return None
         i = self.buf.index(b"\n")
         line = bytes(self.buf[:i])
@@ -186,20 +188,14 @@ class _Worker:
         """Kill the worker and reap it (a cancelled or broken one)."""
         if self.closed:
             return
-        if self.alive():
+        if self.running():
             self.signal(signal.SIGKILL)
         if self.proc is not None:
             with contextlib.suppress(Exception):
                 self.proc.wait(timeout=10)
         else:  # the zygote reaps it; wait until it is gone
             deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                try:
-                    os.kill(self.pid, 0)
-                except ProcessLookupError:
-                    break
-                except PermissionError:
-                    pass
+            while time.monotonic() < deadline and not _gone(self.pid):
                 time.sleep(0.002)
         self.closed = True
         files: list[IO[bytes] | socket.socket | None] = [self.sock, self.errors]
@@ -209,6 +205,22 @@ class _Worker:
             with contextlib.suppress(Exception):
                 if f is not None:
                     f.close()
+
+
+def _gone(pid: int) -> bool:
+    """Whether a forked worker has exited (a zombie counts as gone: once the
+    zygote is gone, nobody may reap its orphans)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[:1] == [b"Z"]
+    except OSError:
+        return False
 
 
 class WorkerPool:
