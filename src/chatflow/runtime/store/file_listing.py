@@ -60,7 +60,8 @@ class ListCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.entries: dict[str, tuple[Key, dict[str, Any]]] = {}
+        # id -> [key as a list, status JSON]; checked when used, not here
+        self.entries: dict[str, Any] = {}
         self.changed = False
         try:
             doc = json.loads(path.read_bytes())
@@ -68,31 +69,28 @@ class ListCache:
             self.changed = path.exists()  # damaged: rewrite it
             return
         raw = doc.get("instances") if isinstance(doc, dict) else None
-        if not isinstance(raw, dict):
+        if isinstance(raw, dict):
+            self.entries = raw
+        else:
             self.changed = True
-            return
-        for iid, item in raw.items():
-            if isinstance(item, list) and len(item) == 2 and isinstance(item[1], dict) \
-                    and isinstance(item[0], list) and len(item[0]) == 5 \
-                    and all(isinstance(x, int) for x in item[0]):
-                k = item[0]
-                self.entries[str(iid)] = ((k[0], k[1], k[2], k[3], k[4]), item[1])
-            else:
-                self.changed = True
 
     def get(self, instance_id: str, key: Key | None) -> dict[str, Any] | None:
         """The cached status JSON when the files still match `key`."""
         if key is None:
             return None
-        hit = self.entries.get(instance_id)
-        return hit[1] if hit is not None and hit[0] == key else None
+        item = self.entries.get(instance_id)
+        if isinstance(item, list) and len(item) == 2 and item[0] == list(key) \
+                and isinstance(item[1], dict):
+            return item[1]
+        return None
 
     def put(self, instance_id: str, key: Key | None, status: dict[str, Any]) -> None:
         if key is None:
             self.drop(instance_id)
             return
-        if self.entries.get(instance_id) != (key, status):
-            self.entries[instance_id] = (key, status)
+        item = [list(key), status]
+        if self.entries.get(instance_id) != item:
+            self.entries[instance_id] = item
             self.changed = True
 
     def drop(self, instance_id: str) -> None:
@@ -109,7 +107,7 @@ class ListCache:
         lost in a power cut is rebuilt by the next listing)."""
         if not self.changed:
             return
-        doc = {"instances": {iid: [list(k), st] for iid, (k, st) in self.entries.items()}}
+        doc = {"instances": self.entries}
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, json.dumps(doc, separators=(",", ":")).encode("utf-8"),
@@ -130,8 +128,9 @@ def file_inventory(self: FileStore, feature_id: str | None = None) -> Inventory:
         ids = all_ids(self._instances(), cache.entries)
         cache.keep_only(ids)
     out = Inventory()
+    inst = str(self._instances())  # plain strings: no pathlib per instance
     for iid in sorted(ids):
-        key = file_key(self._hist(iid), _status_file(self._hist(iid)))
+        key = file_key(f"{inst}/{iid}/history.ndjson", f"{inst}/{iid}.json")
         hit = cache.get(iid, key) if iid not in self._cache else None
         if hit is not None:
             try:
@@ -171,10 +170,6 @@ def file_inventory(self: FileStore, feature_id: str | None = None) -> Inventory:
     cache.save()
     return out
 
-
-def _status_file(history: str) -> str:
-    """`instances/ID.json` from `instances/ID/history.ndjson`."""
-    return f"{history[:-len('/history.ndjson')]}.json"
 
 def all_ids(inst: Path, known: Collection[str] = ()) -> set[str]:
     """Every instance with any of its files in `inst`: a journal, a snapshot
