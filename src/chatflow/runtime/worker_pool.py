@@ -43,8 +43,11 @@ class _Zygote:
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
+            # its workers write their stderr to files of their own; a zygote
+            # that fails is replaced by standalone workers, which report why
             self.proc = subprocess.Popen([*_WORKER_CMD, "--zygote"], stdin=theirs.fileno(),
-                                         stdout=subprocess.DEVNULL, close_fds=True)
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         close_fds=True)
         finally:
             theirs.close()
         self.chan = ours
