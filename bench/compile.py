@@ -4,13 +4,17 @@ takes to parse the same text with the same grammar; plus the cold start of the
 `chatflow` command.
 
 Goals (issue 2): end-to-end ≤ 1.5x the bare lark parse, checking plus IR ≤ 0.5x
-of it; 10x the steps ≤ 11x the time; ≤ 150 MB extra memory at 10,000 steps;
+of it; 10x the steps ≤ 11x the time; (issue 9) the peak RSS of the whole
+`chatflow compile` process on 10,000 steps ≤ 1.4x that of a bare lark parse
+process of the same file (measured from wait4's ru_maxrss, alternating rounds,
+`--baseline SRC` adds the same command with another source tree);
 `chatflow --version` ≤ 100 ms and `chatflow lint examples/feature.flow` ≤ 250 ms
 (whole process, median of 5). These ratios are measured here, not in the tests
 (tests/compiler/test_lower_perf.py counts calls instead: timing flakes under load).
 
 Usage: python bench/compile.py [--sizes 100,1000,10000] [--repeat 3]
-                               [--profile N] [--no-cold-start]
+                               [--profile N] [--no-cold-start] [--rss-steps 10000]
+                               [--rss-rounds 3] [--baseline SRC] [--rss-only]
 """
 
 from __future__ import annotations
@@ -203,6 +207,69 @@ def profile(steps: int) -> None:
     print(out.getvalue())
 
 
+LARK_ONLY = """\
+import sys
+from importlib import resources
+from lark import Lark
+grammar = resources.files("chatflow.dsl").joinpath("flow.lark").read_text("utf-8")
+Lark(grammar, parser="lalr", start="module").parse(open(sys.argv[1], encoding="utf-8").read())
+"""
+
+
+def _rss_run(cmd: list[str], src: str) -> tuple[float, float]:
+    """Peak RSS (MiB, the child's ru_maxrss from wait4) and wall seconds of
+    one whole process."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = src
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0,):
+        raise SystemExit(f"{' '.join(cmd)} failed (exit {proc.returncode})")
+    return usage.ru_maxrss / 1024, wall
+
+
+def rss_table(steps: int, rounds: int, baseline: str | None) -> bool:
+    """Whole-process peak RSS of `chatflow compile FILE -o OUT` next to a bare
+    lark parse process of the same file (same grammar, LALR), in alternating
+    rounds; the goal (issue 9): ≤ 1.4x the lark process."""
+    src_here = str(REPO / "src")
+    with tempfile.TemporaryDirectory() as tmp:
+        flow = os.path.join(tmp, "bench.flow")
+        Path(flow).write_text(generate_flow(steps), encoding="utf-8")
+        lark_py = os.path.join(tmp, "lark_only.py")
+        Path(lark_py).write_text(LARK_ONLY, encoding="utf-8")
+        out = os.path.join(tmp, "out.json")
+        variants = [("bare lark parse (floor)", [sys.executable, lark_py, flow], src_here),
+                    ("chatflow compile", [sys.executable, "-m", "chatflow", "compile", flow,
+                                          "-o", out], src_here)]
+        if baseline:
+            variants.append(("chatflow compile (baseline)", variants[1][1], baseline))
+        rss: dict[str, list[float]] = {}
+        walls: dict[str, list[float]] = {}
+        for r in range(rounds):
+            for label, cmd, src in variants:
+                mb, wall = _rss_run(cmd, src)
+                rss.setdefault(label, []).append(mb)
+                walls.setdefault(label, []).append(wall)
+                sys.stderr.write(f"  round {r + 1}/{rounds} {label}: {mb:.1f} MiB {wall:.2f} s\n")
+    floor = statistics.median(rss[variants[0][0]])
+    print(f"\npeak RSS of the whole process, {steps} steps, {rounds} alternating rounds")
+    print("| process | RSS min MiB | RSS median MiB | x lark (median) | wall min s "
+          "| wall median s |")
+    print("|---|---|---|---|---|---|")
+    for label, _, _ in variants:
+        med = statistics.median(rss[label])
+        print(f"| {label} | {min(rss[label]):.1f} | {med:.1f} | {med / floor:.2f} "
+              f"| {min(walls[label]):.2f} | {statistics.median(walls[label]):.2f} |")
+    ratio = statistics.median(rss["chatflow compile"]) / floor
+    met = ratio <= 1.4
+    print(f"compile RSS / bare lark RSS: {ratio:.2f}   goal <= 1.4  {'ok' if met else 'MISSED'}")
+    return met
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:9.1f}"
 
@@ -214,7 +281,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", type=int, default=0, metavar="STEPS",
                     help="print a cProfile of compiling a flow of STEPS steps and exit")
     ap.add_argument("--no-cold-start", action="store_true")
+    ap.add_argument("--rss-steps", type=int, default=10000,
+                    help="flow size of the peak-RSS table (0: skip it)")
+    ap.add_argument("--rss-rounds", type=int, default=3)
+    ap.add_argument("--baseline", metavar="SRC",
+                    help="also measure `chatflow compile` with this source tree on PYTHONPATH")
+    ap.add_argument("--rss-only", action="store_true", help="only the peak-RSS table")
     args = ap.parse_args(argv)
+    if args.rss_only:
+        return 0 if rss_table(args.rss_steps, args.rss_rounds, args.baseline) else 1
     if args.profile:
         profile(args.profile)
         return 0
@@ -223,9 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     # warm up imports and caches so the first size is not charged for them
     measure(10, 1, lark_parser)
 
-    print("CPU time per phase (best of the repeats), tracemalloc peak for one compile")
+    print("CPU time per phase (best of the repeats); tracemalloc peak of one compile "
+          "(Python objects only: see the RSS table for the process)")
     print(f"{'steps':>6} {'lines':>7} {'parse ms':>9} {'check ms':>9} {'IR ms':>9} "
-          f"{'total ms':>9} {'lark ms':>9} {'total/lark':>10} {'lines/s':>9} {'peak MB':>8}")
+          f"{'total ms':>9} {'lark ms':>9} {'total/lark':>10} {'lines/s':>9} {'traced MB':>9}")
     rows: list[tuple[int, Timing, int, float]] = []
     for n in sizes:
         timing, lines, peak = measure(n, args.repeat if n < 10000 else max(1, args.repeat - 1),
@@ -233,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((n, timing, lines, peak))
         print(f"{n:>6} {lines:>7} {_ms(timing.parse)} {_ms(timing.check)} {_ms(timing.ir)} "
               f"{_ms(timing.total)} {_ms(timing.bare)} {timing.total / timing.bare:>10.2f} "
-              f"{lines / timing.total:>9.0f} {peak:>8.1f}", flush=True)
+              f"{lines / timing.total:>9.0f} {peak:>9.1f}", flush=True)
 
     print()
     worst_ratio = max(t.total / t.bare for _, t, _, _ in rows)
@@ -247,11 +323,8 @@ def main(argv: list[str] | None = None) -> int:
             ratio = t2.total / t1.total
             print(f"scaling {n1} -> {n2} steps: {ratio:.1f}x   goal <= 11x  "
                   f"{'ok' if ratio <= 11 else 'MISSED'}")
-    big = [r for r in rows if r[0] == 10000]
-    if big:
-        peak = big[0][3]
-        print(f"extra memory at 10,000 steps: {peak:.1f} MB   goal <= 150 MB  "
-              f"{'ok' if peak <= 150 else 'MISSED'}")
+    if args.rss_steps:
+        rss_table(args.rss_steps, args.rss_rounds, args.baseline)
 
     if not args.no_cold_start:
         print()

@@ -1,6 +1,7 @@
 """Wall time of a parallel group under each `parallelism` strategy (issue 4).
 
     python bench/parallel.py [--steps 8] [--sleep 1] [--backend file|sqlite] [--json]
+                             [--rounds 5] [--baseline SRC] [--all]
 
 Eight steps that each `sleep 1` sit in one `parallel g max N` group. The flow
 runs through the public API (`WorkflowEngine`) on a fresh state store in a
@@ -10,14 +11,18 @@ temporary directory, once per case:
 |---|---|
 | sequential, max 8 | about 8 s (one at a time) |
 | concurrent, max 8 | under 2 s (threads) |
-| parallel, max 8   | under 2 s (worker processes) |
+| parallel, max 8   | under 1.5 s, every run (forked workers; issue 9) |
 | concurrent, max 2 | about 4 s (two at a time) |
 | parallel, max 2   | about 4 s |
 
 "About N s" is met between N - 0.1 and 1.1 N + 0.25 s (the sleeps alone take
-N s; the rest is process start-up and commits). The table shows the wall time from
-start to finish of each instance (compiling excluded), the goal, and whether
-it was met; the exit code is 1 when a goal was missed or a run failed.
+N s; the rest is process start-up and commits). Only the two `max 8` cases
+with workers run unless `--all`. Each run is a fresh process (so the worker
+pool starts cold, as in `chatflow run`), in alternating rounds; `--baseline
+SRC` adds the parallel case run with another source tree (e.g. a copy of
+main's src). The table shows min, median and max wall time from start to
+finish of each instance (compiling excluded), the goal, and whether it was
+met; the exit code is 1 when a goal was missed or a run failed.
 """
 
 from __future__ import annotations
@@ -98,33 +103,67 @@ def run_case(case: Case, steps: int, sleep: float, backend: str) -> dict[str, An
             "goal": case.goal, "met": met, "status": final.status, "steps_ok": ran}
 
 
+def child(argv: list[str]) -> int:
+    """One measurement in this process: `--child PARALLELISM MAX STEPS SLEEP BACKEND`."""
+    parallelism, mx, steps, sleep, backend = argv
+    case = Case(parallelism, int(mx), 0.0, float("inf"), "")
+    row = run_case(case, int(steps), float(sleep), backend)
+    ok = row["status"] == "succeeded" and row["steps_ok"] == int(steps)
+    print(json.dumps({"wall_s": row["wall_s"], "ok": int(ok)}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        return child(argv[1:])
+    from alternate import Variant, alternate, table
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--sleep", type=float, default=1.0)
     ap.add_argument("--backend", choices=("file", "sqlite"), default="file")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--baseline", metavar="SRC",
+                    help="also run the parallel case with this source tree on PYTHONPATH")
+    ap.add_argument("--all", action="store_true",
+                    help="every case of the table above, not only parallel and concurrent")
     ap.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = ap.parse_args(argv)
+    chosen = [c for c in cases(args.steps, args.sleep)
+              if args.all or (c.max == args.steps and c.parallelism != "sequential")]
+    variants: list[tuple[Case, Variant]] = []
+    for c in chosen:
+        cargs = [c.parallelism, str(c.max), str(args.steps), str(args.sleep), args.backend]
+        variants.append((c, Variant(f"{c.parallelism} max {c.max}", cargs)))
+        if args.baseline and c.parallelism == "parallel":
+            variants.append((c, Variant(f"{c.parallelism} max {c.max} (baseline)", cargs,
+                                        args.baseline)))
+    samples = alternate(__file__, [v for _, v in variants], args.rounds)
     rows = []
-    for case in cases(args.steps, args.sleep):
-        row = run_case(case, args.steps, args.sleep, args.backend)
-        rows.append(row)
-        if not args.json:
-            sys.stderr.write(f"  {case.parallelism} max {case.max}: {row['wall_s']} s\n")
+    for c, v in variants:
+        s = samples[v.label]
+        worst = max(s.values["wall_s"])
+        ok = min(s.values["ok"]) == 1
+        goal = c.goal
+        met = ok and all(c.low <= w < c.high for w in s.values["wall_s"])
+        if c.parallelism == "parallel" and c.max == args.steps:
+            goal = f"< {args.sleep + 0.5:g} s every run"
+            met = ok and worst < args.sleep + 0.5
+        rows.append({"case": v.label, "min": s.min("wall_s"), "median": s.median("wall_s"),
+                     "max": worst, "goal": goal, "met": met, "all_succeeded": ok})
     if args.json:
         print(json.dumps(rows, indent=2))
-    else:
-        print(f"{args.steps} steps of `sleep {args.sleep:g}` in `parallel g max N` "
-              f"({args.backend} store)\n")
-        print("| parallelism | max | wall s | goal | met |")
-        print("|---|---|---|---|---|")
-        for r in rows:
-            mark = "yes" if r["met"] else "NO"
-            note = "" if r["status"] == "succeeded" else f" ({r['status']}, " \
-                f"{r['steps_ok']}/{args.steps} steps ok)"
-            print(f"| {r['parallelism']} | {r['max']} | {r['wall_s']:.2f} | {r['goal']} "
-                  f"| {mark}{note} |")
-    return 0 if all(r["met"] for r in rows) else 1
+        return 0
+    print(f"\n{args.steps} steps of `sleep {args.sleep:g}` in `parallel g max N` "
+          f"({args.backend} store), wall s from start to finish (compile excluded), "
+          f"a fresh process per run, {args.rounds} alternating rounds; floor: the sleep "
+          f"itself, {args.sleep:g} s; peer: `concurrent` (threads, no process)\n")
+    print(table(["case", "min", "median", "max", "goal", "met"],
+                [[r["case"], f"{r['min']:.2f}", f"{r['median']:.2f}", f"{r['max']:.2f}",
+                  r["goal"], ("yes" if r["met"] else "NO")
+                  + ("" if r["all_succeeded"] else " (a run failed)")] for r in rows]))
+    return 0 if all(r["met"] for r in rows if "baseline" not in r["case"]) else 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import json
 import os
 import stat
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -57,9 +57,11 @@ def print_diagnostics(
     out.flush()
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, text: str | Callable[[TextIO], object]) -> None:
     """Write `text` to `path` through a temporary file in the same directory and a
-    rename, so readers never see half a file.
+    rename, so readers never see half a file. `text` may be a function that
+    writes the text to the file it is given (a large IR is written as it is
+    produced, never held whole in memory).
 
     A symlink is written through: the file it points to is replaced and the
     link stays. An existing file keeps its permission bits (and its owner and
@@ -94,7 +96,10 @@ def write_atomic(path: str, text: str) -> None:
                 with contextlib.suppress(PermissionError):
                     os.fchown(fd, st.st_uid, st.st_gid)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+            if isinstance(text, str):
+                fh.write(text)
+            else:
+                text(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -168,7 +173,7 @@ def compile_target(target: str, output: str | None = None, source_info: bool = T
     from chatflow.compiler import api
 
     path, flow = api.split_target(target)
-    text: str | None = None
+    text: str | Callable[[TextIO], object] | None = None
     if emit == "ast":
         tree = api.ast_of(path)
         diags, sources = tree.diagnostics, tree.sources
@@ -179,17 +184,24 @@ def compile_target(target: str, output: str | None = None, source_info: bool = T
     else:
         result = api.compile_path(path, flow=flow, source_info=source_info)
         diags, sources = result.diagnostics, result.sources
-        if result.ir is not None and not has_errors(diags):
+        ir = result.ir
+        del result
+        if ir is not None and not has_errors(diags):
             from chatflow.compiler import ir as ir_mod
 
-            text = ir_mod.dumps(result.ir)
+            doc = ir
+
+            def text(fh: TextIO) -> None:  # written as it is produced (memory)
+                ir_mod.dump(doc, fh.write)
     print_diagnostics(diags, sources)
     if has_errors(diags) or text is None:
         return EXIT_ERRORS
     if output:
         write_atomic(output, text)
-    else:
+    elif isinstance(text, str):
         sys.stdout.write(text)
+    else:
+        text(sys.stdout)
     return EXIT_OK
 
 

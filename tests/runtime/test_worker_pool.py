@@ -101,3 +101,38 @@ def test_worker_answers_json_lines_in_order(tmp_path: Path) -> None:
         w.close()
     assert not w.alive()
     POOL.close()
+
+
+def _ask_pid(w: _Worker, tmp: Path) -> int:
+    ans = w.ask({"type": "shell", "rendered": {"command": "echo $PPID"}, "instance_id": "x",
+                 "step": "s", "attempt": 1, "workdir": str(tmp), "task_dir": str(tmp / "t"),
+                 "environ": dict(os.environ)}, threading.Event())
+    assert ans is not None and ans["ok"], ans
+    return int(ans["fields"]["stdout"])
+
+
+def test_workers_are_forked_by_one_zygote_and_a_dead_zygote_is_replaced(tmp_path: Path) -> None:
+    first, second = _Worker(), _Worker()
+    try:
+        assert first.proc is None and second.proc is None  # forked, not started
+        assert _ask_pid(first, tmp_path) == first.pid and _ask_pid(second, tmp_path) == second.pid
+        zygote = POOL._zygote
+        assert zygote is not None
+        zygote.proc.kill()
+        zygote.proc.wait()
+        third = _Worker()  # a new zygote forks it
+        try:
+            assert third.proc is None and _ask_pid(third, tmp_path) == third.pid
+            assert POOL._zygote is not None and POOL._zygote is not zygote
+        finally:
+            third.close()
+        standalone = _Worker(standalone=True)
+        try:
+            assert standalone.proc is not None and _ask_pid(standalone, tmp_path) == standalone.pid
+        finally:
+            standalone.close()
+    finally:
+        first.close()
+        second.close()
+        POOL.close()
+    assert not first.alive()

@@ -171,6 +171,9 @@ def _compile_path(path: str, flow: str | None, source_info: bool) -> CompileResu
     from chatflow.compiler.lower import LoweringError, lower
 
     entry = select_flow(program, flow)
+    # expression types and reads are the rules' (all run by now), not
+    # lowering's: free them before the IR is built (peak memory)
+    checked.typed.clear()
     try:
         ir = lower(checked, entry, source_info=source_info)
     except LoweringError as e:  # a checker gap: say so instead of a traceback

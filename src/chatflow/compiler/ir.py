@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = [
     "IR_VERSION",
     "MAX_EXPR_DEPTH",
     "SUPPORTED_VERSIONS",
+    "dump",
     "dumps",
     "duration_text",
     "expr_text",
@@ -73,6 +74,13 @@ def dumps(doc: dict[str, Any]) -> str:
     _write(doc, "\n", buf.write)
     buf.write("\n")
     return buf.getvalue()
+
+
+def dump(doc: dict[str, Any], write: Callable[[str], object]) -> None:
+    """Write `dumps(doc)` piece by piece through `write` (a file's `write`):
+    the whole text of a large IR is never in memory at once."""
+    _write(doc, "\n", write)
+    write("\n")
 
 
 _encode_str = json.encoder.encode_basestring  # the C version when available

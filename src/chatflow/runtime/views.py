@@ -164,13 +164,17 @@ def _own_spent(state: Any) -> dict[str, int]:
     return {k: int(raw.get(k, 0) or 0) for k in QUOTA_KEYS}
 
 
-def quota_view(engine: Any, instance_id: str, info: Mapping[str, Any]) -> dict[str, Any] | None:
+def quota_view(engine: Any, instance_id: str, info: Mapping[str, Any],
+               limits_seen: dict[tuple[str, str], Any] | None = None
+               ) -> dict[str, Any] | None:
     """`{"tokens": {"limit", "spent"}, ...}` for the quotas the instance's flow
     sets (None when it sets none). Spending is the instance's tree: its own
     plus its descendants'. Uses the engine's figure (`quota` in the status
     object, or `extra.spent_tree`) when it records one, else sums `extra.spent`
     down the tree; wall time is the instance's elapsed time minus the time it
-    waited for people (`wall_ms.waiting_ms`)."""
+    waited for people (`wall_ms.waiting_ms`). `limits_seen` keeps each pinned
+    flow's limits across calls (a tree of a thousand sub-flows of one flow
+    reads its IR once)."""
     if info.get("quota") is not None:
         return dict(info["quota"])
     from chatflow.runtime.quota import Spending, limits_from_settings, quota_status, wall_clock
@@ -179,9 +183,15 @@ def quota_view(engine: Any, instance_id: str, info: Mapping[str, Any]) -> dict[s
     state = store.load_state(instance_id)
     if state.ir_ref is None:
         return None
-    ir = store.load_ir(state.ir_ref)
-    flow_key = str((state.extra or {}).get("flow_key") or ir.get("entry"))
-    limits = limits_from_settings((ir.get("flows", {}).get(flow_key) or {}).get("settings"))
+    seen_key = (state.ir_ref.sha256, str((state.extra or {}).get("flow_key") or ""))
+    if limits_seen is not None and seen_key in limits_seen:
+        limits = limits_seen[seen_key]
+    else:
+        ir = store.load_ir(state.ir_ref)
+        flow_key = str((state.extra or {}).get("flow_key") or ir.get("entry"))
+        limits = limits_from_settings((ir.get("flows", {}).get(flow_key) or {}).get("settings"))
+        if limits_seen is not None:
+            limits_seen[seen_key] = limits
     if not limits:
         return None
     tree_spent = (state.extra or {}).get("spent_tree")
@@ -217,10 +227,11 @@ def _descendants(engine: Any, instance_id: str) -> list[str]:
     return out
 
 
-def status_with_quota(engine: Any, instance_id: str) -> dict[str, Any]:
+def status_with_quota(engine: Any, instance_id: str,
+                      limits_seen: dict[tuple[str, str], Any] | None = None) -> dict[str, Any]:
     """The status object, with `quota` when the flow sets quotas."""
     info: dict[str, Any] = engine.status(instance_id).to_dict()
-    quota = quota_view(engine, instance_id, info)
+    quota = quota_view(engine, instance_id, info, limits_seen)
     if quota:
         info["quota"] = quota
     else:
@@ -286,11 +297,43 @@ class TreeNode:
         return out
 
 
+def _finished_node(engine: Any, iid: str, step: str | None,
+                   limits_seen: dict[tuple[str, str], Any]) -> tuple[TreeNode, bool] | None:
+    """A finished instance's node straight from its stored records (no
+    instance lock, no flow graph: a fan-out of a thousand finished sub-flows
+    is drawn in a fraction of a second), and whether it has children; None
+    when the full status is needed (still going, a step waiting, quotas)."""
+    store = engine.store
+    st = store.load_status(iid)
+    if st.status not in ("succeeded", "failed", "cancelled"):
+        return None
+    state = store.load_state(iid)
+    if state.ir_ref is None or any(r.status == "waiting_approval"
+                                   for r in state.steps.values()):
+        return None
+    seen_key = (state.ir_ref.sha256, str((state.extra or {}).get("flow_key") or ""))
+    if limits_seen.get(seen_key, True):  # unknown yet, or the flow sets quotas
+        return None
+    return (TreeNode(iid, st.flow, st.status, st.progress, st.depth, step, st.error,
+                     (), None, []), bool(state.children))
+
+
 def instance_tree(engine: Any, instance_id: str) -> TreeNode:
     """The instance and its sub-flows."""
 
+    limits_seen: dict[tuple[str, str], Any] = {}
+    has_children: set[str] = set()
+
     def node(iid: str, step: str | None) -> TreeNode:
-        info = status_with_quota(engine, iid)
+        light = _finished_node(engine, iid, step, limits_seen)
+        if light is not None:
+            sub, children = light
+            if children:
+                has_children.add(iid)
+            return sub
+        info = status_with_quota(engine, iid, limits_seen)
+        if info.get("children"):
+            has_children.add(iid)
         return TreeNode(iid, info["flow"], info["status"], info["progress"],
                         info.get("depth", 0), step, info.get("error"),
                         tuple(_own_waits(info)), info.get("quota") or None, [])
@@ -300,6 +343,8 @@ def instance_tree(engine: Any, instance_id: str) -> TreeNode:
     todo = [root]
     while todo:
         current = todo.pop()
+        if current.instance_id not in has_children:
+            continue
         steps = _called_by(engine, current.instance_id)
         for child in _children(engine, current.instance_id):
             if child in seen:  # a corrupt store must not loop forever

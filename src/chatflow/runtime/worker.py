@@ -1,6 +1,7 @@
 """A worker process of the `parallel` strategy: run step actions, one at a time.
 
-    python -m chatflow.runtime.worker      (JSON lines in, JSON lines out)
+    python -m chatflow.runtime.worker           (JSON lines in, JSON lines out)
+    python -m chatflow.runtime.worker --zygote  (forks workers; see below)
 
 Each request (one JSON line on stdin) holds the action type, the values the
 engine already rendered and the driver's environment; each answer (one JSON
@@ -11,14 +12,24 @@ driver. SIGTERM, or the driver's death (the parent pid changes), cancels the
 running action (which kills its process group); a cancelled worker answers
 and exits, it is never reused. End of input, or `IDLE_S` without a request,
 ends the worker.
+
+With `--zygote` the process imports the worker code once and then forks a
+worker for each request on its stdin, a Unix socket: one byte with two file
+descriptors (the worker's socket, used as its stdin and stdout, and its
+stderr); it answers with the new worker's pid on a line. It stays
+single-threaded (so forking is safe), ignores SIGINT (Ctrl-C is the
+driver's and the workers' to handle), lets the kernel reap its children,
+and exits at the end of its input (the driver closed it or died).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
 import signal
+import socket
 import sys
 import threading
 from types import FrameType
@@ -109,6 +120,80 @@ def serve() -> int:
 
 
 def main() -> int:
+    if sys.argv[1:] == ["--zygote"]:
+        return zygote()
+    return main_worker()
+
+
+def _preload() -> None:
+    """Import what the first request of a worker would, once, before forking."""
+    import gc
+
+    import chatflow.runtime.actions.process
+    import chatflow.runtime.step_actions  # noqa: F401
+    from chatflow.plugins import builtin_kind
+    from chatflow.runtime.actions.kinds import runtime_for
+
+    for name in ("shell", "python"):
+        kind = builtin_kind(name)
+        if kind is not None and kind.runtime is not None:
+            runtime_for(kind)
+    gc.collect()
+    gc.freeze()  # the forks share these pages: no collection writes to them
+
+
+def zygote() -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    _preload()
+    chan = socket.socket(fileno=0)
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(chan, 16, 2)
+        except OSError:
+            return 0
+        if not msg:
+            return 0
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            _become_worker(chan, fds[0], fds[1])
+        for fd in fds:
+            os.close(fd)
+        try:
+            chan.sendall(f"{pid}\n".encode())
+        except OSError:
+            return 0
+
+
+def _become_worker(chan: socket.socket, conn: int, errors: int) -> None:
+    """In a fork of the zygote: serve requests on `conn`; never returns."""
+    code = 1
+    try:
+        chan.detach()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.dup2(conn, 0)
+        os.dup2(conn, 1)
+        os.dup2(errors, 2)
+        os.close(conn)
+        os.close(errors)
+        code = main_worker()
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def main_worker() -> int:
     try:
         return serve()
     except BrokenPipeError:  # the driver went away

@@ -29,7 +29,7 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any
@@ -49,8 +49,9 @@ from chatflow.runtime.store.base import (
     store_io_error,
 )
 from chatflow.runtime.store.file_blobs import safe_name
-from chatflow.runtime.store.file_index import add_to_index, read_index
+from chatflow.runtime.store.file_index import add_to_index
 from chatflow.runtime.store.file_layout import stamp
+from chatflow.runtime.store.file_listing import all_ids, file_inventory
 from chatflow.runtime.store.file_load import (
     Entry,
     FileReader,
@@ -254,53 +255,10 @@ class FileStore(FileReader, StateStore):
 
     @os_errors_as_store_errors
     def inventory(self, feature_id: str | None = None) -> Inventory:
-        ids: set[str]
-        if feature_id is not None:
-            index = read_index(self._index_path())
-            ids = set(index.get(feature_id, [])) if index is not None else self._all_ids()
-        else:
-            ids = self._all_ids()
-        out = Inventory()
-        for iid in sorted(ids):
-            try:
-                with self._mutex:
-                    entry = self._refresh(iid, need_state=False)
-            except InstanceNotFound:
-                continue
-            except StoreCorruption as exc:
-                out.damaged[iid] = exc.problems
-                continue
-            except OSError as exc:
-                out.damaged[iid] = [Problem(iid, str(exc.filename or self.instance_dir(iid)),
-                                            "unreadable", str(store_io_error(exc)),
-                                            repairable=False)]
-                continue
-            if feature_id is not None and entry.status.feature_id != feature_id:
-                continue
-            out.statuses.append(entry.status)
-            if entry.damage is not None:
-                out.damaged[iid] = [entry.damage]
-        out.statuses.sort(key=lambda s: (s.created_at, s.instance_id))
-        return out
+        return file_inventory(self, feature_id)
 
-    def _all_ids(self) -> set[str]:
-        """Every instance with any of its files: a journal, a snapshot or a status."""
-        inst = self._instances()
-        if not inst.is_dir():
-            return set()
-        out: set[str] = set()
-        for p in inst.iterdir():
-            name = p.name
-            if name.startswith("."):
-                continue
-            if name.endswith(".json") and p.is_file():
-                name = name[:-len(".json")]
-            elif not (p.is_dir() and any(os.path.lexists(p / f) for f in (
-                    "history.ndjson", "state.json"))):
-                continue
-            if _valid_id(name):
-                out.add(name)
-        return out
+    def _all_ids(self, known: Collection[str] = ()) -> set[str]:
+        return all_ids(self._instances(), known)
 
     @os_errors_as_store_errors
     def iter_history(self, instance_id: str, from_seq: int = 1) -> Iterator[HistoryEvent]:
@@ -600,9 +558,3 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def _valid_id(name: str) -> bool:
-    try:
-        check_instance_id(name)
-    except StoreError:
-        return False
-    return True
