@@ -240,7 +240,8 @@ EXPR_LEAVES: dict[str, Mapping[str, Shape]] = {
 """Leaf expressions: the key that picks the shape → all its keys."""
 
 BUILTIN_FUNCTIONS = ("len", "json", "str", "int", "float", "contains", "startswith",
-                     "endswith", "lower", "upper", "trim", "matches")
+                     "endswith", "lower", "upper", "trim", "matches",
+                     "split", "lines", "join", "replace", "match", "env")
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +260,7 @@ EXPR_OPS: dict[str, OpShape] = {
     "not": _UNARY, "neg": _UNARY,
     **{op: _CHAIN for op in ("??", "or", "and", "+", "-", "*", "/", "%")},
     **{op: _BINARY for op in ("==", "!=", "<", "<=", ">", ">=", "in", "index")},
-    "list": _ANY, "fmt": _ANY,
+    "list": _ANY, "fmt": _ANY, "if": OpShape(3, 3),
     "attr": OpShape(1, 1, {"name": IDENT}),
     "call": OpShape(0, None, {"fn": _enum("a built-in function", *BUILTIN_FUNCTIONS)}),
     "map": OpShape(0, None, {"keys": Arr(STR)}),
