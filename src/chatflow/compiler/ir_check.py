@@ -260,10 +260,11 @@ EXPR_OPS: dict[str, OpShape] = {
     "not": _UNARY, "neg": _UNARY,
     **{op: _CHAIN for op in ("??", "or", "and", "+", "-", "*", "/", "%")},
     **{op: _BINARY for op in ("==", "!=", "<", "<=", ">", ">=", "in", "index")},
-    "list": _ANY, "fmt": _ANY, "if": OpShape(3, 3),
+    "list": _ANY, "fmt": _ANY,
     "attr": OpShape(1, 1, {"name": IDENT}),
     "call": OpShape(0, None, {"fn": _enum("a built-in function", *BUILTIN_FUNCTIONS)}),
     "map": OpShape(0, None, {"keys": Arr(STR)}),
+    "if": OpShape(3, 3),
 }
 """Operator → how many `args` it takes and its keys besides `op` and `args`.
 A chain operator takes two or more operands, folded from the left."""
