@@ -79,3 +79,14 @@ def test_keywords_are_still_names_where_only_a_name_fits() -> None:
     assert [en.key.name for en in e.entries] == ["if", "then", "else"]
     attr = expr("x.if")
     assert isinstance(attr, ast.Attribute) and attr.attr == "if"
+
+
+def test_env_call_after_an_option_word_needs_parentheses() -> None:
+    src = 'flow f() {{ step a: shell "pwd" {{ {opts} }} }}'
+    _, diags = parse_flow(src.format(opts='cwd env("HOME") ?? "/tmp"'), "e.flow")
+    assert [d.code for d in diags] == ["E0101"]
+    assert diags[0].hint is not None and '(env("NAME") ?? "default")' in diags[0].hint
+    for opts in ('cwd (env("HOME") ?? "/tmp")', 'timeout 1m, cwd (env("H") ?? "/")',
+                 'out h: str = env("HOME") ?? ""', 'with {k: env("K")}'):
+        module, diags = parse_flow(src.format(opts=opts), "e.flow")
+        assert module is not None and not diags, (opts, diags)
