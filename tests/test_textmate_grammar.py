@@ -208,3 +208,12 @@ def test_a_comment_is_not_taken_from_inside_a_string() -> None:
     src = "step a: shell 'a # b' # real comment"
     assert RAW in scope_of(src, "# b")
     assert "comment.line.number-sign.chatflow" in scope_of(src, "# real")
+
+
+def test_conditional_keywords_and_text_builtins() -> None:
+    src = 'output x = if a then join(split(s, ","), ";") else "{if b then 1 else 2}"'
+    for word in ("if", "then", "else"):
+        assert "keyword.control.conditional.chatflow" in scope_of(src, word)
+        assert "keyword.control.conditional.chatflow" in scope_of(src, word, 1)
+    assert "support.function.builtin.chatflow" in scope_of(src, "split")
+    assert "support.function.builtin.chatflow" in scope_of(src, "join")

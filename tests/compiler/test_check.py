@@ -73,6 +73,21 @@ def test_language_example_has_no_errors(name: str) -> None:
     ("null == null", True),
     ("-n < 0", True),
     ("-a == a", False),
+    ('(if n > 0 then a else "z") == a', True),
+    ("if n > 0 then true else false", True),
+    ("if a then true else false", False),            # the condition must be bool
+    ('(if n > 0 then 1 else "x") == 1', False),      # branches of one type
+    ("(if n > 0 then 1 else 2.5) > 1", True),        # int widens to float
+    ("(if n > 0 then a else null) == a", True),      # a `str?`
+    ('len(split(a, ",")) + len(lines(a)) > 0', True),
+    ('join(split(a, ","), ";") == replace(a, ",", ";")', True),
+    ('(match(a, "x([0-9]+)") ?? "") == (env("HOME") ?? "")', True),
+    ('match(a, "x") == a', True),                    # `str?` compares with `str`
+    ('len(match(a, "x")) > 0', False),               # may be null
+    ('join([1, 2], ",") == a', False),
+    ("split(a) == []", False),
+    ('match(a, "(") == a', False),                   # invalid regex
+    ("replace(a, n, a) == a", False),
 ])
 def test_expression_types(tmp_path: Path, expr: str, ok: bool) -> None:
     errors = codes(tmp_path, f'  step s when {expr}: shell "{{a}}{{n}}"')

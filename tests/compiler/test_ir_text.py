@@ -60,12 +60,13 @@ def _compound(inner: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dic
             args.append(hole)
         return {"op": "fmt", "args": args}
 
-    names = st.sampled_from(["a", "b_1", "not", "a-b", ""])
+    names = st.sampled_from(["a", "b_1", "not", "a-b", "", "if", "else"])
     return st.one_of(
         st.builds(chain, st.sampled_from(CHAINS), st.lists(inner, min_size=2, max_size=3)),
         st.builds(lambda op, a, b: {"op": op, "args": [a, b]}, st.sampled_from(BINARY),
                   inner, inner),
         st.builds(lambda a: {"op": "not", "args": [a]}, inner),
+        st.builds(lambda c, a, b: {"op": "if", "args": [c, a, b]}, inner, inner, inner),
         st.builds(neg, inner),
         st.builds(lambda a: {"op": "attr", "args": [a], "name": "x"}, inner),
         st.builds(lambda a, b: {"op": "index", "args": [a, b]}, inner, inner),
@@ -108,6 +109,13 @@ def test_parentheses_are_the_fewest_that_keep_the_tree() -> None:
         ({"op": "neg", "args": [{"op": "neg", "args": [p]}]}, "--p"),
         ({"op": "map", "keys": ["a", "not", "b c"], "args": [p, p, p]},
          '{a: p, "not": p, "b c": p}'),
+        ({"op": "if", "args": [p, q, {"op": "if", "args": [q, p, {"lit": 1}]}]},
+         "if p then q else if q then p else 1"),
+        ({"op": "if", "args": [{"op": "if", "args": [p, q, p]}, {"op": "??", "args": [p, q]},
+                               p]}, "if if p then q else p then p ?? q else p"),
+        ({"op": "??", "args": [{"op": "if", "args": [p, q, p]}, {"op": "if", "args": [p, q, p]}]},
+         "(if p then q else p) ?? (if p then q else p)"),
+        ({"op": "neg", "args": [{"op": "if", "args": [p, q, p]}]}, "-(if p then q else p)"),
     ]
     for tree, text in cases:
         assert expr_text(tree) == text

@@ -176,6 +176,11 @@ def lower_expr(e: ast.Expr, *, params: tuple[str, ...] = ("p",), vars_: tuple[st
     (ast.MapExpr((ast.MapEntry(I("b"), lit(1), SP), ast.MapEntry(I("a"), name("p"), SP)), SP),
      {"op": "map", "keys": ["b", "a"], "args": [{"lit": 1}, {"param": "p"}]}),
     (tmpl("x=", name("p"), ""), {"op": "fmt", "args": [{"lit": "x="}, {"param": "p"}]}),
+    (ast.Cond(attr(name("s"), "ok"), lit(1), ast.Cond(name("p"), name("v"), lit(2), SP), SP),
+     {"op": "if", "args": [{"step": "s", "field": "ok"}, {"lit": 1},
+                           {"op": "if", "args": [{"param": "p"}, {"var": "v"}, {"lit": 2}]}]}),
+    (ast.Call(I("split"), (name("p"), lit(",")), SP),
+     {"op": "call", "fn": "split", "args": [{"param": "p"}, {"lit": ","}]}),
 ])
 def test_expression_shapes(expr: ast.Expr, expected: Any) -> None:
     assert lower_expr(expr) == expected

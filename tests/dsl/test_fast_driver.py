@@ -28,7 +28,8 @@ FRAGMENTS = ["{", "}", "(", ")", "[", "]", '"', ":", ",", "=", "==", "??", "?", 
              ".", "-", "step", "when", "after", "max", "until", "in", "not", "notify", "index",
              "output", "outputs", "{x}", "{a ?? 1}", "1_", "10m", "1e5", "#c\n", "\n", "\t",
              "out", "with", "env", "cwd", "risk", "timeout", "continue_on_error", "retry",
-             "'raw {x}'", "'", "'''\n  a\n  '''", '"""\n  {a} \\{\n  """', '"""']
+             "'raw {x}'", "'", "'''\n  a\n  '''", '"""\n  {a} \\{\n  """', '"""',
+             "if", "then", "else", "{if a then 1 else 2}", "if x then y else"]
 ORIGIN = Span("p.yaml", 3, 7, 3, 7, 50, 50)
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -91,6 +92,12 @@ def test_valid_files_never_load_lark() -> None:
     "",
     "# only a comment",
     "flow f() {\n step s: shell \"x\"\n}\n\n\nflow g() { }",
+    'flow f() { output x = if a thenb else c }',
+    'flow f() { output x = if a then b elsec }',
+    'flow f() { output x = ifa }',
+    'flow f() { output x = if a then b else c ?? d\n version "1" }',
+    'flow f() { step s when if a then b else c: shell "{if a then 1 else 2}" }',
+    'flow f() { output x = {if: 1, then: 2}.if }',
 ])
 def test_same_result_as_lark_on_edge_cases(text: str, lark_only: Callable[..., Any]) -> None:
     assert parser.parse_flow(text, "e.flow") == lark_only(parser.parse_flow, text, "e.flow")

@@ -27,7 +27,8 @@ ORIGIN = Span("p.yaml", 3, 7, 3, 7, 50, 50)
 FRAGMENTS = ["{", "}", "(", ")", "[", "]", '"', "\\", ":", ",", "=", "==", "??", "?", ".", "-",
              "step", "flow", "when", "after", "max", "until", "{x}", "1_", "10m", "#", "\n",
              "repeat r max 1 until a.ok", "\x00", "\ufeff", "é", "9" * 30,
-             "'", "'raw'", "'''", '"""', '"""\n  {x}\n  """']
+             "'", "'raw'", "'''", '"""', '"""\n  {x}\n  """',
+             "if", "then", "else", "if a then 1 else 2"]
 
 PROPS = settings(max_examples=200, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow])
@@ -105,7 +106,8 @@ def test_expression_template_type_never_raise(text: str) -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(st.integers(min_value=0, max_value=MAX_NESTING + 50),
-       st.sampled_from(["(", "-", "not ", "[", "a.", "len(", "{k: ", "1 + (", "null ?? ("]))
+       st.sampled_from(["(", "-", "not ", "[", "a.", "len(", "{k: ", "1 + (", "null ?? (",
+                        "if a then 1 else "]))
 def test_deep_nesting_never_raises(depth: int, opener: str) -> None:
     closer = {"(": ")", "[": "]", "len(": ")", "{k: ": "}", "1 + (": ")",
               "null ?? (": ")"}.get(opener, "")

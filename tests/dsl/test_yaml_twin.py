@@ -16,6 +16,7 @@ PAIRS = [
     REPO / "examples" / "feature",
     REPO / "tests" / "dsl" / "twins" / "every_construct",
     REPO / "tests" / "dsl" / "twins" / "strings",  # raw and multi-line strings, `!raw`
+    REPO / "tests" / "dsl" / "twins" / "conditional",  # `if ... then ... else`, text built-ins
 ]
 
 

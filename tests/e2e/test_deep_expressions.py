@@ -1,7 +1,7 @@
 """Long and deep expressions end to end (issue 7, item 1): a 500-term run
 (`x and x and ...`, `k + k + ...`, `s ?? s ?? ...`) and 500- and 1,000-deep
 nesting of every nestable form (parenthesised arithmetic, `not`, unary
-minus, lists, maps, calls, `??`), each as an output, a `when`, a `set` value
+minus, lists, maps, calls, `??`, `if` chains), each as an output, a `when`, a `set` value
 and a shell hole, go through every phase — `lint`, `compile` (IR and AST),
 `graph`, `run`, `run --dry-run`, `status`, `history`, the compiler API and
 the engine API — with no traceback; the deepest nesting the language allows
@@ -39,6 +39,7 @@ KINDS: dict[str, tuple[str, str, str | None, str]] = {
     "list": ("json", "k", None, "[{e}]"),
     "map": ("json", "k", None, "{{a: {e}}}"),
     "call": ("str", "k", None, "str({e})"),
+    "cond": ("int", "k", None, "if x then {e} else 0"),  # an `if` chain: one level each
 }
 RUNS = [kind for kind, row in KINDS.items() if row[2] is not None]
 
@@ -48,6 +49,7 @@ WHEN: dict[str, tuple[str, str]] = {
     "int": ("({e}) > 0", "0"), "neg": ("({e}) != 0", "0"),
     "list": ("({e}) != null", "null"), "map": ("({e}) != null", "null"),
     "call": ("({e}) == \"1\"", "\"\""),
+    "cond": ("({e}) > 0", "0"),
 }
 
 
@@ -92,6 +94,8 @@ def expected(kind: str, expr: str) -> Any:
         return (-1) ** expr.count("-")
     if kind == "call":
         return "1"
+    if kind == "cond":
+        return 1
     if kind in ("list", "map"):
         value: Any = 1
         for _ in range(expr.count("[") + expr.count("{")):
@@ -258,6 +262,7 @@ FORMS: list[tuple[str, int, Any]] = [
     ("[{e}][0]", 2, lambda v: v),
     ("(null ?? {e})", 1, lambda v: v),
     ("int(str({e}))", 2, lambda v: v),
+    ("(if true then {e} else 0)", 1, lambda v: v),
 ]
 
 

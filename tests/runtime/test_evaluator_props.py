@@ -18,9 +18,10 @@ from chatflow.runtime.values import check_type, json_text, values_equal
 
 NAMES = ["a", "b", "c"]
 OPS = ["??", "or", "and", "not", "neg", "==", "!=", "<", "<=", ">", ">=", "in",
-       "+", "-", "*", "/", "%", "index", "list", "fmt", "nope"]
+       "+", "-", "*", "/", "%", "index", "list", "fmt", "if", "nope"]
 FUNCS = ["len", "json", "str", "int", "float", "contains", "startswith", "endswith",
-         "lower", "upper", "trim", "matches", "nope"]
+         "lower", "upper", "trim", "matches", "split", "lines", "join", "replace", "match",
+         "env", "nope"]
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.integers(min_value=-(10**400), max_value=10**400),

@@ -240,7 +240,8 @@ EXPR_LEAVES: dict[str, Mapping[str, Shape]] = {
 """Leaf expressions: the key that picks the shape → all its keys."""
 
 BUILTIN_FUNCTIONS = ("len", "json", "str", "int", "float", "contains", "startswith",
-                     "endswith", "lower", "upper", "trim", "matches")
+                     "endswith", "lower", "upper", "trim", "matches",
+                     "split", "lines", "join", "replace", "match", "env")
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +264,7 @@ EXPR_OPS: dict[str, OpShape] = {
     "attr": OpShape(1, 1, {"name": IDENT}),
     "call": OpShape(0, None, {"fn": _enum("a built-in function", *BUILTIN_FUNCTIONS)}),
     "map": OpShape(0, None, {"keys": Arr(STR)}),
+    "if": OpShape(3, 3),
 }
 """Operator → how many `args` it takes and its keys besides `op` and `args`.
 A chain operator takes two or more operands, folded from the left."""

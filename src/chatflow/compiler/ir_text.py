@@ -18,7 +18,7 @@ __all__ = ["duration_text", "expr_text", "string_literal"]
 
 # Binding strength of each operator, lowest first (docs/language.md §6).
 _PREC: dict[str, int] = {
-    "??": 1, "or": 2, "and": 3, "not": 4,
+    "if": 0, "??": 1, "or": 2, "and": 3, "not": 4,
     "==": 5, "!=": 5, "<": 5, "<=": 5, ">": 5, ">=": 5, "in": 5,
     "+": 6, "-": 6, "*": 7, "/": 7, "%": 7, "neg": 8,
 }
@@ -27,7 +27,7 @@ _ATOM = 10
 _UNKNOWN = "…"
 _DUR_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_WORDS = frozenset({"true", "false", "null", "not", "and", "or", "in"})
+_WORDS = frozenset({"true", "false", "null", "not", "and", "or", "in", "if", "then", "else"})
 
 
 def duration_text(ms: int) -> str:
@@ -139,6 +139,9 @@ def _operation(node: dict[str, Any], args: list[Any],
             else:
                 out.append("{" + text + "}")
         return '"' + "".join(out) + '"', _ATOM
+    if op == "if" and len(args) == 3:
+        # each part is a whole expression in the grammar: no parentheses inside
+        return f"if {parts[0][0]} then {parts[1][0]} else {parts[2][0]}", _PREC["if"]
     if op in ("not", "neg") and len(args) == 1:
         prec = _PREC[op]
         return ("not " if op == "not" else "-") + sub(0, prec), prec

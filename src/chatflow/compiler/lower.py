@@ -161,6 +161,9 @@ class _ExprLowerer:
         rights.reverse()
         return {"op": e.op, "args": [self.expr(first), *map(self.expr, rights)]}
 
+    def _cond(self, e: ast.Cond) -> dict[str, Any]:
+        return {"op": "if", "args": [self.expr(e.cond), self.expr(e.then), self.expr(e.orelse)]}
+
     def _list(self, e: ast.ListExpr) -> dict[str, Any]:
         return {"op": "list", "args": [self.expr(i) for i in e.items]}
 
@@ -230,6 +233,7 @@ _EXPR_METHODS: dict[type, Callable[[_ExprLowerer, Any], dict[str, Any]]] = {
     ast.Binary: _ExprLowerer._binary,
     ast.ListExpr: _ExprLowerer._list,
     ast.MapExpr: _ExprLowerer._map,
+    ast.Cond: _ExprLowerer._cond,
 }
 
 

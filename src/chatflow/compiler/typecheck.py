@@ -11,6 +11,7 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from chatflow.compiler.graph import FlowGraph
 from chatflow.compiler.holes import after_dollar, unknown_in_hole
@@ -37,6 +38,7 @@ from chatflow.compiler.symbols import (
     Signature,
     action_fields,
 )
+from chatflow.compiler.text_builtins import TEXT_BUILTINS, accepts
 from chatflow.compiler.types import (
     BOOL,
     DURATION,
@@ -62,7 +64,7 @@ __all__ = [
 ]
 
 BUILTINS = ("len", "json", "str", "int", "float", "contains", "startswith", "endswith",
-            "lower", "upper", "trim", "matches")
+            "lower", "upper", "trim", "matches", *TEXT_BUILTINS)
 
 @dataclass(slots=True)
 class Read:
@@ -350,7 +352,9 @@ class _Typer:
             return self.report("E0211", f"unknown function `{fn}`", e.func.span,
                                did_you_mean(fn, BUILTINS)
                                or "built-in functions: " + ", ".join(BUILTINS))
-        arity = 2 if fn in ("contains", "startswith", "endswith", "matches") else 1
+        text = TEXT_BUILTINS.get(fn)
+        arity = len(text[0]) if text is not None else \
+            2 if fn in ("contains", "startswith", "endswith", "matches") else 1
         if len(args) != arity:
             s = "" if arity == 1 else "s"
             return self.report("E0310", f"`{fn}` takes {arity} argument{s}, found {len(args)}",
@@ -361,6 +365,14 @@ class _Typer:
             return self.need(args[i], lambda t: t.kind in kinds, e.args[i].span,
                              f"argument {i + 1} of `{fn}` must be {names}", "E0310")
 
+        if text is not None:
+            ok = True
+            for i, (t, want) in enumerate(zip(args, text[0], strict=True)):
+                ok = self.need(t, partial(accepts, want), e.args[i].span,
+                               f"argument {i + 1} of `{fn}` must be `{want}`", "E0310") and ok
+            if ok and fn == "match":
+                self.check_regex(e.args[1])
+            return text[1]
         if fn == "len":
             arg(0, ("str", "list", "map"))
             return INT
@@ -387,15 +399,30 @@ class _Typer:
             return BOOL
         arg(0, ("str",))
         if arg(1, ("str",)) and fn == "matches":
-            pattern = e.args[1]
-            if isinstance(pattern, ast.Literal) and isinstance(pattern.value, str):
-                try:
-                    with warnings.catch_warnings():  # FutureWarning on `[[`: not ours to print
-                        warnings.simplefilter("ignore")
-                        re.compile(pattern.value)
-                except re.error as err:
-                    self.report("E0310", f"invalid regular expression: {err}", pattern.span)
+            self.check_regex(e.args[1])
         return BOOL
+
+    def check_regex(self, pattern: ast.Expr) -> None:
+        if isinstance(pattern, ast.Literal) and isinstance(pattern.value, str):
+            try:
+                with warnings.catch_warnings():  # FutureWarning on `[[`: not ours to print
+                    warnings.simplefilter("ignore")
+                    re.compile(pattern.value)
+            except re.error as err:
+                self.report("E0310", f"invalid regular expression: {err}", pattern.span)
+
+    def cond(self, e: ast.Cond) -> Type:
+        ct = self.type(e.cond)
+        ok = self.need(ct, lambda x: x.kind == "bool", e.cond.span,
+                       "the condition of `if` must be `bool`")
+        a, b = self.type(e.then), self.type(e.orelse)
+        if a.is_error or b.is_error or not ok:
+            return ERROR
+        t = unify(a, b)
+        if t is None:
+            return self.report("E0301", f"the branches of `if` differ: `{a}` and `{b}`", e.span,
+                               "both branches must have one type")
+        return t
 
     # ------------------------------------------------------------------ operators
 
@@ -549,7 +576,7 @@ _DISPATCH: dict[type, Callable[[_Typer, ast.Expr], Type]] = {
     ast.Attribute: _Typer.attribute, ast.Index: _Typer.index,  # type: ignore[dict-item]
     ast.Call: _Typer.call, ast.Unary: _Typer.unary,  # type: ignore[dict-item]
     ast.Binary: _Typer.binary, ast.ListExpr: _Typer.list_expr,  # type: ignore[dict-item]
-    ast.MapExpr: _Typer.map_expr,  # type: ignore[dict-item]
+    ast.MapExpr: _Typer.map_expr, ast.Cond: _Typer.cond,  # type: ignore[dict-item]
 }
 
 _FIELD_NAMES = frozenset(f for fields in ACTION_FIELDS.values() for f in fields) \

@@ -223,6 +223,17 @@ class Binary:
 
 
 @_frozen
+class Cond:
+    """`if cond then then else orelse`; only the branch taken is evaluated."""
+
+    __slots__ = ("cond", "orelse", "span", "then")
+    cond: Expr
+    then: Expr
+    orelse: Expr
+    span: Span
+
+
+@_frozen
 class ListExpr:
     __slots__ = ("items", "span")
     items: tuple[Expr, ...]
@@ -248,7 +259,7 @@ class MapExpr:
 
 Expr: TypeAlias = (
     Literal | DurationLit | Template | Name | Attribute | Index | Call | Unary | Binary
-    | ListExpr | MapExpr
+    | ListExpr | MapExpr | Cond
 )
 """A string-valued position that allows interpolation holds a `Literal` (no
 `{}`) or a `Template`."""

@@ -336,6 +336,12 @@ class _Builder:
         d[id(node)] = depth
         return node
 
+    def cond(self, c: list[Any]) -> ast.Cond:
+        if_tok, test, _then, then, _else, orelse = c
+        node = ast.Cond(test, then, orelse, self._from(if_tok, orelse.span))
+        self._nest(node, test, then, orelse)
+        return node
+
     def unary(self, c: list[Any]) -> ast.Unary:
         op, operand = c
         node = ast.Unary(op.value, operand, self._from(op, operand.span))

@@ -360,7 +360,12 @@ def convert_error(exc: Any, text: str, file: str, base: tuple[int, int, int] | N
             return error("E0101", slip.message or message,
                          _span_at(file, text, base, slip.start, slip.end - slip.start),
                          slip.hint)
-        return error("E0101", message, span, _token_hint(tok, expected))
+        hint = _token_hint(tok, expected)
+        if prev == "env" and str(tok) == "(":
+            # `cwd env("HOME")`: after an option word, `env` is the `env` option
+            hint = ("right after an option word, `env` starts the `env` option: write the "
+                    "call in parentheses, like `(env(\"NAME\") ?? \"default\")`")
+        return error("E0101", message, span, hint)
     return error("E0101", "syntax error", _span_at(file, text, base, 0, 0))
 
 

@@ -7,8 +7,10 @@ expression in source syntax and the current value of everything it
 reads), pause for approval, or run — with its command text and the value of
 each of its bindings.
 Steps that have not run yet are assumed to succeed with unknown fields; a
-`when` that reads such a field is reported as "decided at run time". `set`
-steps are evaluated, so later interpolations see their values.
+`when` that reads such a field is reported as "decided at run time", and a
+binding, message or prompt that reads one (an `if` whose condition is
+unknown) as known at run time. `set` steps are evaluated, so later
+interpolations see their values.
 
 Nothing here touches a state store's write methods.
 """
@@ -197,7 +199,7 @@ def _describe_step(node: Mapping[str, Any], entry: dict[str, Any], scope: _PlanS
             entry["command"] = str(action["command"])
             entry["bindings"] = _bindings(action, scope)
         elif atype in ("approve", "fail"):
-            entry["message"] = render(action["message"], scope)
+            entry["message"] = _render_or_later(action["message"], scope)
         elif atype == "python":
             entry["target"] = action["target"]
         elif atype == "agent":
@@ -209,7 +211,7 @@ def _describe_step(node: Mapping[str, Any], entry: dict[str, Any], scope: _PlanS
         elif "plugin" in action:
             _describe_plugin(action, entry, scope)
         if "prompt" in options:
-            entry["prompt"] = render(options["prompt"], scope)
+            entry["prompt"] = _render_or_later(options["prompt"], scope)
     except EvalError as exc:
         entry["error"] = str(exc)
     risk = int(options.get("risk", 0))
@@ -244,6 +246,18 @@ def _describe_plugin(action: Mapping[str, Any], entry: dict[str, Any],
             ", known at run time)"
 
 
+def _render_or_later(expr: Any, scope: _PlanScope) -> str:
+    """A message or prompt's text, or, when it fails only for reading a field
+    of a step that has not run (an `if` on it), when it will be known."""
+    scope.read_unknown = []
+    try:
+        return render(expr, scope)
+    except EvalError:
+        if not scope.read_unknown:
+            raise
+        return "(known at run time: reads " + ", ".join(dict.fromkeys(scope.read_unknown)) + ")"
+
+
 def _bindings(action: Mapping[str, Any], scope: _PlanScope) -> dict[str, Any]:
     """Each binding's value as text, or, when it reads a field of a step that
     has not run, `None` (known at run time). An error is the step's error."""
@@ -252,7 +266,12 @@ def _bindings(action: Mapping[str, Any], scope: _PlanScope) -> dict[str, Any]:
     check_action(action)
     for name, expr in (action.get("bindings") or {}).items():
         scope.read_unknown = []
-        text = text_of(expr, scope)
+        try:
+            text = text_of(expr, scope)
+        except EvalError:
+            if not scope.read_unknown:
+                raise
+            text = ""  # failed on a value not known yet (an `if` on it): known at run time
         if scope.read_unknown:
             out[name] = None
             continue

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
 from chatflow.compiler.ir import MAX_EXPR_DEPTH, expr_text
-from chatflow.runtime.regex_guard import regex_search
+from chatflow.runtime.builtins_text import TEXT_BUILTINS
 from chatflow.runtime.values import (
     check_type,
     describe,
@@ -300,6 +300,12 @@ class _Evaluator:
                 return value
         return value
 
+    def op_if(self, node: dict[str, Any], args: list[Any], depth: int) -> Any:
+        if len(args) != 3:
+            raise EvalError("malformed expression: `if` needs 3 operands")
+        test = self.want_bool(self.value_of(args[0], depth), args[0])
+        return self.value_of(args[1] if test else args[2], depth)
+
     # Plain loops, not all()/any() over a generator: two stack frames fewer
     # per level of a nested expression.
     def op_and(self, node: dict[str, Any], args: list[Any], depth: int) -> Any:
@@ -452,6 +458,7 @@ _LAZY_OPS: dict[str, Callable[[_Evaluator, dict[str, Any], list[Any], int], Any]
     "??": _Evaluator.op_coalesce,
     "and": _Evaluator.op_and,
     "or": _Evaluator.op_or,
+    "if": _Evaluator.op_if,
 }
 
 
@@ -554,15 +561,6 @@ def _str2_fn(fn: Callable[[str, str], Any]) -> _EagerOp:
     return apply
 
 
-def _fn_matches(ev: _Evaluator, node: dict[str, Any], v: list[Any]) -> Any:
-    subject = ev.want_str(v[0], node, "argument 1")
-    pattern = ev.want_str(v[1], node, "argument 2")
-    try:
-        return regex_search(pattern, subject)
-    except ValueError as exc:
-        ev.fail(node, str(exc))
-
-
 _BUILTINS: dict[str, tuple[int, _EagerOp]] = {
     "len": (1, _fn_len),
     "json": (1, _fn_json),
@@ -575,7 +573,7 @@ _BUILTINS: dict[str, tuple[int, _EagerOp]] = {
     "lower": (1, _str_fn(str.lower)),
     "upper": (1, _str_fn(str.upper)),
     "trim": (1, _str_fn(str.strip)),
-    "matches": (2, _fn_matches),
+    **TEXT_BUILTINS,
 }
 
 

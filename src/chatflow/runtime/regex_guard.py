@@ -1,4 +1,5 @@
-"""`matches(text, pattern)`: user regular expressions, run within bounds.
+"""`matches(text, pattern)` and `match(text, pattern)`: user regular
+expressions, run within bounds.
 
 Python's `re` has no timeout, so instead of bounding run time the shapes
 that backtrack exponentially are refused before a pattern is used (a
@@ -14,7 +15,7 @@ from functools import lru_cache
 
 from chatflow.runtime import re_shim
 
-__all__ = ["MATCH_MAX_PATTERN", "MATCH_MAX_SUBJECT", "regex_search"]
+__all__ = ["MATCH_MAX_PATTERN", "MATCH_MAX_SUBJECT", "regex_first", "regex_search"]
 
 MATCH_MAX_SUBJECT = 1 << 20
 MATCH_MAX_PATTERN = 1000
@@ -27,6 +28,19 @@ def regex_search(pattern: str, subject: str) -> bool:
         raise ValueError(f"text too long for `matches` ({len(subject)} characters, "
                          f"limit {MATCH_MAX_SUBJECT})")
     return _compile_regex(pattern).search(subject) is not None
+
+
+def regex_first(pattern: str, subject: str) -> str | None:
+    """The first match of `pattern` in `subject`: its first capture group
+    (None when that group took no part), else the whole match; None when
+    nothing matches. The same guard and limits as `regex_search`."""
+    if len(subject) > MATCH_MAX_SUBJECT:
+        raise ValueError(f"text too long for `match` ({len(subject)} characters, "
+                         f"limit {MATCH_MAX_SUBJECT})")
+    found = _compile_regex(pattern).search(subject)
+    if found is None:
+        return None
+    return found.group(1) if found.re.groups else found.group(0)
 
 
 @lru_cache(maxsize=256)
