@@ -23,7 +23,7 @@ PATH_LOOKUPS = [
     re.compile(_Q + "-m" + _Q + r"\s*,\s*" + _Q + "chatflow" + _Q),
     re.compile(r"(?:run|Popen|call|check_output|check_call)\(\s*\[\s*" + _Q + "chatflow" + _Q),
 ]
-SKIPS = re.compile(r"pytest\.skip\(|mark\.skip(?:if)?\b|importorskip\(")
+SKIPS = re.compile(r"pytest\.skip\(|mark\.skip(?:if)?\b|importorskip\(|SkipTest\b|skipTest\(")
 
 
 def _test_sources() -> list[Path]:
