@@ -208,7 +208,8 @@ def _file_store(path: Path) -> object:
 def test_hot_commands_import_no_heavy_module(command: list[str],
                                              hot_state: tuple[Path, str]) -> None:
     """`chatflow status / list / history / approve / resume / cancel` start
-    without typer, pydantic, jsonschema, networkx, lark, yaml or rich."""
+    without typer, pydantic, jsonschema, networkx, lark, yaml or rich; `list`
+    and `history` without the engine core either."""
     work, iid = hot_state
     args = [a.format(id=iid) for a in command] + ["--state", f"file:{work / 'state'}"]
     loaded = _loaded_after(
@@ -219,6 +220,16 @@ def test_hot_commands_import_no_heavy_module(command: list[str],
         cwd=work,  # no .chatflow/config.yaml here: reading one needs yaml
     )
     assert not _heavy(loaded, HOT_LIGHT), command
+    if command[0] in ("list", "history"):
+        # read-only views read the store alone: no engine core, no evaluator,
+        # no IR checker, no lock library
+        assert not [m for m in loaded if m in STORE_ONLY_HEAVY
+                    or m.startswith(("chatflow.runtime.engine.", "filelock."))], command
+
+
+STORE_ONLY_HEAVY = frozenset({"chatflow.runtime.engine", "chatflow.runtime.evaluator",
+                              "chatflow.compiler.ir", "chatflow.compiler.ir_check",
+                              "chatflow.runtime.quota", "filelock"})
 
 
 def test_run_of_a_set_flow_imports_no_typer_or_validator(tmp_path: Path) -> None:

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
@@ -161,7 +161,7 @@ def runs_in_deep_thread(fn: Callable[P, T]) -> Callable[P, T]:
 def methods_with_room(cls: type[C]) -> type[C]:
     """Class decorator: every public method defined in `cls` runs inside `room()`."""
     for name, attr in list(vars(cls).items()):
-        if name.startswith("_") or not inspect.isfunction(attr):
+        if name.startswith("_") or not isinstance(attr, types.FunctionType):
             continue
         setattr(cls, name, _with_room(attr))
     return cls
@@ -172,7 +172,7 @@ def _with_room(fn: Callable[P, T]) -> Callable[P, T]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         with room():
             result = fn(*args, **kwargs)
-        if inspect.isgenerator(result):  # read lazily (`history`): room while it is read
+        if isinstance(result, types.GeneratorType):  # `history`: room while it is read
             return _iter_with_room(result)  # type: ignore[return-value]
         return result
     return wrapper

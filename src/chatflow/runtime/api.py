@@ -21,12 +21,11 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chatflow.deep import methods_with_room
 from chatflow.diagnostics import UsageError
 from chatflow.runtime.damage import DamageCheck, RepairOutcome, check_damage, repair_instance
-from chatflow.runtime.engine import Engine, EventSink
 from chatflow.runtime.records import (
     WorkflowHistoryEvent,
     WorkflowInstanceState,
@@ -44,6 +43,9 @@ from chatflow.runtime.views import (
     step_output_tail,
 )
 from chatflow.runtime.waits import WaitPoint, driver_of, waiting_points
+
+if TYPE_CHECKING:
+    from chatflow.runtime.engine import Engine, EventSink
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +127,22 @@ class WorkflowEngine:
         self.url = url or getattr(store, "url", "")
         self.store = store
         self.config = config
-        max_depth = getattr(config, "max_depth", None) or 8
-        self.engine = Engine(store, workdir=workdir, max_depth=max_depth, config=config)
+        self._workdir = workdir
+        self._engine: Engine | None = None
+        self._engine_guard = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The engine core, built on first use: the read-only views (`list`,
+        `history`) work on the store alone and so start without importing it."""
+        with self._engine_guard:
+            if self._engine is None:
+                from chatflow.runtime.engine import Engine
+
+                max_depth = getattr(self.config, "max_depth", None) or 8
+                self._engine = Engine(self.store, workdir=self._workdir, max_depth=max_depth,
+                                      config=self.config)
+            return self._engine
 
     @classmethod
     def open(cls, state: str = "file:.chatflow", *, workdir: str | None = None
@@ -323,12 +339,13 @@ class WorkflowEngine:
 
     def history(self, instance_id: str) -> Iterator[WorkflowHistoryEvent]:
         check_instance_id(instance_id)
-        self.engine.store.load_status(instance_id)  # a clear error for unknown ids
-        return self.engine.history(instance_id)
+        self.store.load_status(instance_id)  # a clear error for unknown ids
+        return (WorkflowHistoryEvent(ev.seq, ev.type, ev.ts, ev.step, dict(ev.data))
+                for ev in self.store.iter_history(instance_id))
 
     def latest_instance_id(self) -> str | None:
         """The most recently updated top-level instance, None in an empty store."""
-        latest = latest_instance(self.engine.store)
+        latest = latest_instance(self.store)
         return None if latest is None else str(latest.instance_id)
 
     def instance_view(self, instance_id: str) -> InstanceView:
@@ -352,13 +369,13 @@ class WorkflowEngine:
         (before `resume`), what could be rebuilt without loss is rebuilt
         (lost history raises `StoreCorruption`). See `chatflow.runtime.damage`."""
         check_instance_id(instance_id)
-        return check_damage(self.engine.store, instance_id, repair=repair)
+        return check_damage(self.store, instance_id, repair=repair)
 
     def list_instances(self, feature_id: str | None = None) -> list[dict[str, Any]]:
         """One row per instance, oldest first; `problems` lists what is wrong
         with a damaged one (an instance whose status cannot be read at all
         comes last, with null fields)."""
-        inventory = self.engine.store.inventory(feature_id)
+        inventory = self.store.inventory(feature_id)
         out = []
         for st in inventory.statuses:
             out.append({"instance_id": st.instance_id, "flow": st.flow, "status": st.status,

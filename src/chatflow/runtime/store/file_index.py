@@ -10,8 +10,6 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import filelock
-
 from chatflow.runtime.store.atomic import atomic_write_json
 from chatflow.runtime.store.records import StatusRecord
 
@@ -38,6 +36,8 @@ def add_to_index(path: Path, feature_id: str, instance_id: str,
                  statuses: Callable[[], Iterable[StatusRecord]]) -> None:
     """File `instance_id` under `feature_id` (under the index's lock); a
     damaged index is first rebuilt from `statuses()` (every instance's status)."""
+    import filelock  # here: reading a store (`list`, `status`) never takes this lock
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with filelock.FileLock(str(path.parent / ".lock")):
         index = read_index(path)
