@@ -119,10 +119,14 @@ class FileReader(FileBlobs):
         """Snapshot + replay (or the whole journal when the snapshot is unusable).
         `known`: what this process had cached (a mark the journal must reach)."""
         hpath = self.history_path(instance_id)
-        what = self.journal_kind(instance_id)
-        data, ino = self._read_from(instance_id, 0) if what == "file" else (b"", 0)
+        # The marks before the journal: a writer appends to the journal before
+        # it moves a mark, so a journal read after them reaches every mark
+        # unless commits were really lost (read the other way round, another
+        # process's commit in between would look like lost history).
         snap = self.read_snapshot(instance_id)
         marks = self._marks(instance_id, snap, known)
+        what = self.journal_kind(instance_id)
+        data, ino = self._read_from(instance_id, 0) if what == "file" else (b"", 0)
         if what == "missing" and not marks and not self.state_path(instance_id).exists():
             raise InstanceNotFound(instance_id, str(self.root))
         size = len(data)
@@ -191,6 +195,7 @@ class FileReader(FileBlobs):
         if sf is None:
             return None
         status, offset, next_seq = sf
+        mark = self._read_mark(instance_id)     # before the journal (see load_full)
         try:
             st = os.stat(self._hist(instance_id))
         except (FileNotFoundError, NotADirectoryError):
@@ -217,7 +222,6 @@ class FileReader(FileBlobs):
         last = last_event_seq(result)
         if last is not None:
             next_seq = last + 1
-        mark = self._read_mark(instance_id)
         if mark is not None and (mark[1] > status.rev or (
                 mark[1] == status.rev and mark[0] > result.end)):
             return None     # the journal lost commits the mark saw: full load
