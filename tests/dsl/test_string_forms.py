@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from chatflow.diagnostics import Diagnostic
@@ -221,6 +221,7 @@ def test_any_line_without_a_quote_reads_back_from_a_raw_string(text: str) -> Non
 
 @PROPS
 @given(st.text(_RAW_CHARS, max_size=40).filter(lambda t: "'''" not in t))
+@example("a\ufeffb")
 def test_any_line_reads_back_from_a_triple_raw_string(text: str) -> None:
     assert value_of(f"'''{text}'''") == text
 
@@ -230,6 +231,7 @@ _LINE = st.text(_RAW_CHARS, max_size=20).filter(lambda t: "'''" not in t)
 
 @PROPS
 @given(st.lists(_LINE, max_size=6), st.sampled_from(["", "  ", "    ", "\t"]))
+@example(["\ufeff"], "")        # a BOM inside a string is the user's (was read as a space)
 def test_any_lines_read_back_from_an_indented_block(lines: list[str], indent: str) -> None:
     src = "'''\n" + "".join(indent + line + "\n" for line in lines) + indent + "'''"
     expected = "\n".join(lines)

@@ -529,8 +529,10 @@ def _whole_span(text: str, file: str, base: tuple[int, int, int] | None) -> Span
 
 
 def _clean(text: str) -> str:
-    # A BOM is invisible in editors; keep offsets by turning it into a space.
-    return text.replace("\ufeff", " ") if "\ufeff" in text else text
+    # A leading BOM is invisible in editors; keep offsets by turning it into a
+    # space. A U+FEFF anywhere else is the user's: kept in strings, an
+    # unexpected character elsewhere.
+    return " " + text[1:] if text.startswith("\ufeff") else text
 
 
 def parse_flow(text: str, path: str) -> tuple[ast.Module | None, list[Diagnostic]]:
