@@ -47,6 +47,26 @@ class Samples:
         return statistics.median(self.values.get(key) or [float("nan")])
 
 
+def process_env(src: str | None = None) -> dict[str, str]:
+    """A timed command's environment: no $CHATFLOW_STATE, and bytecode caches
+    written and used (an installed package has them; a checkout run with
+    PYTHONDONTWRITEBYTECODE would recompile every module on every start);
+    `src` (a source tree) first on PYTHONPATH."""
+    env = dict(os.environ)
+    env.pop("CHATFLOW_STATE", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if src:
+        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def print_goals(goals: Sequence[tuple[str, bool]]) -> None:
+    """The goal verdicts a bench ends with."""
+    print()
+    for text, ok in goals:
+        print(f"goal {'met' if ok else 'NOT met':>7}: {text}")
+
+
 def child_env(src: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = src

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alternate import print_goals
+
 from chatflow.runtime.engine import Engine
 from chatflow.runtime.store import open_store
 
@@ -199,9 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"step ~{args.long} {late * MS:.3f} ms ({late / early:.2f}x)", flush=True)
             goals.append((f"{kind}: step ~{args.long} <= 1.3x step ~10 ({late / early:.2f}x)",
                           late / early <= 1.3))
-    print()
-    for text, ok in goals:
-        print(f"goal {'met' if ok else 'NOT met':>7}: {text}")
+    print_goals(goals)
     return 0
 
 

@@ -52,6 +52,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alternate import process_env
+
 from chatflow.runtime.engine import Engine
 from chatflow.runtime.store import open_store
 
@@ -349,17 +351,6 @@ def chain_source(n: int) -> str:
     lines = ["flow chain() {", "  var n: int = 0"]
     lines += [f"  step s{i}{f' after s{i - 1}' if i else ''}: set n = n + 1" for i in range(n)]
     return "\n".join([*lines, "}"]) + "\n"
-
-
-def process_env(src: str | None = None) -> dict[str, str]:
-    """A timed process's environment: no $CHATFLOW_STATE; bytecode caches
-    written and used, as an installed package has them."""
-    env = dict(os.environ)
-    env.pop("CHATFLOW_STATE", None)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    if src:
-        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    return env
 
 
 def cli_run(flow: Path, url: str, env: dict[str, str]) -> tuple[float, float]:

@@ -22,6 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from alternate import print_goals
 from floors import (
     CPU,
     JournalFloor,
@@ -102,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{over * MS:+11.3f} {statistics.median(cpu_extra) * MS:+11.3f}", flush=True)
         goals.append((f"{kind}: shell step <= floor + 0.5 ms ({over * MS:+.3f} ms)",
                       over <= 0.0005))
-    print()
-    for text, ok in goals:
-        print(f"goal {'met' if ok else 'NOT met':>7}: {text}")
+    print_goals(goals)
     return 0
 
 

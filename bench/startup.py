@@ -60,6 +60,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alternate import process_env
+
 NESTING_LIMIT = 1000  # chatflow.dsl.parser.MAX_NESTING
 MS = 1000.0
 
@@ -230,18 +232,6 @@ ENTRY = "import sys; from chatflow.__main__ import main; sys.exit(main())"
 LIMITS = {"status": 5.0, "list": 5.0, "history": 5.0, "approve": 5.0, "run": 8.0}
 
 
-def _child_env(src: str | None) -> dict[str, str]:
-    """The environment of a timed command: no $CHATFLOW_STATE, and bytecode
-    caches written (an installed package has them; a checkout run with
-    PYTHONDONTWRITEBYTECODE would recompile every module on every start)."""
-    env = dict(os.environ)
-    env.pop("CHATFLOW_STATE", None)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    if src:
-        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 def _waiting_instances(state: Path, work: Path, count: int) -> list[str]:
     """`count` instances of a one-approval flow, each waiting at step `a`."""
     from chatflow.runtime.api import WorkflowEngine, compile_flow
@@ -299,9 +289,9 @@ def command_startup(runs: int, baseline: str | None, work: Path) -> None:
         ("run one-step", ["run", str(one), "--state", f"file:{work / 'run-state'}"], (0,)),
     ]
     here = str(Path(__file__).resolve().parent.parent / "src")
-    versions = {"now": _child_env(here)}
+    versions = {"now": process_env(here)}
     if baseline:
-        versions["base"] = _child_env(baseline)
+        versions["base"] = process_env(baseline)
     floor: dict[str, list[float]] = {"wall": [], "cpu": []}
     times: dict[tuple[str, str, str], list[float]] = {}
     for r in range(runs + 1):  # round 0 warms the page cache and writes bytecode caches

@@ -340,8 +340,7 @@ class WorkflowEngine:
     def history(self, instance_id: str) -> Iterator[WorkflowHistoryEvent]:
         check_instance_id(instance_id)
         self.store.load_status(instance_id)  # a clear error for unknown ids
-        return (WorkflowHistoryEvent(ev.seq, ev.type, ev.ts, ev.step, dict(ev.data))
-                for ev in self.store.iter_history(instance_id))
+        return map(WorkflowHistoryEvent.of, self.store.iter_history(instance_id))
 
     def latest_instance_id(self) -> str | None:
         """The most recently updated top-level instance, None in an empty store."""

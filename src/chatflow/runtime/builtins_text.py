@@ -32,20 +32,20 @@ def _strs(ev: _Ev, node: dict[str, Any], v: list[Any]) -> list[str]:
     return [ev.want_str(x, node, f"argument {i + 1}") for i, x in enumerate(v)]
 
 
-def _fn_matches(ev: _Ev, node: dict[str, Any], v: list[Any]) -> Any:
-    subject, pattern = _strs(ev, node, v)
-    try:
-        return regex_search(pattern, subject)
-    except ValueError as exc:
-        ev.fail(node, str(exc))
+def _regex(run: Callable[[str, str], Any]) -> _Fn:
+    """`matches(s, re)` / `match(s, re)`: `run(pattern, subject)` within the
+    regex guard's bounds; a refused pattern fails the expression."""
+    def fn(ev: _Ev, node: dict[str, Any], v: list[Any]) -> Any:
+        subject, pattern = _strs(ev, node, v)
+        try:
+            return run(pattern, subject)
+        except ValueError as exc:
+            ev.fail(node, str(exc))
+    return fn
 
 
-def _fn_match(ev: _Ev, node: dict[str, Any], v: list[Any]) -> Any:
-    subject, pattern = _strs(ev, node, v)
-    try:
-        return regex_first(pattern, subject)
-    except ValueError as exc:
-        ev.fail(node, str(exc))
+_fn_matches = _regex(regex_search)
+_fn_match = _regex(regex_first)
 
 
 def _fn_split(ev: _Ev, node: dict[str, Any], v: list[Any]) -> Any:

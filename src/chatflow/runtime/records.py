@@ -243,6 +243,11 @@ class WorkflowHistoryEvent:
     def timestamp(self) -> str:
         return self.ts
 
+    @classmethod
+    def of(cls, ev: Any) -> WorkflowHistoryEvent:
+        """The public record of a stored `HistoryEvent`."""
+        return cls(ev.seq, ev.type, ev.ts, ev.step, dict(ev.data))
+
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "type": self.type, "ts": self.ts, "step": self.step,
                 "data": self.data}

@@ -229,6 +229,5 @@ class Engine:
             return state_from_records(self.store.load_status(instance_id), exc.state)
 
     def history(self, instance_id: str) -> Iterator[WorkflowHistoryEvent]:
-        for ev in self.store.iter_history(instance_id):
-            yield WorkflowHistoryEvent(ev.seq, ev.type, ev.ts, ev.step, dict(ev.data))
+        return map(WorkflowHistoryEvent.of, self.store.iter_history(instance_id))
 
