@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,3 +28,19 @@ def _throwaway_home(tmp_path_factory: pytest.TempPathFactory,
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     yield home
+
+
+@pytest.fixture()
+def ir_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the IR shape checks `load_ir` runs (one per validated document)."""
+    from chatflow.compiler import ir as ir_module
+
+    seen: list[int] = []
+    real = ir_module.check_document
+
+    def counting(doc: dict[str, Any]) -> Any:
+        seen.append(1)
+        return real(doc)
+
+    monkeypatch.setattr(ir_module, "check_document", counting)
+    return seen

@@ -16,7 +16,6 @@ import pytest
 
 import chatflow
 from backends import backend, store_url  # noqa: F401  (fixtures)
-from chatflow.compiler import ir as ir_module
 from chatflow.diagnostics import ChatflowError, UsageError
 from chatflow.runtime.api import CompiledFlow, WorkflowEngine, compile_flow
 from chatflow.runtime.store import open_store
@@ -31,17 +30,8 @@ FLOW = """flow t(x: bool = true) -> (r: bool) {
 
 
 @pytest.fixture()
-def checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the IR shape checks `load_ir` runs (one per validated document)."""
-    seen: list[int] = []
-    real = ir_module.check_document
-
-    def counting(doc: dict[str, Any]) -> Any:
-        seen.append(1)
-        return real(doc)
-
-    monkeypatch.setattr(ir_module, "check_document", counting)
-    return seen
+def checks(ir_checks: list[int]) -> list[int]:
+    return ir_checks
 
 
 @pytest.fixture()
