@@ -340,7 +340,8 @@ class WorkflowEngine:
     def history(self, instance_id: str) -> Iterator[WorkflowHistoryEvent]:
         check_instance_id(instance_id)
         self.store.load_status(instance_id)  # a clear error for unknown ids
-        return map(WorkflowHistoryEvent.of, self.store.iter_history(instance_id))
+        # a generator, so that `chatflow.deep` gives its reading room too
+        return (WorkflowHistoryEvent.of(ev) for ev in self.store.iter_history(instance_id))
 
     def latest_instance_id(self) -> str | None:
         """The most recently updated top-level instance, None in an empty store."""

@@ -229,5 +229,5 @@ class Engine:
             return state_from_records(self.store.load_status(instance_id), exc.state)
 
     def history(self, instance_id: str) -> Iterator[WorkflowHistoryEvent]:
-        return map(WorkflowHistoryEvent.of, self.store.iter_history(instance_id))
+        yield from map(WorkflowHistoryEvent.of, self.store.iter_history(instance_id))
 
